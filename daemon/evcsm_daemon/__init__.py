@@ -1,0 +1,1 @@
+"""EVCSM daemon: owns charging sessions, meters them, and speaks MQTT and REST."""

@@ -1,0 +1,38 @@
+"""Error codes shared by MQTT error replies and REST problem details.
+
+A client can switch on `code` whichever way it reached the daemon; `message` is for people.
+"""
+
+from enum import StrEnum
+
+from pydantic import Field
+
+from evcsm_schema.base import WireModel
+
+
+class ErrorCode(StrEnum):
+    """Why a request failed."""
+
+    BAD_REQUEST = "bad_request"
+    """The payload or parameters are malformed: not JSON, wrong types, unknown values."""
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    """The payload is larger than the daemon accepts."""
+    UNKNOWN_CHARGER = "unknown_charger"
+    """No charger with that id is configured."""
+    NO_ACTIVE_SESSION = "no_active_session"
+    """A stop was asked for a charger that is not charging."""
+    NOT_FOUND = "not_found"
+    """The session or resource asked for does not exist."""
+    UNAUTHORIZED = "unauthorized"
+    """A mutating REST call came without the right bearer token."""
+    UNAVAILABLE = "unavailable"
+    """The database could not be reached; nothing was changed."""
+    INTERNAL = "internal"
+    """An unexpected failure; the daemon logged it."""
+
+
+class ErrorInfo(WireModel):
+    """A machine-readable code and a human-readable message."""
+
+    code: ErrorCode = Field(description="Machine-readable error code.")
+    message: str = Field(description="What went wrong, for people.")

@@ -1,0 +1,185 @@
+"""Every MQTT payload, one model each. Topic names live in `evcsm_schema.topics`.
+
+Seed-compatible: `SeedCommand` is what the seed's frontend publishes on `charging/updates`
+(`{"status": "Charging"}` starts, `{"status": "Stopped"}` stops, and its last will is
+`{"status": "Stopped", "reason": "Unexpected Disconnect"}`); `StatusEvent` is what the daemon
+publishes there on every status change, and `SessionUpdate` is the per-tick reading on
+`session/updates`. A payload on `charging/updates` that carries a `sessionId` is an event, never a
+command, so the daemon cannot mistake its own publications (or another daemon's) for commands.
+
+Structured: `ChargerState` is retained per charger; `CommandRequest`/`CommandReply` and
+`SessionQuery`/`SessionQueryReply` are MQTT 5 request/response pairs (the reply goes to the
+request's response topic with its correlation data).
+"""
+
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BeforeValidator, Field, model_validator
+
+from evcsm_schema.base import InboundModel, WireModel
+from evcsm_schema.errors import ErrorInfo
+from evcsm_schema.session import ChargerId, ChargingSession, SessionStatus
+
+
+def _text_or_none(value: Any) -> Any:  # noqa: ANN401 - accepts whatever a foreign client sent
+    """Keep a string (trimmed to 200 characters); drop anything else, as the seed ignored it."""
+    return value[:200] if isinstance(value, str) else None
+
+
+LenientText = Annotated[str | None, BeforeValidator(_text_or_none)]
+
+
+class SeedCommand(InboundModel):
+    """A message on `charging/updates` as the seed's clients send it.
+
+    Only `status` matters for a command. `startTime`, `endTime` and other fields are accepted
+    and ignored; a string `reason` becomes the session's stop reason.
+    """
+
+    status: SessionStatus = Field(description="'Charging' starts, 'Stopped' stops.")
+    session_id: str | None = Field(
+        default=None,
+        description="Present on the daemon's own events; a payload with it is not a command.",
+    )
+    reason: LenientText = Field(default=None, description="Why the client stops (optional).")
+
+    @property
+    def is_event(self) -> bool:
+        """True when this is a status event (ours or another daemon's), not a command."""
+        return self.session_id is not None
+
+
+class StatusEvent(WireModel):
+    """Published by the daemon on `charging/updates` on every status change (QoS 1)."""
+
+    status: SessionStatus = Field(description="The session's new status.")
+    session_id: str = Field(description="Session UUID.")
+    charger_id: ChargerId
+    start_time: AwareDatetime = Field(description="When the session started (UTC).")
+    end_time: AwareDatetime | None = Field(default=None, description="When it stopped (UTC).")
+    energy_consumed: float = Field(ge=0, description="Energy delivered in kWh.")
+    reason: str | None = Field(default=None, description="Why the session stopped.")
+
+    @classmethod
+    def of(cls, session: ChargingSession) -> "StatusEvent":
+        """The event that announces `session`'s current status."""
+        return cls(
+            status=session.status,
+            session_id=session.session_id,
+            charger_id=session.charger_id,
+            start_time=session.start_time,
+            end_time=session.end_time,
+            energy_consumed=session.energy_consumed,
+            reason=session.stop_reason,
+        )
+
+
+class SessionUpdate(WireModel):
+    """Published by the daemon on `session/updates` for each active session at every tick."""
+
+    session_id: str = Field(description="Session UUID.")
+    charger_id: ChargerId
+    status: SessionStatus = Field(description="Always 'Charging' for a tick update.")
+    energy_consumed: float = Field(ge=0, description="Energy delivered so far in kWh.")
+    power_kw: float = Field(ge=0, description="Power at this reading in kW.")
+    meter_wh: int = Field(ge=0, description="Charger meter register at this reading, in Wh.")
+    timestamp: AwareDatetime = Field(description="When the reading was taken (UTC).")
+
+    @classmethod
+    def of(cls, session: ChargingSession) -> "SessionUpdate":
+        """The tick update for `session`'s latest reading."""
+        return cls(
+            session_id=session.session_id,
+            charger_id=session.charger_id,
+            status=session.status,
+            energy_consumed=session.energy_consumed,
+            power_kw=session.power_kw,
+            meter_wh=session.meter_wh,
+            timestamp=session.updated_at,
+        )
+
+
+class ChargerStatus(StrEnum):
+    """What a charger is doing."""
+
+    IDLE = "Idle"
+    CHARGING = "Charging"
+
+
+class ChargerState(WireModel):
+    """Retained on `evcsm/chargers/{chargerId}/state`: a charger's state at its last change."""
+
+    charger_id: ChargerId
+    max_power_kw: float = Field(gt=0, description="The charger's maximum power in kW.")
+    status: ChargerStatus = Field(description="'Charging' while a session is active.")
+    session: ChargingSession | None = Field(
+        default=None, description="The active session, or the last one once stopped."
+    )
+    updated_at: AwareDatetime = Field(description="When this state was published (UTC).")
+
+
+class Availability(StrEnum):
+    """Retained plain-text payload of `evcsm/daemon/availability` (not JSON)."""
+
+    ONLINE = "online"
+    OFFLINE = "offline"
+
+
+class CommandAction(StrEnum):
+    """The last level of a command topic: `evcsm/chargers/{chargerId}/cmd/{action}`."""
+
+    START = "start"
+    STOP = "stop"
+
+
+class CommandRequest(InboundModel):
+    """Body of a command request; an empty payload is the same as `{}`."""
+
+    reason: LenientText = Field(default=None, description="Stop reason to record (stop only).")
+
+
+class CommandReply(WireModel):
+    """The daemon's answer to a command, sent to the request's response topic (QoS 1)."""
+
+    ok: bool = Field(description="True when the command took effect (or was already in effect).")
+    charger_id: str = Field(description="The charger named in the command topic.")
+    action: str = Field(description="The action named in the command topic.")
+    session: ChargingSession | None = Field(
+        default=None, description="The started, existing or stopped session when ok."
+    )
+    error: ErrorInfo | None = Field(default=None, description="Why it failed, when not ok.")
+
+    @model_validator(mode="after")
+    def _ok_xor_error(self) -> "CommandReply":
+        if self.ok == (self.error is not None):
+            raise ValueError("a reply carries an error exactly when it is not ok")
+        return self
+
+
+class SessionQuery(InboundModel):
+    """A request for stored sessions on `evcsm/sessions/query`; also the REST list filters."""
+
+    charger_id: ChargerId | None = Field(default=None, description="Only this charger.")
+    status: SessionStatus | None = Field(default=None, description="Only this status.")
+    since: AwareDatetime | None = Field(default=None, description="Started at or after (UTC).")
+    until: AwareDatetime | None = Field(default=None, description="Started before (UTC).")
+    limit: int = Field(default=100, ge=1, le=1000, description="Page size, newest first.")
+    offset: int = Field(default=0, ge=0, description="Sessions to skip.")
+
+
+class SessionPage(WireModel):
+    """One page of sessions, newest first."""
+
+    items: list[ChargingSession] = Field(description="The sessions on this page.")
+    total: int = Field(ge=0, description="How many sessions match the filters in all.")
+    limit: int = Field(ge=1, description="The page size asked for.")
+    offset: int = Field(ge=0, description="How many matching sessions were skipped.")
+
+
+class SessionQueryReply(WireModel):
+    """The daemon's answer to a `SessionQuery`."""
+
+    ok: bool = Field(description="True when the query ran.")
+    page: SessionPage | None = Field(default=None, description="The sessions, when ok.")
+    error: ErrorInfo | None = Field(default=None, description="Why it failed, when not ok.")

@@ -1,0 +1,72 @@
+"""The charging session: the one record every part of EVCSM agrees on.
+
+Field names on the wire and in MongoDB are the seed system's (`sessionId`, `startTime`,
+`endTime`, `status`, `energyConsumed`), so its existing clients and documents keep working. The
+rest is what a metered system needs: which charger, the meter register at start and at the last
+reading, the power now, and why the session ended.
+
+Energy is never accumulated by adding increments: `energyConsumed` is always
+`(meterWh - meterStartWh) / 1000`, read from a cumulative, monotonic register, so a lost message,
+a late tick or a restart cannot make it drift.
+"""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AwareDatetime, Field, model_validator
+
+from evcsm_schema.base import WireModel
+
+CHARGER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+"""Charger ids are safe as one MQTT topic level: no '/', '+', '#' and at most 64 characters."""
+
+ChargerId = Annotated[str, Field(pattern=CHARGER_ID_PATTERN, description="Charger id.")]
+
+
+class SessionStatus(StrEnum):
+    """The seed's two session states."""
+
+    CHARGING = "Charging"
+    STOPPED = "Stopped"
+
+
+class ChargingSession(WireModel):
+    """One charging session, as stored and as sent to clients."""
+
+    id: str | None = Field(default=None, description="MongoDB ObjectId of the document, as hex.")
+    session_id: str = Field(description="Session UUID, set by the daemon.")
+    charger_id: ChargerId
+    status: SessionStatus = Field(description="'Charging' while active, 'Stopped' once finished.")
+    start_time: AwareDatetime = Field(description="When the session started (UTC).")
+    end_time: AwareDatetime | None = Field(
+        default=None, description="When the session stopped (UTC); only on stopped sessions."
+    )
+    energy_consumed: float = Field(
+        ge=0, description="Energy delivered so far in kWh: (meterWh - meterStartWh) / 1000."
+    )
+    meter_start_wh: int = Field(ge=0, description="Charger meter register at start, in Wh.")
+    meter_wh: int = Field(
+        ge=0, description="Meter register at the latest reading (at stop, once stopped), in Wh."
+    )
+    power_kw: float = Field(ge=0, description="Power at the latest reading in kW (0 once stopped).")
+    stop_reason: str | None = Field(default=None, description="Why the session stopped.")
+    updated_at: AwareDatetime = Field(description="When the latest reading was taken (UTC).")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "ChargingSession":
+        if self.meter_wh < self.meter_start_wh:
+            raise ValueError("meterWh must not be below meterStartWh")
+        if (self.status is SessionStatus.STOPPED) != (self.end_time is not None):
+            raise ValueError("endTime is set exactly when the session is Stopped")
+        return self
+
+    @property
+    def active(self) -> bool:
+        """True while the session is charging."""
+        return self.status is SessionStatus.CHARGING
+
+    def duration_s(self, now: datetime) -> float:
+        """Seconds from start to stop, or to `now` while still charging."""
+        end = self.end_time or now
+        return max(0.0, (end - self.start_time).total_seconds())
