@@ -1,0 +1,72 @@
+"""The daemon's errors, one hierarchy.
+
+    EvcsmError                 base; carries the shared `ErrorCode` clients see
+    ├── BadRequest             malformed payload or parameters (bad_request)
+    ├── PayloadTooLarge        payload over the size limit (payload_too_large)
+    ├── UnknownCharger         no such charger configured (unknown_charger)
+    ├── NoActiveSession        stop on an idle charger (no_active_session)
+    ├── SessionNotFound        no session with that id (not_found)
+    └── StoreUnavailable       the database did not answer; nothing changed (unavailable)
+
+Adapters map these to MQTT error replies (`mqtt.replies`) and RFC 9457 problem details
+(`api.problems`), each in one place. Library errors are caught at the adapter that meets them
+and re-raised as one of these with `from`.
+"""
+
+from evcsm_schema import ErrorCode, ErrorInfo
+
+
+class EvcsmError(Exception):
+    """Base of every error the daemon reports to a client."""
+
+    code: ErrorCode = ErrorCode.INTERNAL
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def info(self) -> ErrorInfo:
+        """The error as the wire contract describes it."""
+        return ErrorInfo(code=self.code, message=self.message)
+
+
+class BadRequest(EvcsmError):
+    """The payload or parameters are malformed."""
+
+    code = ErrorCode.BAD_REQUEST
+
+
+class PayloadTooLarge(EvcsmError):
+    """The payload is over the size limit."""
+
+    code = ErrorCode.PAYLOAD_TOO_LARGE
+
+
+class UnknownCharger(EvcsmError):
+    """No charger with that id is configured."""
+
+    code = ErrorCode.UNKNOWN_CHARGER
+
+    def __init__(self, charger_id: str) -> None:
+        super().__init__(f"unknown charger {charger_id!r}")
+
+
+class NoActiveSession(EvcsmError):
+    """A stop was asked for a charger that is not charging."""
+
+    code = ErrorCode.NO_ACTIVE_SESSION
+
+    def __init__(self, charger_id: str) -> None:
+        super().__init__(f"no active session on charger {charger_id!r}")
+
+
+class SessionNotFound(EvcsmError):
+    """No session matches."""
+
+    code = ErrorCode.NOT_FOUND
+
+
+class StoreUnavailable(EvcsmError):
+    """The database could not be reached; nothing was changed."""
+
+    code = ErrorCode.UNAVAILABLE

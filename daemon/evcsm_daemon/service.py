@@ -1,0 +1,231 @@
+"""The charging service: start, stop, tick and resume, for every adapter alike.
+
+A command arrives at an adapter (MQTT or REST) and becomes a call here; the service asks the
+core what changes, writes it through the store, and hands the result to its event sinks (the
+MQTT publisher). Per-charger locks serialise commands inside one daemon; the store's unique
+index keeps the one-active-session guarantee across daemons.
+"""
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from evcsm_schema import ChargerState, ChargerStatus, ChargingSession, SessionPage, SessionQuery
+from evcsm_schema.base import utc_now
+
+from evcsm_daemon.chargers.base import Charger
+from evcsm_daemon.core.sessions import MeterReading, begin, finish, observe
+from evcsm_daemon.errors import NoActiveSession, SessionNotFound, StoreUnavailable, UnknownCharger
+from evcsm_daemon.store.sessions import SessionStore
+
+log = logging.getLogger(__name__)
+
+ORPHAN_REASON = "Charger no longer configured"
+
+
+class EventSink(Protocol):
+    """Receives what the service did; implemented by the MQTT publisher."""
+
+    def status_changed(self, session: ChargingSession, state: ChargerState) -> None:
+        """A session started or stopped."""
+
+    def ticked(self, sessions: Sequence[ChargingSession]) -> None:
+        """The active sessions after a meter tick."""
+
+
+class ChargingService:
+    """Owns the chargers' sessions."""
+
+    def __init__(
+        self,
+        store: SessionStore,
+        chargers: Sequence[Charger],
+        *,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        if not chargers:
+            raise ValueError("at least one charger is needed")
+        self._store = store
+        self._chargers = {c.spec.charger_id: c for c in chargers}
+        self.default_charger = chargers[0].spec.charger_id
+        self._clock = clock
+        self._active: dict[str, ChargingSession] = {}
+        self._last: dict[str, ChargingSession] = {}
+        self._locks = {charger_id: asyncio.Lock() for charger_id in self._chargers}
+        self._sinks: list[EventSink] = []
+
+    @property
+    def store(self) -> SessionStore:
+        """The session store."""
+        return self._store
+
+    def subscribe(self, sink: EventSink) -> None:
+        """Send status changes and ticks to `sink` too."""
+        self._sinks.append(sink)
+
+    def charger_ids(self) -> list[str]:
+        """Configured charger ids, in configuration order."""
+        return list(self._chargers)
+
+    def active_sessions(self) -> list[ChargingSession]:
+        """The sessions charging now."""
+        return list(self._active.values())
+
+    def state(self, charger_id: str) -> ChargerState:
+        """A charger's current state."""
+        charger = self._charger(charger_id)
+        active = self._active.get(charger_id)
+        return ChargerState(
+            charger_id=charger_id,
+            max_power_kw=charger.spec.max_power_kw,
+            status=ChargerStatus.CHARGING if active else ChargerStatus.IDLE,
+            session=active or self._last.get(charger_id),
+            updated_at=self._clock(),
+        )
+
+    def states(self) -> list[ChargerState]:
+        """Every charger's state."""
+        return [self.state(charger_id) for charger_id in self._chargers]
+
+    async def resume(self) -> None:
+        """Load what the store holds: carry on active sessions, restore registers."""
+        now = self._clock()
+        for charger_id, charger in self._chargers.items():
+            latest = await self._store.latest(charger_id)
+            if latest is None:
+                continue
+            charger.restore_register(latest.meter_wh)
+            self._last[charger_id] = latest
+            if latest.active:
+                await charger.resume(latest.start_time, latest.meter_start_wh)
+                self._active[charger_id] = observe(latest, charger.read(now), now)
+                log.info("resumed session %s on %s", latest.session_id, charger_id)
+        for orphan in await self._store.all_active():
+            if orphan.charger_id not in self._chargers:
+                stopped = finish(orphan, _last_reading(orphan), now, ORPHAN_REASON)
+                await self._store.finish(stopped)
+                log.warning(
+                    "stopped session %s: charger %s is no longer configured",
+                    orphan.session_id,
+                    orphan.charger_id,
+                )
+
+    async def start(self, charger_id: str | None = None) -> tuple[ChargingSession, bool]:
+        """Start charging; returns the active session and whether this call started it."""
+        charger_id = charger_id or self.default_charger
+        charger = self._charger(charger_id)
+        async with self._locks[charger_id]:
+            if (active := self._active.get(charger_id)) is not None:
+                return active, False
+            now = self._clock()
+            if (elsewhere := await self._store.active(charger_id)) is not None:
+                return await self._adopt(charger, elsewhere, now), False
+            reading = await charger.start(now)
+            try:
+                stored, created = await self._store.insert_active(
+                    begin(charger_id, reading.wh, now)
+                )
+            except StoreUnavailable:
+                await charger.stop(now)
+                raise
+            if not created:
+                return await self._adopt(charger, stored, now), False
+            self._active[charger_id] = self._last[charger_id] = stored
+            self._emit_status(stored)
+            log.info("started session %s on %s", stored.session_id, charger_id)
+            return stored, True
+
+    async def stop(
+        self, charger_id: str | None = None, reason: str | None = None
+    ) -> ChargingSession:
+        """Stop charging; raises NoActiveSession when the charger is idle."""
+        charger_id = charger_id or self.default_charger
+        charger = self._charger(charger_id)
+        async with self._locks[charger_id]:
+            session = self._active.get(charger_id) or await self._store.active(charger_id)
+            if session is None:
+                raise NoActiveSession(charger_id)
+            now = self._clock()
+            reading = await charger.stop(now)
+            try:
+                stored = await self._store.finish(finish(session, reading, now, reason))
+            except StoreUnavailable:
+                await charger.resume(session.start_time, session.meter_start_wh)
+                raise
+            if stored is None:  # another daemon stopped it first
+                stored = await self._store.get(session.session_id)
+            self._active.pop(charger_id, None)
+            self._last[charger_id] = stored
+            self._emit_status(stored)
+            log.info(
+                "stopped session %s on %s: %s", stored.session_id, charger_id, stored.stop_reason
+            )
+            return stored
+
+    async def tick(self) -> list[ChargingSession]:
+        """Read every active charger's meter, store the readings in one write, publish them."""
+        now = self._clock()
+        readings = [
+            observe(session, self._chargers[charger_id].read(now), now)
+            for charger_id, session in self._active.items()
+        ]
+        await self._store.save_readings(readings)
+        current: list[ChargingSession] = []
+        for session in readings:
+            held = self._active.get(session.charger_id)
+            if held is not None and held.session_id == session.session_id:
+                self._active[session.charger_id] = self._last[session.charger_id] = session
+                current.append(session)
+        for sink in self._sinks:
+            sink.ticked(current)
+        return current
+
+    async def latest(self, charger_id: str | None = None) -> ChargingSession:
+        """The charger's active or most recent session (the seed's `status`)."""
+        charger_id = charger_id or self.default_charger
+        self._charger(charger_id)
+        if (active := self._active.get(charger_id)) is not None:
+            return active
+        latest = await self._store.latest(charger_id)
+        if latest is None:
+            raise SessionNotFound(f"no session on charger {charger_id!r} yet")
+        return latest
+
+    async def get(self, session_id: str) -> ChargingSession:
+        """One session by id (live values while it is charging)."""
+        for session in self._active.values():
+            if session.session_id == session_id:
+                return session
+        return await self._store.get(session_id)
+
+    async def query(self, query: SessionQuery) -> SessionPage:
+        """Stored sessions matching the filters."""
+        if query.charger_id is not None:
+            self._charger(query.charger_id)
+        return await self._store.query(query)
+
+    async def _adopt(
+        self, charger: Charger, session: ChargingSession, now: datetime
+    ) -> ChargingSession:
+        """Take over a session another daemon (or an earlier race) stored."""
+        await charger.resume(session.start_time, session.meter_start_wh)
+        live = observe(session, charger.read(now), now)
+        self._active[session.charger_id] = self._last[session.charger_id] = live
+        return live
+
+    def _charger(self, charger_id: str) -> Charger:
+        try:
+            return self._chargers[charger_id]
+        except KeyError:
+            raise UnknownCharger(charger_id) from None
+
+    def _emit_status(self, session: ChargingSession) -> None:
+        state = self.state(session.charger_id)
+        for sink in self._sinks:
+            sink.status_changed(session, state)
+
+
+def _last_reading(session: ChargingSession) -> MeterReading:
+    return MeterReading(wh=session.meter_wh, power_kw=0.0)
