@@ -8,6 +8,7 @@ index keeps the one-active-session guarantee across daemons.
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol
@@ -55,6 +56,8 @@ class ChargingService:
         self._last: dict[str, ChargingSession] = {}
         self._locks = {charger_id: asyncio.Lock() for charger_id in self._chargers}
         self._sinks: list[EventSink] = []
+        self.last_store_seconds = 0.0
+        """How long the last tick's store write took."""
 
     @property
     def store(self) -> SessionStore:
@@ -171,7 +174,9 @@ class ChargingService:
             observe(session, self._chargers[charger_id].read(now), now)
             for charger_id, session in self._active.items()
         ]
+        stored_at = time.perf_counter()
         await self._store.save_readings(readings)
+        self.last_store_seconds = time.perf_counter() - stored_at
         current: list[ChargingSession] = []
         for session in readings:
             held = self._active.get(session.charger_id)

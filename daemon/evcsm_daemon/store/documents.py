@@ -8,7 +8,7 @@ from evcsm_schema import ChargingSession
 
 def to_document(session: ChargingSession) -> dict[str, Any]:
     """The document to insert: camelCase fields, `_id` as an ObjectId, datetimes native."""
-    doc = session.model_dump(by_alias=True, exclude_none=True, exclude={"id"})
+    doc: dict[str, Any] = session.model_dump(by_alias=True, exclude_none=True, exclude={"id"})
     doc["status"] = session.status.value
     doc["_id"] = ObjectId(session.id) if session.id else ObjectId()
     return doc

@@ -1,0 +1,86 @@
+"""Errors as RFC 9457 problem details, mapped from the daemon's errors in one place."""
+
+import logging
+from http import HTTPStatus
+
+from evcsm_schema import ErrorCode, Problem
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from evcsm_daemon.errors import EvcsmError
+from evcsm_daemon.mqtt.decode import describe
+
+log = logging.getLogger(__name__)
+
+MEDIA_TYPE = "application/problem+json"
+
+STATUS_OF: dict[ErrorCode, int] = {
+    ErrorCode.BAD_REQUEST: 400,
+    ErrorCode.PAYLOAD_TOO_LARGE: 413,
+    ErrorCode.UNKNOWN_CHARGER: 404,
+    ErrorCode.NO_ACTIVE_SESSION: 404,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.UNAUTHORIZED: 401,
+    ErrorCode.UNAVAILABLE: 503,
+    ErrorCode.INTERNAL: 500,
+}
+CODE_OF_STATUS: dict[int, ErrorCode] = {401: ErrorCode.UNAUTHORIZED, 404: ErrorCode.NOT_FOUND}
+
+
+class Unauthorized(EvcsmError):
+    """A mutating call without the right bearer token."""
+
+    code = ErrorCode.UNAUTHORIZED
+
+
+def problem(request: Request, status: int, code: ErrorCode, detail: str) -> JSONResponse:
+    """A problem-details response."""
+    body = Problem(
+        title=HTTPStatus(status).phrase,
+        status=status,
+        detail=detail,
+        instance=request.url.path,
+        code=code,
+    )
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(
+        body.model_dump(mode="json", by_alias=True, exclude_none=True),
+        status_code=status,
+        media_type=MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every error into problem details."""
+
+    @app.exception_handler(EvcsmError)
+    async def _domain(request: Request, exc: EvcsmError) -> JSONResponse:
+        status = STATUS_OF[exc.code]
+        log.info("%s %s: %d %s", request.method, request.url.path, status, exc.message)
+        return problem(request, status, exc.code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        parts = []
+        for error in list(exc.errors())[:3]:
+            where = ".".join(str(level) for level in error.get("loc", ())) or "request"
+            parts.append(f"{where}: {error.get('msg', 'invalid')}")
+        detail = "; ".join(parts) or "invalid request"
+        log.info("%s %s: 422 %s", request.method, request.url.path, detail)
+        return problem(request, 422, ErrorCode.BAD_REQUEST, detail)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = CODE_OF_STATUS.get(exc.status_code, ErrorCode.BAD_REQUEST)
+        return problem(request, exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return problem(request, 500, ErrorCode.INTERNAL, "internal error; see the daemon log")
+
+
+__all__ = ["MEDIA_TYPE", "Unauthorized", "describe", "install", "problem"]

@@ -1,0 +1,14 @@
+"""OpenAPI documentation of the problem-details error responses."""
+
+from typing import Any
+
+from evcsm_schema import Problem
+
+_PROBLEM: dict[str, Any] = {"model": Problem, "content": {"application/problem+json": {}}}
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {**_PROBLEM, "description": "Missing or wrong bearer token (mutating calls)."},
+    404: {**_PROBLEM, "description": "Unknown charger, no such session, or no active session."},
+    422: {**_PROBLEM, "description": "Malformed parameters or body."},
+    503: {**_PROBLEM, "description": "The database is unavailable; nothing was changed."},
+}

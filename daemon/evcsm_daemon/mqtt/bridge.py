@@ -1,0 +1,208 @@
+"""The daemon's MQTT connection: subscriptions, the outbox, request/response, availability.
+
+One long-lived client with MQTT 5, reconnecting with jittered backoff. On every connect it
+announces `online` (retained; its last will says `offline`), re-publishes every charger's
+retained state and subscribes with no-local, so it never receives its own publications.
+Status changes and ticks arrive from the service as calls that only enqueue; one task drains
+the outbox while connected, so a slow broker never stalls a tick. Tick updates are dropped while
+disconnected (the next tick carries the newer reading); status events wait in the outbox.
+"""
+
+import asyncio
+import contextlib
+import logging
+import random
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import aiomqtt
+from evcsm_schema import (
+    Availability,
+    ChargerState,
+    ChargingSession,
+    SessionUpdate,
+    StatusEvent,
+    topics,
+)
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from evcsm_daemon.config import BrokerAddress, Settings
+from evcsm_daemon.mqtt.handlers import Handlers, Reply
+from evcsm_daemon.service import ChargingService
+
+log = logging.getLogger(__name__)
+
+OUTBOX_LIMIT = 100_000
+BACKOFF_MAX_S = 30.0
+SHUTDOWN_PUBLISH_S = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message waiting to be published."""
+
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool = False
+
+
+class MqttBridge:
+    """Connects the service to the broker."""
+
+    def __init__(self, settings: Settings, service: ChargingService) -> None:
+        self._broker = BrokerAddress(settings.mqtt_url)
+        password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
+        self._password = password or self._broker.password
+        self._ca_file = settings.mqtt_ca_file
+        self._client_id = settings.mqtt_client_id
+        self._service = service
+        self._handlers = Handlers(service)
+        self._outbox: asyncio.Queue[Outgoing] = asyncio.Queue(maxsize=OUTBOX_LIMIT)
+        self._client: aiomqtt.Client | None = None
+        self.connected = asyncio.Event()
+        self.dropped = 0
+        service.subscribe(self)
+
+    @property
+    def address(self) -> str:
+        """The broker address, without credentials."""
+        return str(self._broker)
+
+    # Event sink: called by the service, never blocks.
+
+    def status_changed(self, session: ChargingSession, state: ChargerState) -> None:
+        """Queue the seed status event and the charger's retained state."""
+        self._enqueue(Outgoing(topics.SEED_CHARGING, StatusEvent.of(session).to_json(), qos=1))
+        self._enqueue(self._state_message(state))
+
+    def ticked(self, sessions: Sequence[ChargingSession]) -> None:
+        """Queue one `session/updates` message per active session (dropped when offline)."""
+        if not self.connected.is_set():
+            return
+        for session in sessions:
+            self._enqueue(Outgoing(topics.SEED_SESSION, SessionUpdate.of(session).to_json(), 0))
+
+    # Connection.
+
+    async def run(self) -> None:
+        """Stay connected until cancelled, reconnecting with jittered exponential backoff."""
+        failures = 0
+        while True:
+            error: Exception | None = None
+            try:
+                async with self._make_client() as client:
+                    failures = 0
+                    await self._serve(client)
+            except* aiomqtt.MqttError as group:
+                error = group.exceptions[0]
+            self._client = None
+            self.connected.clear()
+            failures += 1
+            delay = min(BACKOFF_MAX_S, 0.5 * 2 ** min(failures, 6)) * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not crypto
+            log.warning(
+                "MQTT broker %s unreachable (%s); retrying in %.1f s", self.address, error, delay
+            )
+            await asyncio.sleep(delay)
+
+    async def shutdown(self) -> None:
+        """Publish `offline` (retained) and disconnect, if connected."""
+        client = self._client
+        if client is None:
+            return
+        with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+            async with asyncio.timeout(SHUTDOWN_PUBLISH_S):
+                await self._drain_now(client)
+                await client.publish(
+                    topics.AVAILABILITY, Availability.OFFLINE.value.encode(), qos=1, retain=True
+                )
+
+    async def _serve(self, client: aiomqtt.Client) -> None:
+        self._client = client
+        await client.publish(
+            topics.AVAILABILITY, Availability.ONLINE.value.encode(), qos=1, retain=True
+        )
+        no_local = SubscribeOptions(qos=1, noLocal=True)
+        await client.subscribe(
+            [
+                (topics.SEED_CHARGING, no_local),
+                (topics.CHARGER_COMMAND_ALL, no_local),
+                (topics.SESSION_QUERY, no_local),
+            ]
+        )
+        for state in self._service.states():
+            self._enqueue(self._state_message(state))
+        self.connected.set()
+        log.info("connected to MQTT broker %s", self.address)
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._drain(client), name="mqtt-outbox")
+            async for message in client.messages:
+                group.create_task(self._handle(client, message), name=f"mqtt-{message.topic}")
+
+    async def _drain(self, client: aiomqtt.Client) -> None:
+        while True:
+            item = await self._outbox.get()
+            await client.publish(item.topic, item.payload, qos=item.qos, retain=item.retain)
+
+    async def _drain_now(self, client: aiomqtt.Client) -> None:
+        while not self._outbox.empty():
+            item = self._outbox.get_nowait()
+            await client.publish(item.topic, item.payload, qos=item.qos, retain=item.retain)
+
+    async def _handle(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
+        props = message.properties
+        response_topic = getattr(props, "ResponseTopic", None) if props else None
+        correlation = getattr(props, "CorrelationData", None) if props else None
+        payload = message.payload if isinstance(message.payload, bytes) else b""
+        reply = await self._handlers.dispatch(
+            message.topic.value, payload, has_reply_path=bool(response_topic)
+        )
+        if reply is None or not response_topic:
+            return
+        await self._send_reply(client, response_topic, correlation, reply)
+
+    async def _send_reply(
+        self, client: aiomqtt.Client, topic: str, correlation: bytes | None, reply: Reply
+    ) -> None:
+        properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+        properties.ContentType = "application/json"
+        if correlation is not None:
+            properties.CorrelationData = correlation
+        try:
+            await client.publish(topic, reply.to_json(), qos=1, properties=properties)
+        except aiomqtt.MqttError as exc:
+            log.warning("reply to %s lost: %s", topic, exc)
+
+    def _enqueue(self, item: Outgoing) -> None:
+        try:
+            self._outbox.put_nowait(item)
+        except asyncio.QueueFull:
+            self.dropped += 1
+            if self.dropped % 1000 == 1:
+                log.warning("MQTT outbox full: %d messages dropped so far", self.dropped)
+
+    @staticmethod
+    def _state_message(state: ChargerState) -> Outgoing:
+        return Outgoing(topics.charger_state(state.charger_id), state.to_json(), qos=1, retain=True)
+
+    def _make_client(self) -> aiomqtt.Client:
+        tls: ssl.SSLContext | None = None
+        if self._broker.tls:
+            tls = ssl.create_default_context(cafile=self._ca_file)
+        return aiomqtt.Client(
+            self._broker.host,
+            self._broker.port,
+            username=self._broker.username,
+            password=self._password,
+            identifier=self._client_id,
+            protocol=aiomqtt.ProtocolVersion.V5,
+            will=aiomqtt.Will(
+                topics.AVAILABILITY, Availability.OFFLINE.value.encode(), qos=1, retain=True
+            ),
+            tls_context=tls,
+            timeout=10,
+            max_queued_outgoing_messages=None,
+        )

@@ -1,0 +1,110 @@
+"""What each incoming MQTT message means: decode, call the service, build the reply.
+
+Every failure becomes an `ErrorInfo` in one place (`_failure`), logged once; nothing a client
+sends can crash the daemon or write anything when it is rejected.
+"""
+
+import logging
+from typing import TypeAlias
+
+from evcsm_schema import (
+    CommandAction,
+    CommandReply,
+    CommandRequest,
+    ErrorCode,
+    ErrorInfo,
+    SeedCommand,
+    SessionQuery,
+    SessionQueryReply,
+    SessionStatus,
+    topics,
+)
+
+from evcsm_daemon.errors import BadRequest, EvcsmError, NoActiveSession
+from evcsm_daemon.mqtt.decode import decode
+from evcsm_daemon.service import ChargingService
+
+log = logging.getLogger(__name__)
+
+Reply: TypeAlias = CommandReply | SessionQueryReply
+SEED_STOP_REASON = "Stopped by client"
+
+
+class Handlers:
+    """Routes a message by topic to the service."""
+
+    def __init__(self, service: ChargingService) -> None:
+        self._service = service
+
+    async def dispatch(self, topic: str, payload: bytes, *, has_reply_path: bool) -> Reply | None:
+        """Handle one message; returns the reply to send, if the request has a reply path."""
+        if topic == topics.SEED_CHARGING:
+            reply = await self._seed(payload)
+            return reply if has_reply_path else None
+        if topic == topics.SESSION_QUERY:
+            return await self._query(payload)
+        parsed = topics.parse_charger_topic(topic)
+        if parsed is not None and len(parsed[1]) == 2 and parsed[1][0] == "cmd":
+            return await self._command(parsed[0], parsed[1][1], payload)
+        log.warning("ignored a message on unexpected topic %s", topic)
+        return None
+
+    async def _seed(self, payload: bytes) -> CommandReply | None:
+        charger_id = self._service.default_charger
+        action = "seed"
+        try:
+            command = decode(SeedCommand, payload)
+            if command.is_event:
+                return None
+            if command.status is SessionStatus.CHARGING:
+                action = CommandAction.START.value
+                session, _ = await self._service.start(charger_id)
+            else:
+                action = CommandAction.STOP.value
+                session = await self._service.stop(charger_id, command.reason or SEED_STOP_REASON)
+        except Exception as exc:  # noqa: BLE001 - supervisor boundary: log, reply, keep running
+            return self._failure(topics.SEED_CHARGING, charger_id, action, exc)
+        return CommandReply(ok=True, charger_id=charger_id, action=action, session=session)
+
+    async def _command(self, charger_id: str, action: str, payload: bytes) -> CommandReply:
+        topic = f"{charger_id}/{action}"
+        try:
+            try:
+                verb = CommandAction(action)
+            except ValueError:
+                raise BadRequest(f"unknown action {action!r}: use start or stop") from None
+            request = decode(CommandRequest, payload, empty_ok=True)
+            if verb is CommandAction.START:
+                session, _ = await self._service.start(charger_id)
+            else:
+                session = await self._service.stop(charger_id, request.reason)
+        except Exception as exc:  # noqa: BLE001 - supervisor boundary: log, reply, keep running
+            return self._failure(topic, charger_id, action, exc)
+        return CommandReply(ok=True, charger_id=charger_id, action=action, session=session)
+
+    async def _query(self, payload: bytes) -> SessionQueryReply:
+        try:
+            query = decode(SessionQuery, payload, empty_ok=True)
+            page = await self._service.query(query)
+        except Exception as exc:  # noqa: BLE001 - supervisor boundary: log, reply, keep running
+            error = _error_info(topics.SESSION_QUERY, exc)
+            return SessionQueryReply(ok=False, error=error)
+        return SessionQueryReply(ok=True, page=page)
+
+    @staticmethod
+    def _failure(where: str, charger_id: str, action: str, exc: Exception) -> CommandReply:
+        return CommandReply(
+            ok=False, charger_id=charger_id, action=action, error=_error_info(where, exc)
+        )
+
+
+def _error_info(where: str, exc: Exception) -> ErrorInfo:
+    """The error a client sees, logged once at the right level."""
+    if isinstance(exc, NoActiveSession):
+        log.info("%s: %s", where, exc.message)
+        return exc.info()
+    if isinstance(exc, EvcsmError):
+        log.warning("rejected message on %s: %s", where, exc.message)
+        return exc.info()
+    log.error("failed to handle a message on %s", where, exc_info=exc)
+    return ErrorInfo(code=ErrorCode.INTERNAL, message="internal error; see the daemon log")
