@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from evcsm_daemon.store.connect import reset_memory
 from tests.support.broker import Mosquitto
 
 
@@ -12,3 +13,11 @@ def broker() -> Iterator[Mosquitto]:
     """A fresh, open Mosquitto on a free loopback port, stopped after the test."""
     with Mosquitto() as running:
         yield running
+
+
+@pytest.fixture(autouse=True)
+def _fresh_memory_store() -> Iterator[None]:
+    """Every test starts with an empty in-process database."""
+    reset_memory()
+    yield
+    reset_memory()

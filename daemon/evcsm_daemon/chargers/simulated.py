@@ -14,6 +14,10 @@ from evcsm_daemon.core.profile import ChargeProfile
 from evcsm_daemon.core.sessions import MeterReading
 
 
+FLOOR_SLACK_WH = 1e-6
+"""Keeps float rounding (10.999999 kWh for 11) from costing a whole Wh when flooring."""
+
+
 class SimulatedCharger:
     """A charger with a simulated car plugged in for every session."""
 
@@ -61,7 +65,7 @@ class SimulatedCharger:
         if self._started is None:
             return self._last
         elapsed = max(0.0, (now - self._started).total_seconds()) * self._speed
-        wh = self._start_wh + math.floor(self._profile.energy_kwh(elapsed) * 1000)
+        wh = self._start_wh + math.floor(self._profile.energy_kwh(elapsed) * 1000 + FLOOR_SLACK_WH)
         self._last = MeterReading(
             wh=max(wh, self._last.wh), power_kw=self._profile.power_kw(elapsed)
         )

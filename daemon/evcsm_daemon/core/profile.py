@@ -47,6 +47,9 @@ class ChargeProfile:
 
     def energy_kwh(self, elapsed_s: float) -> float:
         """Energy taken from the charger after `elapsed_s` seconds, in kWh."""
+        hours = max(0.0, elapsed_s) / SECONDS_PER_HOUR
+        if hours <= self._bulk_hours:
+            return hours * self.max_power_kw
         return max(0.0, (self.soc(elapsed_s) - self.initial_soc) * self.capacity_kwh)
 
     def power_kw(self, elapsed_s: float) -> float:

@@ -1,9 +1,12 @@
 """Opening the database: a MongoDB URI through PyMongo's async client, or `memory`.
 
 `memory` is mongomock-motor's in-process store, for demos and tests: the same `SessionStore`
-code runs on it. Its API differs from PyMongo's async one in the places `SessionStore` notes.
+code runs on it. There is one such database per process, so, like a real server, it outlives a
+daemon that stops and starts again in the same process. Its API differs from PyMongo's async one
+in the places `SessionStore` notes.
 """
 
+import functools
 import re
 from typing import Any
 
@@ -21,13 +24,22 @@ def redact_uri(uri: str) -> str:
     return re.sub(r"(//[^:/@]+):[^@/]*@", r"\1:***@", uri)
 
 
+@functools.cache
+def _memory_database() -> Any:  # noqa: ANN401 - a mongomock-motor database
+    from mongomock_motor import AsyncMongoMockClient  # noqa: PLC0415 - only for `memory`
+
+    return AsyncMongoMockClient(tz_aware=True)[DEFAULT_DATABASE]
+
+
+def reset_memory() -> None:
+    """Forget the in-process database (tests start from an empty one)."""
+    _memory_database.cache_clear()
+
+
 def open_store(uri: str, *, timeout_ms: int = 5000) -> SessionStore:
     """A store on the database the URI names (`memory` for the in-process store)."""
     if uri == MEMORY:
-        from mongomock_motor import AsyncMongoMockClient  # noqa: PLC0415 - only for `memory`
-
-        memory: Any = AsyncMongoMockClient(tz_aware=True)
-        return SessionStore(memory[DEFAULT_DATABASE], in_process=True, close=memory.close)
+        return SessionStore(_memory_database(), in_process=True, close=lambda: None)
     name = parse_uri(uri).get("database") or DEFAULT_DATABASE
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
         uri, tz_aware=True, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms

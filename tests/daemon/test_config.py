@@ -1,0 +1,90 @@
+"""Settings: the fleet, addresses and URLs are checked when read."""
+
+import pytest
+from pydantic import ValidationError
+
+from evcsm_daemon.config import BrokerAddress, Settings, parse_fleet, split_addr
+from evcsm_daemon.store.connect import redact_uri
+
+
+def test_defaults_match_the_seed() -> None:
+    settings = Settings()
+    assert settings.http_addr == "127.0.0.1:5274"
+    assert settings.mongodb_uri == "mongodb://localhost:27017/evcsm"
+    assert [c.charger_id for c in settings.fleet()] == ["CP1"]
+
+
+def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EVCSM_CHARGERS", "A:11, B:7.4")
+    monkeypatch.setenv("EVCSM_SIM_SPEED", "30")
+    monkeypatch.setenv("EVCSM_API_TOKEN", "s3cret")
+    settings = Settings()
+    assert [(c.charger_id, c.max_power_kw) for c in settings.fleet()] == [("A", 11.0), ("B", 7.4)]
+    assert settings.sim_speed == 30
+    assert settings.api_token is not None
+    assert "s3cret" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("CP1:abc", "not a number"),
+        ("CP1:0", "must be in"),
+        ("CP/1:11", "must match"),
+        ("CP#:11", "must match"),
+        ("A:11,A:22", "twice"),
+        ("", "must match"),
+    ],
+)
+def test_bad_fleets_are_refused(spec: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_fleet(spec)
+    with pytest.raises(ValidationError):
+        Settings(chargers=spec)
+
+
+def test_a_charger_without_power_gets_22_kw() -> None:
+    assert parse_fleet("X")[0].max_power_kw == 22.0
+
+
+@pytest.mark.parametrize(
+    ("url", "tls", "host", "port", "user", "password"),
+    [
+        ("mqtt://broker", False, "broker", 1883, None, None),
+        ("mqtts://broker", True, "broker", 8883, None, None),
+        ("mqtt://evcsm:p%40ss@10.0.0.5:1884", False, "10.0.0.5", 1884, "evcsm", "p@ss"),
+    ],
+)
+def test_broker_urls(
+    url: str, tls: bool, host: str, port: int, user: str | None, password: str | None
+) -> None:
+    address = BrokerAddress(url)
+    assert (address.tls, address.host, address.port) == (tls, host, port)
+    assert (address.username, address.password) == (user, password)
+    assert "p@ss" not in str(address)
+
+
+@pytest.mark.parametrize("url", ["http://broker", "broker:1883", "mqtt://"])
+def test_bad_broker_urls(url: str) -> None:
+    with pytest.raises(ValidationError):
+        Settings(mqtt_url=url)
+
+
+@pytest.mark.parametrize(
+    ("addr", "pair"),
+    [("127.0.0.1:5274", ("127.0.0.1", 5274)), (":80", ("0.0.0.0", 80)), ("[::1]:1", ("::1", 1))],
+)
+def test_listen_addresses(addr: str, pair: tuple[str, int]) -> None:
+    assert split_addr(addr) == pair
+
+
+@pytest.mark.parametrize("addr", ["5274", "host:", "host:99999", "host:port"])
+def test_bad_listen_addresses(addr: str) -> None:
+    with pytest.raises(ValueError, match="host:port"):
+        split_addr(addr)
+
+
+def test_passwords_are_kept_out_of_log_lines() -> None:
+    uri = "mongodb://evcsm:hunter2@db1,db2/evcsm?replicaSet=rs0"
+    assert "hunter2" not in redact_uri(uri)
+    assert redact_uri(uri).startswith("mongodb://evcsm:***@db1")
