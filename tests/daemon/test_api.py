@@ -1,0 +1,213 @@
+"""The REST API in-process: seed routes, chargers, sessions, problem details, token, Swagger."""
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from evcsm_daemon.api import create_app
+from evcsm_daemon.chargers import ChargerSpec, SimulatedCharger
+from evcsm_daemon.core.profile import ChargeProfile
+from evcsm_daemon.service import ChargingService
+from evcsm_daemon.store import open_store
+from evcsm_schema import Readiness
+from tests.support.clock import FakeClock
+
+TOKEN = "test-token-0123456789"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+SEED = "/api/ChargingSessionAPI"
+
+
+async def not_ready() -> Readiness:
+    return Readiness(ready=False, broker=False, database=True)
+
+
+async def ready() -> Readiness:
+    return Readiness(ready=True, broker=True, database=True)
+
+
+async def build(clock: FakeClock, token: str | None = None, probe=ready) -> tuple[httpx.AsyncClient, ChargingService]:  # type: ignore[no-untyped-def]
+    store = open_store("memory")
+    await store.ensure_indexes()
+    chargers = [
+        SimulatedCharger(ChargerSpec(cid, kw), profile=ChargeProfile(max_power_kw=kw))
+        for cid, kw in (("CP1", 22.0), ("CP2", 11.0))
+    ]
+    service = ChargingService(store, chargers, clock=clock)
+    await service.resume()
+    app = create_app(service, probe, token)
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://evcsm")
+    return client, service
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def api(clock: FakeClock) -> AsyncIterator[httpx.AsyncClient]:
+    client, _ = await build(clock)
+    async with client:
+        yield client
+
+
+async def test_seed_flow(api: httpx.AsyncClient, clock: FakeClock) -> None:
+    missing = await api.get(f"{SEED}/status")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert missing.json()["code"] == "not_found"
+
+    started = await api.post(f"{SEED}/start")
+    assert started.status_code == 200
+    body = started.json()
+    assert body["status"] == "Charging"
+    assert body["chargerId"] == "CP1"
+    assert body["energyConsumed"] == 0.0
+    assert "endTime" not in body
+    assert set(body) >= {"sessionId", "startTime", "status", "energyConsumed"}
+
+    again = await api.post(f"{SEED}/start")
+    assert again.status_code == 200
+    assert again.json()["sessionId"] == body["sessionId"]
+
+    clock.advance(120)
+    stopped = await api.post(f"{SEED}/stop")
+    assert stopped.status_code == 200
+    final = stopped.json()
+    assert final["status"] == "Stopped"
+    assert final["energyConsumed"] == 0.733
+    assert final["endTime"] == "2026-01-15T08:02:00Z"
+
+    status = await api.get(f"{SEED}/status")
+    assert status.json() == final
+
+    none = await api.post(f"{SEED}/stop")
+    assert none.status_code == 404
+    problem = none.json()
+    assert problem == {
+        "type": "about:blank",
+        "title": "Not Found",
+        "status": 404,
+        "detail": "no active session on charger 'CP1'",
+        "instance": f"{SEED}/stop",
+        "code": "no_active_session",
+    }
+
+
+async def test_chargers_and_sessions(api: httpx.AsyncClient, clock: FakeClock) -> None:
+    listing = await api.get("/api/chargers")
+    assert [(c["chargerId"], c["status"], c["maxPowerKw"]) for c in listing.json()] == [
+        ("CP1", "Idle", 22.0),
+        ("CP2", "Idle", 11.0),
+    ]
+    created = await api.post("/api/chargers/CP2/start")
+    assert created.status_code == 201
+    existing = await api.post("/api/chargers/CP2/start")
+    assert existing.status_code == 200
+    assert existing.json()["sessionId"] == created.json()["sessionId"]
+    state = (await api.get("/api/chargers/CP2")).json()
+    assert state["status"] == "Charging"
+    assert state["session"]["sessionId"] == created.json()["sessionId"]
+
+    clock.advance(3600)
+    stopped = await api.post("/api/chargers/CP2/stop", json={"reason": "Fleet car left"})
+    assert stopped.status_code == 200
+    assert stopped.json()["stopReason"] == "Fleet car left"
+    assert stopped.json()["energyConsumed"] == 11.0
+
+    await api.post("/api/chargers/CP1/start")
+    page = (await api.get("/api/sessions", params={"limit": 1})).json()
+    assert page["total"] == 2
+    assert page["limit"] == 1
+    assert [s["chargerId"] for s in page["items"]] == ["CP1"]
+    only_stopped = (await api.get("/api/sessions", params={"status": "Stopped"})).json()
+    assert [s["chargerId"] for s in only_stopped["items"]] == ["CP2"]
+    by_charger = (await api.get("/api/sessions", params={"chargerId": "CP1"})).json()
+    assert by_charger["total"] == 1
+    window = (
+        await api.get("/api/sessions", params={"since": "2026-01-15T08:30:00Z", "until": "2026-01-15T10:00:00Z"})
+    ).json()
+    assert [s["chargerId"] for s in window["items"]] == ["CP1"]
+
+    session_id = stopped.json()["sessionId"]
+    one = await api.get(f"/api/sessions/{session_id}")
+    assert one.json() == stopped.json()
+    unknown = await api.get("/api/sessions/not-a-session")
+    assert unknown.status_code == 404
+    assert unknown.json()["code"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "status", "code"),
+    [
+        ("post", "/api/chargers/CP9/start", {}, 404, "unknown_charger"),
+        ("post", "/api/chargers/CP9/stop", {}, 404, "unknown_charger"),
+        ("get", "/api/chargers/CP9", {}, 404, "unknown_charger"),
+        ("post", "/api/chargers/CP1/stop", {}, 404, "no_active_session"),
+        ("post", "/api/chargers/bad%2Fid/start", {}, 404, "not_found"),
+        ("post", "/api/chargers/x%23y/start", {}, 422, "bad_request"),
+        ("post", "/api/chargers/CP1/stop", {"content": b"{not json", "headers": {"content-type": "application/json"}}, 422, "bad_request"),
+        ("post", "/api/chargers/CP1/stop", {"json": {"reason": 42}}, 422, "bad_request"),
+        ("get", "/api/sessions", {"params": {"limit": 0}}, 422, "bad_request"),
+        ("get", "/api/sessions", {"params": {"limit": "many"}}, 422, "bad_request"),
+        ("get", "/api/sessions", {"params": {"status": "Paused"}}, 422, "bad_request"),
+        ("get", "/api/sessions", {"params": {"since": "yesterday"}}, 422, "bad_request"),
+        ("get", "/api/sessions", {"params": {"since": "2026-01-01T00:00:00"}}, 422, "bad_request"),
+        ("get", "/api/nothing-here", {}, 404, "not_found"),
+        ("delete", f"{SEED}/start", {}, 405, "bad_request"),
+    ],
+)
+async def test_bad_requests_are_problems_and_write_nothing(
+    clock: FakeClock, method: str, path: str, kwargs: dict[str, object], status: int, code: str
+) -> None:
+    client, service = await build(clock)
+    async with client:
+        response = await getattr(client, method)(path, **kwargs)
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == status
+    assert body["code"] == code
+    assert body["detail"]
+    assert (await service.store._sessions.count_documents({})) == 0  # noqa: SLF001
+
+
+async def test_token_guards_mutating_calls_only(clock: FakeClock) -> None:
+    client, service = await build(clock, token=TOKEN)
+    async with client:
+        for path in (f"{SEED}/start", f"{SEED}/stop", "/api/chargers/CP1/start", "/api/chargers/CP1/stop"):
+            for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
+                refused = await client.post(path, headers=headers)
+                assert refused.status_code == 401, (path, headers)
+                assert refused.json()["code"] == "unauthorized"
+                assert refused.headers["www-authenticate"] == "Bearer"
+        assert (await service.store._sessions.count_documents({})) == 0  # noqa: SLF001
+        assert (await client.post(f"{SEED}/start", headers=AUTH)).status_code == 200
+        assert (await client.post("/api/chargers/CP2/start", headers=AUTH)).status_code == 201
+        assert (await client.post("/api/chargers/CP2/stop", headers=AUTH)).status_code == 200
+        for path in (f"{SEED}/status", "/api/chargers", "/api/sessions", "/healthz", "/readyz"):
+            assert (await client.get(path)).status_code == 200, path
+
+
+async def test_health_and_readiness(clock: FakeClock) -> None:
+    client, _ = await build(clock, probe=not_ready)
+    async with client:
+        assert (await client.get("/healthz")).json() == {"status": "ok"}
+        response = await client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json() == {"ready": False, "broker": False, "database": True}
+
+
+async def test_swagger_ui_is_served_offline(api: httpx.AsyncClient) -> None:
+    page = await api.get("/swagger/index.html")
+    assert page.status_code == 200
+    assert "/swagger/static/swagger-ui-bundle.js" in page.text
+    assert "cdn" not in page.text.lower()
+    bundle = await api.get("/swagger/static/swagger-ui-bundle.js")
+    assert bundle.status_code == 200
+    assert len(bundle.content) > 500_000
+    assert (await api.get("/swagger/static/swagger-ui.css")).status_code == 200
+    spec = (await api.get("/swagger/v1/swagger.json")).json()
+    assert {f"{SEED}/start", f"{SEED}/stop", f"{SEED}/status", "/api/sessions"} <= set(spec["paths"])
+    assert "bearer" in str(spec["components"]["securitySchemes"]).lower()
