@@ -3,8 +3,8 @@
 from collections.abc import Iterator
 
 import pytest
-
 from evcsm_daemon.store.connect import reset_memory
+
 from tests.support.broker import Mosquitto
 
 

@@ -4,13 +4,14 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-
 from evcsm_daemon.api import create_app
+from evcsm_daemon.api.health import ReadinessProbe
 from evcsm_daemon.chargers import ChargerSpec, SimulatedCharger
 from evcsm_daemon.core.profile import ChargeProfile
 from evcsm_daemon.service import ChargingService
 from evcsm_daemon.store import open_store
 from evcsm_schema import Readiness
+
 from tests.support.clock import FakeClock
 
 TOKEN = "test-token-0123456789"
@@ -26,7 +27,9 @@ async def ready() -> Readiness:
     return Readiness(ready=True, broker=True, database=True)
 
 
-async def build(clock: FakeClock, token: str | None = None, probe=ready) -> tuple[httpx.AsyncClient, ChargingService]:  # type: ignore[no-untyped-def]
+async def build(
+    clock: FakeClock, token: str | None = None, probe: ReadinessProbe = ready
+) -> tuple[httpx.AsyncClient, ChargingService]:
     store = open_store("memory")
     await store.ensure_indexes()
     chargers = [
@@ -126,7 +129,10 @@ async def test_chargers_and_sessions(api: httpx.AsyncClient, clock: FakeClock) -
     by_charger = (await api.get("/api/sessions", params={"chargerId": "CP1"})).json()
     assert by_charger["total"] == 1
     window = (
-        await api.get("/api/sessions", params={"since": "2026-01-15T08:30:00Z", "until": "2026-01-15T10:00:00Z"})
+        await api.get(
+            "/api/sessions",
+            params={"since": "2026-01-15T08:30:00Z", "until": "2026-01-15T10:00:00Z"},
+        )
     ).json()
     assert [s["chargerId"] for s in window["items"]] == ["CP1"]
 
@@ -147,7 +153,13 @@ async def test_chargers_and_sessions(api: httpx.AsyncClient, clock: FakeClock) -
         ("post", "/api/chargers/CP1/stop", {}, 404, "no_active_session"),
         ("post", "/api/chargers/bad%2Fid/start", {}, 404, "not_found"),
         ("post", "/api/chargers/x%23y/start", {}, 422, "bad_request"),
-        ("post", "/api/chargers/CP1/stop", {"content": b"{not json", "headers": {"content-type": "application/json"}}, 422, "bad_request"),
+        (
+            "post",
+            "/api/chargers/CP1/stop",
+            {"content": b"{not json", "headers": {"content-type": "application/json"}},
+            422,
+            "bad_request",
+        ),
         ("post", "/api/chargers/CP1/stop", {"json": {"reason": 42}}, 422, "bad_request"),
         ("get", "/api/sessions", {"params": {"limit": 0}}, 422, "bad_request"),
         ("get", "/api/sessions", {"params": {"limit": "many"}}, 422, "bad_request"),
@@ -170,19 +182,24 @@ async def test_bad_requests_are_problems_and_write_nothing(
     assert body["status"] == status
     assert body["code"] == code
     assert body["detail"]
-    assert (await service.store._sessions.count_documents({})) == 0  # noqa: SLF001
+    assert (await service.store._sessions.count_documents({})) == 0
 
 
 async def test_token_guards_mutating_calls_only(clock: FakeClock) -> None:
     client, service = await build(clock, token=TOKEN)
     async with client:
-        for path in (f"{SEED}/start", f"{SEED}/stop", "/api/chargers/CP1/start", "/api/chargers/CP1/stop"):
+        for path in (
+            f"{SEED}/start",
+            f"{SEED}/stop",
+            "/api/chargers/CP1/start",
+            "/api/chargers/CP1/stop",
+        ):
             for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
                 refused = await client.post(path, headers=headers)
                 assert refused.status_code == 401, (path, headers)
                 assert refused.json()["code"] == "unauthorized"
                 assert refused.headers["www-authenticate"] == "Bearer"
-        assert (await service.store._sessions.count_documents({})) == 0  # noqa: SLF001
+        assert (await service.store._sessions.count_documents({})) == 0
         assert (await client.post(f"{SEED}/start", headers=AUTH)).status_code == 200
         assert (await client.post("/api/chargers/CP2/start", headers=AUTH)).status_code == 201
         assert (await client.post("/api/chargers/CP2/stop", headers=AUTH)).status_code == 200
@@ -209,5 +226,7 @@ async def test_swagger_ui_is_served_offline(api: httpx.AsyncClient) -> None:
     assert len(bundle.content) > 500_000
     assert (await api.get("/swagger/static/swagger-ui.css")).status_code == 200
     spec = (await api.get("/swagger/v1/swagger.json")).json()
-    assert {f"{SEED}/start", f"{SEED}/stop", f"{SEED}/status", "/api/sessions"} <= set(spec["paths"])
+    assert {f"{SEED}/start", f"{SEED}/stop", f"{SEED}/status", "/api/sessions"} <= set(
+        spec["paths"]
+    )
     assert "bearer" in str(spec["components"]["securitySchemes"]).lower()

@@ -1,10 +1,9 @@
 """Settings: the fleet, addresses and URLs are checked when read."""
 
 import pytest
-from pydantic import ValidationError
-
 from evcsm_daemon.config import BrokerAddress, Settings, parse_fleet, split_addr
 from evcsm_daemon.store.connect import redact_uri
+from pydantic import ValidationError
 
 
 def test_defaults_match_the_seed() -> None:

@@ -1,7 +1,8 @@
 """The charge profile: full power, then a taper; energy is the integral of power."""
 
-import pytest
+import itertools
 
+import pytest
 from evcsm_daemon.core.profile import ChargeProfile
 
 P = ChargeProfile(max_power_kw=22.0, capacity_kwh=60.0, initial_soc=0.2, taper_soc=0.8)
@@ -25,7 +26,7 @@ def test_bulk_phase_is_full_power(elapsed_s: float, energy_kwh: float, power_kw:
 
 def test_taper_lowers_power_and_never_exceeds_capacity() -> None:
     later = [P.power_kw(BULK_S + k * 600) for k in range(1, 20)]
-    assert all(a > b for a, b in zip(later, later[1:], strict=False))
+    assert all(a > b for a, b in itertools.pairwise(later))
     assert later[0] < 22.0
     assert P.energy_kwh(10 * 24 * 3600) == pytest.approx(48.0, abs=1e-6)  # 80 % of 60 kWh
     assert P.energy_kwh(10 * 24 * 3600) <= 48.0

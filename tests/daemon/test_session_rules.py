@@ -3,9 +3,9 @@
 from datetime import timedelta
 
 import pytest
-
 from evcsm_daemon.core.sessions import MeterReading, begin, energy_kwh, finish, observe
 from evcsm_schema import SessionStatus
+
 from tests.support.clock import T0
 
 

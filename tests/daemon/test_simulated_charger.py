@@ -3,9 +3,9 @@
 from datetime import timedelta
 
 import pytest
-
 from evcsm_daemon.chargers import ChargerSpec, SimulatedCharger
 from evcsm_daemon.core.profile import ChargeProfile
+
 from tests.support.clock import T0
 
 

@@ -5,10 +5,10 @@ from datetime import timedelta
 
 import pytest
 from bson import ObjectId
-
 from evcsm_daemon.core.sessions import MeterReading, begin, finish, observe
 from evcsm_daemon.store import SessionStore, open_store
 from evcsm_schema import SessionQuery, SessionStatus
+
 from tests.support.clock import T0
 
 
@@ -20,7 +20,7 @@ async def store() -> SessionStore:
 
 
 async def raw(store: SessionStore, session_id: str) -> dict[str, object]:
-    doc = await store._sessions.find_one({"sessionId": session_id})  # noqa: SLF001
+    doc = await store._sessions.find_one({"sessionId": session_id})
     assert doc is not None
     return dict(doc)
 
@@ -55,7 +55,7 @@ async def test_one_active_session_per_charger_under_concurrent_starts(store: Ses
     assert sorted(s.charger_id for s in created) == ["CP1", "CP2"]
     winners = {s.charger_id: s.session_id for s in created}
     assert all(s.session_id == winners[s.charger_id] for s, _ in results)
-    assert await store._sessions.count_documents({"status": "Charging"}) == 2  # noqa: SLF001
+    assert await store._sessions.count_documents({"status": "Charging"}) == 2
 
 
 async def test_a_stopped_session_frees_the_charger(store: SessionStore) -> None:
@@ -79,7 +79,9 @@ async def test_readings_only_move_forward_and_never_touch_stopped_sessions(
     assert doc["meterWh"] == 2000
     assert doc["energyConsumed"] == 2.0
 
-    stopped = await store.finish(finish(ahead, MeterReading(2500, 0), T0 + timedelta(seconds=3), None))
+    stopped = await store.finish(
+        finish(ahead, MeterReading(2500, 0), T0 + timedelta(seconds=3), None)
+    )
     assert stopped is not None
     late = observe(ahead, MeterReading(9000, 11), T0 + timedelta(seconds=4))
     await store.save_readings([late])
@@ -91,7 +93,10 @@ async def test_readings_only_move_forward_and_never_touch_stopped_sessions(
 
 async def test_bulk_readings_for_many_sessions(store: SessionStore) -> None:
     sessions = [(await store.insert_active(begin(f"CP{k}", 0, T0)))[0] for k in range(50)]
-    readings = [observe(s, MeterReading(k * 10, 3.5), T0 + timedelta(seconds=1)) for k, s in enumerate(sessions)]
+    readings = [
+        observe(s, MeterReading(k * 10, 3.5), T0 + timedelta(seconds=1))
+        for k, s in enumerate(sessions)
+    ]
     await store.save_readings(readings)
     for k, session in enumerate(sessions):
         doc = await raw(store, session.session_id)
@@ -104,18 +109,24 @@ async def test_query_filters_and_pages(store: SessionStore) -> None:
         charger = "CP1" if k % 2 else "CP2"
         session, _ = await store.insert_active(begin(charger, 0, T0 + timedelta(hours=k)))
         if k < 10:
-            await store.finish(finish(session, MeterReading(k, 0), T0 + timedelta(hours=k, minutes=5), None))
+            await store.finish(
+                finish(session, MeterReading(k, 0), T0 + timedelta(hours=k, minutes=5), None)
+            )
     page = await store.query(SessionQuery(limit=5))
     assert page.total == 12
     assert [s.start_time for s in page.items] == [T0 + timedelta(hours=h) for h in range(11, 6, -1)]
     second = await store.query(SessionQuery(limit=5, offset=5))
-    assert [s.start_time.hour for s in second.items] == [(T0 + timedelta(hours=h)).hour for h in range(6, 1, -1)]
+    assert [s.start_time.hour for s in second.items] == [
+        (T0 + timedelta(hours=h)).hour for h in range(6, 1, -1)
+    ]
     cp1 = await store.query(SessionQuery(charger_id="CP1"))
     assert cp1.total == 6
     assert {s.charger_id for s in cp1.items} == {"CP1"}
     charging = await store.query(SessionQuery(status=SessionStatus.CHARGING))
     assert charging.total == 2
-    window = await store.query(SessionQuery(since=T0 + timedelta(hours=3), until=T0 + timedelta(hours=6)))
+    window = await store.query(
+        SessionQuery(since=T0 + timedelta(hours=3), until=T0 + timedelta(hours=6))
+    )
     assert sorted(s.start_time.hour for s in window.items) == [11, 12, 13]  # 08:00 + 3..5 h
 
 

@@ -1,0 +1,194 @@
+"""The service: start, stop, tick and resume, with a fake clock and the in-process store."""
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+from evcsm_daemon.chargers import ChargerSpec, SimulatedCharger
+from evcsm_daemon.core.profile import ChargeProfile
+from evcsm_daemon.errors import NoActiveSession, SessionNotFound, UnknownCharger
+from evcsm_daemon.service import ORPHAN_REASON, ChargingService
+from evcsm_daemon.store import SessionStore, open_store
+from evcsm_schema import ChargerState, ChargerStatus, ChargingSession, SessionQuery, SessionStatus
+
+from tests.support.clock import FakeClock
+
+
+class Recorder:
+    """An event sink that keeps what it was told."""
+
+    def __init__(self) -> None:
+        self.changes: list[ChargingSession] = []
+        self.states: list[ChargerState] = []
+        self.ticks: list[list[ChargingSession]] = []
+
+    def status_changed(self, session: ChargingSession, state: ChargerState) -> None:
+        self.changes.append(session)
+        self.states.append(state)
+
+    def ticked(self, sessions: Sequence[ChargingSession]) -> None:
+        self.ticks.append(list(sessions))
+
+
+def fleet(*specs: tuple[str, float]) -> list[SimulatedCharger]:
+    return [
+        SimulatedCharger(ChargerSpec(cid, kw), profile=ChargeProfile(max_power_kw=kw))
+        for cid, kw in specs
+    ]
+
+
+async def make_service(clock: FakeClock, store: SessionStore | None = None) -> ChargingService:
+    store = store or open_store("memory")
+    await store.ensure_indexes()
+    service = ChargingService(store, fleet(("CP1", 22.0), ("CP2", 11.0)), clock=clock)
+    await service.resume()
+    return service
+
+
+async def test_start_tick_stop_meters_energy() -> None:
+    clock = FakeClock()
+    service = await make_service(clock)
+    events = Recorder()
+    service.subscribe(events)
+
+    session, created = await service.start("CP1")
+    assert created
+    assert service.state("CP1").status is ChargerStatus.CHARGING
+    clock.advance(60)
+    (ticked,) = await service.tick()
+    assert ticked.meter_wh == 366  # 22 kW for 60 s
+    assert ticked.energy_consumed == 0.366
+    assert ticked.power_kw == 22.0
+    clock.advance(540)
+    stopped = await service.stop("CP1", "Unplugged")
+    assert stopped.status is SessionStatus.STOPPED
+    assert stopped.energy_consumed == 3.666
+    assert stopped.end_time == clock.now.replace(microsecond=0)
+    assert stopped.stop_reason == "Unplugged"
+    assert [e.status for e in events.changes] == [SessionStatus.CHARGING, SessionStatus.STOPPED]
+    assert events.states[-1].status is ChargerStatus.IDLE
+    assert events.ticks == [[ticked]]
+    stored = await service.store.get(session.session_id)
+    assert stored == stopped
+
+
+async def test_start_twice_returns_the_same_session() -> None:
+    service = await make_service(FakeClock())
+    first, created = await service.start()
+    again, created_again = await service.start()
+    assert created
+    assert not created_again
+    assert again.session_id == first.session_id
+    assert first.charger_id == "CP1"  # the default charger
+
+
+async def test_concurrent_starts_make_one_session() -> None:
+    service = await make_service(FakeClock())
+    results = await asyncio.gather(*(service.start("CP2") for _ in range(20)))
+    assert len({s.session_id for s, _ in results}) == 1
+    assert sum(created for _, created in results) == 1
+
+
+async def test_two_daemons_on_one_database_never_make_two_sessions() -> None:
+    clock = FakeClock()
+    store = open_store("memory")
+    first = await make_service(clock, store)
+    second = await make_service(clock, store)
+    results = await asyncio.gather(first.start("CP1"), second.start("CP1"), first.start("CP1"))
+    assert len({s.session_id for s, _ in results}) == 1
+    page = await store.query(SessionQuery(charger_id="CP1"))
+    assert page.total == 1
+
+
+async def test_stop_on_idle_charger_is_a_clear_error() -> None:
+    service = await make_service(FakeClock())
+    with pytest.raises(NoActiveSession, match="no active session on charger 'CP2'"):
+        await service.stop("CP2")
+    assert (await service.store.query(SessionQuery())).total == 0
+
+
+async def test_unknown_charger_changes_nothing() -> None:
+    service = await make_service(FakeClock())
+    with pytest.raises(UnknownCharger, match="'CP9'"):
+        await service.start("CP9")
+    with pytest.raises(UnknownCharger):
+        await service.stop("CP9")
+    assert (await service.store.query(SessionQuery())).total == 0
+
+
+async def test_latest_serves_the_seed_status() -> None:
+    clock = FakeClock()
+    service = await make_service(clock)
+    with pytest.raises(SessionNotFound):
+        await service.latest()
+    session, _ = await service.start()
+    clock.advance(10)
+    await service.tick()
+    live = await service.latest()
+    assert live.session_id == session.session_id
+    assert live.meter_wh == 61
+    await service.stop()
+    assert (await service.latest()).status is SessionStatus.STOPPED
+
+
+async def test_resume_carries_on_metering_from_the_meter() -> None:
+    clock = FakeClock()
+    store = open_store("memory")
+    before = await make_service(clock, store)
+    session, _ = await before.start("CP1")
+    clock.advance(60)
+    await before.tick()
+    # The daemon dies here; ten minutes pass; a new one starts on the same database.
+    clock.advance(600)
+    after = await make_service(clock, store)
+    (resumed,) = after.active_sessions()
+    assert resumed.session_id == session.session_id
+    assert resumed.meter_wh == 4033  # 22 kW for 660 s: the car kept charging
+    clock.advance(60)
+    (ticked,) = await after.tick()
+    assert ticked.meter_wh == 4400
+    again, created = await after.start("CP1")
+    assert not created
+    assert again.session_id == session.session_id
+
+
+async def test_register_continues_after_restart_when_idle() -> None:
+    clock = FakeClock()
+    store = open_store("memory")
+    before = await make_service(clock, store)
+    await before.start("CP1")
+    clock.advance(3600)
+    await before.stop("CP1")
+    after = await make_service(clock, store)
+    second, _ = await after.start("CP1")
+    assert second.meter_start_wh == 22000
+
+
+async def test_sessions_on_removed_chargers_are_stopped_on_resume() -> None:
+    clock = FakeClock()
+    store = open_store("memory")
+    await store.ensure_indexes()
+    old = ChargingService(store, fleet(("OLD", 7.0)), clock=clock)
+    session, _ = await old.start("OLD")
+    clock.advance(60)
+    await old.tick()
+    await make_service(clock, store)  # configured with CP1 and CP2 only
+    stored = await store.get(session.session_id)
+    assert stored.status is SessionStatus.STOPPED
+    assert stored.stop_reason == ORPHAN_REASON
+    assert stored.meter_wh == 116
+
+
+async def test_a_stop_during_a_tick_is_not_undone() -> None:
+    clock = FakeClock()
+    service = await make_service(clock)
+    await service.start("CP1")
+    clock.advance(30)
+    tick = asyncio.create_task(service.tick())
+    stop = asyncio.create_task(service.stop("CP1"))
+    await asyncio.gather(tick, stop)
+    assert service.active_sessions() == []
+    assert service.state("CP1").status is ChargerStatus.IDLE
+    latest = await service.store.latest("CP1")
+    assert latest is not None
+    assert latest.status is SessionStatus.STOPPED

@@ -1,0 +1,97 @@
+"""A plain MQTT 5 test client: collect messages, make request/response calls."""
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiomqtt
+from evcsm_schema import topics
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+WAIT_S = 15.0
+
+
+@dataclass
+class Received:
+    """One message as the test saw it."""
+
+    topic: str
+    payload: bytes
+    retain: bool
+    correlation: bytes | None
+
+    def json(self) -> Any:
+        return json.loads(self.payload)
+
+
+@dataclass
+class Probe:
+    """A connected client that records every message it receives."""
+
+    client: aiomqtt.Client
+    client_id: str
+    messages: list[Received] = field(default_factory=list)
+    _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    async def wait_for(self, predicate: Callable[[Received], bool]) -> Received:
+        """The first message (already received or arriving) that matches, within WAIT_S."""
+        async with asyncio.timeout(WAIT_S), self._changed:
+            while True:
+                for message in self.messages:
+                    if predicate(message):
+                        return message
+                await self._changed.wait()
+
+    def on(self, topic: str) -> list[Received]:
+        """Messages received on one topic so far."""
+        return [m for m in self.messages if m.topic == topic]
+
+    async def request(self, topic: str, payload: bytes | str = b"{}") -> Any:
+        """Publish with a response topic and correlation data; return the decoded reply."""
+        correlation = uuid.uuid4().bytes
+        properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+        properties.ResponseTopic = topics.reply_topic(self.client_id)
+        properties.CorrelationData = correlation
+        await self.client.publish(topic, payload, qos=1, properties=properties)
+        reply = await self.wait_for(lambda m: m.correlation == correlation)
+        return reply.json()
+
+    async def _collect(self) -> None:
+        async for message in self.client.messages:
+            props = message.properties
+            correlation = getattr(props, "CorrelationData", None) if props else None
+            payload = message.payload if isinstance(message.payload, bytes) else b""
+            async with self._changed:
+                self.messages.append(
+                    Received(message.topic.value, payload, bool(message.retain), correlation)
+                )
+                self._changed.notify_all()
+
+
+@asynccontextmanager
+async def probe(
+    url_port: int,
+    *subscriptions: str,
+    will: aiomqtt.Will | None = None,
+    client_id: str | None = None,
+) -> AsyncIterator[Probe]:
+    """A client on the loopback broker, subscribed to its reply branch and `subscriptions`."""
+    ident = client_id or f"test-{uuid.uuid4().hex[:8]}"
+    async with aiomqtt.Client(
+        "127.0.0.1", url_port, identifier=ident, protocol=aiomqtt.ProtocolVersion.V5, will=will
+    ) as client:
+        found = Probe(client, ident)
+        await client.subscribe(f"{topics.REPLY_PREFIX}/{ident}/#", qos=1)
+        for topic in subscriptions:
+            await client.subscribe(topic, qos=1)
+        task = asyncio.create_task(found._collect(), name=f"probe-{ident}")
+        try:
+            yield found
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
