@@ -1,0 +1,166 @@
+"""The wire contract: seed compatibility, strictness, committed JSON Schemas, import hygiene."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from evcsm_schema import (
+    ChargingSession,
+    CommandReply,
+    ErrorCode,
+    ErrorInfo,
+    SeedCommand,
+    SessionStatus,
+    StatusEvent,
+    topics,
+)
+from evcsm_schema.export import MQTT_PAYLOADS, REGENERATE, render
+from pydantic import ValidationError
+
+from tests.support.clock import T0
+
+SCHEMAS = Path(__file__).parents[2] / "docs" / "schemas"
+
+
+@pytest.mark.parametrize("name", sorted(MQTT_PAYLOADS))
+def test_committed_schemas_match_the_models(name: str) -> None:
+    path = SCHEMAS / f"{name}.json"
+    assert path.exists(), f"{path} is missing: run `{REGENERATE}`"
+    assert path.read_text(encoding="utf-8") == render(name), (
+        f"{path} is out of date: run `{REGENERATE}`"
+    )
+
+
+def test_no_stray_schema_files() -> None:
+    assert {p.stem for p in SCHEMAS.glob("*.json")} == set(MQTT_PAYLOADS)
+
+
+def test_every_field_is_described() -> None:
+    for name in MQTT_PAYLOADS:
+        schema = json.loads(render(name))
+        for definition in [schema, *schema.get("$defs", {}).values()]:
+            for field, spec in definition.get("properties", {}).items():
+                assert spec.get("description"), f"{name}: {field} has no description"
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "reason"),
+    [
+        (b'{"status":"Charging"}', SessionStatus.CHARGING, None),
+        (b'{"status":"Stopped"}', SessionStatus.STOPPED, None),
+        (
+            b'{"status":"Stopped","reason":"Unexpected Disconnect"}',
+            SessionStatus.STOPPED,
+            "Unexpected Disconnect",
+        ),
+        (
+            b'{"status":"Charging","startTime":"2025-02-25T12:00:00Z","extra":1}',
+            SessionStatus.CHARGING,
+            None,
+        ),
+        (b'{"status":"Stopped","reason":42}', SessionStatus.STOPPED, None),
+    ],
+)
+def test_seed_commands_are_read_leniently(
+    payload: bytes, status: SessionStatus, reason: str | None
+) -> None:
+    command = SeedCommand.model_validate_json(payload)
+    assert command.status is status
+    assert command.reason == reason
+    assert not command.is_event
+
+
+@pytest.mark.parametrize("payload", [b'{"status":"charging"}', b"{}", b'{"status":null}', b"1"])
+def test_bad_seed_commands_are_refused(payload: bytes) -> None:
+    with pytest.raises(ValidationError):
+        SeedCommand.model_validate_json(payload)
+
+
+def session(**changes: object) -> ChargingSession:
+    values: dict[str, object] = {
+        "session_id": "3f2a0c1e-0000-4000-8000-000000000000",
+        "charger_id": "CP1",
+        "status": SessionStatus.CHARGING,
+        "start_time": T0,
+        "energy_consumed": 1.5,
+        "meter_start_wh": 1000,
+        "meter_wh": 2500,
+        "power_kw": 11.0,
+        "updated_at": T0,
+    }
+    values.update(changes)
+    return ChargingSession.model_validate(values)
+
+
+def test_session_wire_names_are_the_seeds() -> None:
+    wire = json.loads(session().to_json())
+    assert wire["sessionId"] == "3f2a0c1e-0000-4000-8000-000000000000"
+    assert wire["startTime"] == "2026-01-15T08:00:00Z"
+    assert wire["status"] == "Charging"
+    assert wire["energyConsumed"] == 1.5
+    assert "endTime" not in wire
+
+
+def test_own_events_carry_a_session_id_so_they_are_never_commands() -> None:
+    event = StatusEvent.of(session())
+    assert SeedCommand.model_validate_json(event.to_json()).is_event
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"energy_consumed": -0.1},
+        {"meter_wh": 999},
+        {"status": SessionStatus.STOPPED},  # stopped without an end time
+        {"end_time": T0},  # charging with an end time
+        {"start_time": T0.replace(tzinfo=None)},
+        {"charger_id": "a/b"},
+        {"charger_id": "#"},
+        {"unknown": 1},
+    ],
+)
+def test_inconsistent_sessions_are_refused(changes: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        session(**changes)
+
+
+def test_a_reply_has_an_error_exactly_when_not_ok() -> None:
+    error = ErrorInfo(code=ErrorCode.BAD_REQUEST, message="x")
+    with pytest.raises(ValidationError):
+        CommandReply(ok=True, charger_id="CP1", action="start", error=error)
+    with pytest.raises(ValidationError):
+        CommandReply(ok=False, charger_id="CP1", action="start")
+
+
+@pytest.mark.parametrize(
+    ("topic", "parsed"),
+    [
+        ("evcsm/chargers/CP1/cmd/start", ("CP1", ["cmd", "start"])),
+        ("evcsm/chargers/CP1/state", ("CP1", ["state"])),
+        ("evcsm/chargers/CP1", None),
+        ("other/chargers/CP1/cmd/start", None),
+    ],
+)
+def test_charger_topics(topic: str, parsed: tuple[str, list[str]] | None) -> None:
+    assert topics.parse_charger_topic(topic) == parsed
+
+
+def test_the_schema_package_imports_no_framework() -> None:
+    code = (
+        "import sys, evcsm_schema, evcsm_schema.export, evcsm_schema.topics\n"
+        "bad = {'textual', 'fastapi', 'pymongo', 'aiomqtt', 'paho', 'starlette', 'evcsm_daemon', 'evcsm_tui'}\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in bad))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_daemon_does_not_import_textual() -> None:
+    code = (
+        "import sys, evcsm_daemon.main, evcsm_daemon.runtime\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in {'textual', 'evcsm_tui'}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
