@@ -13,7 +13,6 @@ from evcsm_daemon.chargers.base import ChargerSpec
 from evcsm_daemon.core.profile import ChargeProfile
 from evcsm_daemon.core.sessions import MeterReading
 
-
 FLOOR_SLACK_WH = 1e-6
 """Keeps float rounding (10.999999 kWh for 11) from costing a whole Wh when flooring."""
 
