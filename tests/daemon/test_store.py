@@ -142,3 +142,41 @@ async def test_latest_and_get(store: SessionStore) -> None:
     with pytest.raises(Exception, match="no session with id"):
         await store.get("nope")
     assert await store.ping()
+
+
+class RecordingCollection:
+    """Stands in for a PyMongo async collection and records what `save_readings` sends."""
+
+    def __init__(self) -> None:
+        self.bulk_calls: list[tuple[list[object], bool]] = []
+
+    async def bulk_write(self, requests: list[object], *, ordered: bool) -> None:
+        self.bulk_calls.append((requests, ordered))
+
+
+async def test_a_tick_on_mongodb_is_one_unordered_bulk_write() -> None:
+    from pymongo import UpdateOne
+
+    collection = RecordingCollection()
+    store = SessionStore({"sessions": collection}, in_process=False, close=lambda: None)
+    sessions = [begin(f"CP{k}", 0, T0) for k in range(3)]
+    readings = [
+        observe(s, MeterReading(100 * (k + 1), 7.0), T0 + timedelta(seconds=1))
+        for k, s in enumerate(sessions)
+    ]
+    await store.save_readings(readings)
+    ((requests, ordered),) = collection.bulk_calls
+    assert ordered is False
+    expected = [
+        UpdateOne(
+            {"sessionId": r.session_id, "status": "Charging"},
+            {
+                "$max": {"meterWh": r.meter_wh, "energyConsumed": r.energy_consumed},
+                "$set": {"powerKw": 7.0, "updatedAt": T0 + timedelta(seconds=1)},
+            },
+        )
+        for r in readings
+    ]
+    assert requests == expected
+    await store.save_readings([])
+    assert len(collection.bulk_calls) == 1  # an idle tick writes nothing
