@@ -88,15 +88,15 @@ done
 # 2. The broker's password file, one user per role of mosquitto.acl.
 mkdir -p "$SECRETS_DIR"
 plain=$SECRETS_DIR/mosquitto.passwd.new
+# The plain-text passwords never outlive the script, whichever way it ends.
+trap 'rm -f "$plain"' EXIT
+trap 'exit 1' HUP INT TERM
 {
     printf 'evcsm-daemon:%s\n' "$(env_value MQTT_DAEMON_PASSWORD)"
     printf 'evcsm-operator:%s\n' "$(env_value MQTT_OPERATOR_PASSWORD)"
     printf 'evcsm-viewer:%s\n' "$(env_value MQTT_VIEWER_PASSWORD)"
 } >"$plain"
-if ! hash_in_place "$plain"; then
-    rm -f "$plain"
-    fail "hashing the broker's passwords failed"
-fi
+hash_in_place "$plain" || fail "hashing the broker's passwords failed"
 # Readable by all: it holds only salted PBKDF2 hashes of 256-bit random passwords, and the broker
 # reads it as its own unprivileged user (uid 1883 in the image), not as the file's owner.
 chmod 644 "$plain"

@@ -13,7 +13,13 @@ from evcsm_schema import CommandAction, topics
 from paho.mqtt.reasoncodes import ReasonCode
 
 from tests.deploy.clients import delivered, mqtt_client, role_clients, unique_id
-from tests.deploy.deployment import DAEMON_USER, OPERATOR_USER, VIEWER_USER, Deployment
+from tests.deploy.deployment import (
+    DAEMON_USER,
+    MOSQUITTO_ACL,
+    OPERATOR_USER,
+    VIEWER_USER,
+    Deployment,
+)
 from tests.support.broker import Mosquitto
 
 pytestmark = pytest.mark.broker
@@ -143,3 +149,74 @@ async def test_one_roles_password_does_not_open_another_role(
             locked_broker.port, OPERATOR_USER, deployment.password(VIEWER_USER), "swap"
         ):
             pass
+
+
+def read_acl(text: str) -> tuple[set[tuple[str, str]], dict[str, set[tuple[str, str]]]]:
+    """The ACL file as (patterns, {user: {(access, topic)}}); `readwrite` split in two."""
+    patterns: set[tuple[str, str]] = set()
+    users: dict[str, set[tuple[str, str]]] = {}
+    user: str | None = None
+    for line in text.splitlines():
+        words = line.split()
+        if not words or words[0].startswith("#"):
+            continue
+        keyword, *rest = words
+        if keyword == "user":
+            user = rest[0]
+            users[user] = set()
+            continue
+        access, topic = rest
+        grants = {(a, topic) for a in ("read", "write") if access in (a, "readwrite")}
+        assert grants, f"unknown access {access!r} in {line!r}"
+        if keyword == "pattern":
+            patterns |= grants
+        else:
+            assert keyword == "topic", f"unknown line {line!r}"
+            assert user is not None, f"a grant before the first user: {line!r}"
+            users[user] |= grants
+    return patterns, users
+
+
+def test_the_acl_grants_exactly_the_roles_topics() -> None:
+    read, write = "read", "write"
+    patterns, users = read_acl(MOSQUITTO_ACL.read_text(encoding="utf-8"))
+    assert patterns == {(read, f"{topics.REPLY_PREFIX}/%c/#")}
+    assert users == {
+        DAEMON_USER: {
+            (read, topics.SEED_CHARGING),
+            (write, topics.SEED_CHARGING),
+            (write, topics.SEED_SESSION),
+            (write, topics.AVAILABILITY),
+            (write, topics.CHARGER_STATE_ALL),
+            (write, f"{topics.REPLY_PREFIX}/#"),
+            (read, topics.CHARGER_COMMAND_ALL),
+            (read, topics.SESSION_QUERY),
+        },
+        OPERATOR_USER: {
+            (read, topics.SEED_CHARGING),
+            (write, topics.SEED_CHARGING),
+            (write, topics.CHARGER_COMMAND_ALL),
+            (write, topics.SESSION_QUERY),
+            (read, topics.SEED_SESSION),
+            (read, topics.AVAILABILITY),
+            (read, topics.CHARGER_STATE_ALL),
+        },
+        VIEWER_USER: {
+            (read, topics.SEED_CHARGING),
+            (read, topics.SEED_SESSION),
+            (read, topics.AVAILABILITY),
+            (read, topics.CHARGER_STATE_ALL),
+            (write, topics.SESSION_QUERY),
+        },
+    }
+
+
+def test_the_password_file_holds_exactly_the_acl_users_hashed(deployment: Deployment) -> None:
+    _, users = read_acl(MOSQUITTO_ACL.read_text(encoding="utf-8"))
+    entries = dict(
+        line.split(":", 1) for line in deployment.passwd_file.read_text().splitlines() if line
+    )
+    assert set(entries) == set(users)
+    for user, stored in entries.items():
+        assert stored.startswith("$7$"), f"{user}: not a PBKDF2-SHA512 hash"
+        assert deployment.password(user) not in stored

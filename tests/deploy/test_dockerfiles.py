@@ -1,0 +1,126 @@
+"""The images: what each Dockerfile holds, and what the daemon image installs."""
+
+import re
+import shlex
+import tomllib
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from tests.deploy.deployment import REPO
+from tests.deploy.dockerfiles import DAEMON_DOCKERFILE, TUI_DOCKERFILE, Stage, stages
+
+# Which package folder each image installs, besides the shared contract.
+IMAGES = {DAEMON_DOCKERFILE: "daemon", TUI_DOCKERFILE: "tui"}
+BUILD_TOOLS = re.compile(r"\b(uv|pip3?|apt-get|apt|gcc|cc|make|build-essential|hatch)\b")
+ids = [str(path.relative_to(REPO)) for path in IMAGES]
+
+
+def final(path: Path) -> Stage:
+    """The stage the image is made of."""
+    return stages(path)[-1]
+
+
+@pytest.mark.parametrize("dockerfile", IMAGES, ids=ids)
+def test_multi_stage_on_one_pinned_slim_python(dockerfile: Path) -> None:
+    built = stages(dockerfile)
+    assert len(built) >= 2
+    bases = {stage.base for stage in built}
+    assert len(bases) == 1, f"the stages use different bases: {bases}"
+    (base,) = bases
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-[a-z]+", base), f"{base}: pin a patch and Debian"
+
+
+@pytest.mark.parametrize("dockerfile", IMAGES, ids=ids)
+def test_final_stage_runs_unprivileged_and_stops_on_sigterm(dockerfile: Path) -> None:
+    image = final(dockerfile)
+    user = image.last("USER").args.split(":")
+    assert user[0].isdigit(), "a numeric USER lets orchestrators verify it is not root"
+    assert int(user[0]) != 0
+    assert all(part.isdigit() and int(part) != 0 for part in user)
+    assert image.last("STOPSIGNAL").args == "SIGTERM"
+
+
+@pytest.mark.parametrize("dockerfile", IMAGES, ids=ids)
+def test_final_stage_holds_no_build_tools(dockerfile: Path) -> None:
+    image = final(dockerfile)
+    for copy in image.all("COPY"):
+        assert copy.args.startswith("--from=build "), f"COPY {copy.args}: only the built venv"
+    for run in image.all("RUN"):
+        # Uninstalling pip is the one mention of a build tool the final stage may hold.
+        commands = [c.strip() for c in run.args.split("&&")]
+        for command in commands:
+            if command.startswith("python -m pip uninstall"):
+                assert {"pip", "setuptools", "wheel"} <= set(command.split())
+                continue
+            assert not BUILD_TOOLS.search(command), f"RUN {command}"
+
+
+@pytest.mark.parametrize(("dockerfile", "package"), IMAGES.items(), ids=ids)
+def test_the_build_copies_and_installs_only_the_contract_and_its_own_package(
+    dockerfile: Path, package: str
+) -> None:
+    build = stages(dockerfile)[0]
+    copied = {copy.args.split()[0] for copy in build.all("COPY")}
+    assert copied == {"shared/", f"{package}/"}
+    installs = [
+        shlex.split(command.strip())
+        for run in build.all("RUN")
+        for command in run.args.split("&&")
+        if command.strip().startswith("uv pip install")
+    ]
+    assert len(installs) == 1
+    assert [word for word in installs[0] if word.startswith("./")] == ["./shared", f"./{package}"]
+
+
+@pytest.mark.parametrize(("dockerfile", "package"), IMAGES.items(), ids=ids)
+def test_the_entry_point_is_the_packages_console_script(dockerfile: Path, package: str) -> None:
+    pyproject = tomllib.loads((REPO / package / "pyproject.toml").read_text(encoding="utf-8"))
+    entry = final(dockerfile).last("ENTRYPOINT").exec_form()
+    assert entry == [f"evcsm-{package}"]
+    assert entry[0] in pyproject["project"]["scripts"]
+    assert final(dockerfile).env()["PATH"].startswith("/opt/evcsm/bin:")
+
+
+def test_the_daemon_image_logs_json_and_listens_beyond_loopback() -> None:
+    env = final(DAEMON_DOCKERFILE).env()
+    assert env["EVCSM_LOG_FORMAT"] == "json"
+    assert env["EVCSM_HTTP_ADDR"] == "0.0.0.0:5274"
+    assert env["PYTHONUNBUFFERED"] == "1"
+    assert final(DAEMON_DOCKERFILE).last("EXPOSE").args == "5274"
+
+
+def dependency_closure(name: str) -> set[str]:
+    """Every distribution `name` needs at run time, as installed here (extras left out)."""
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        current = canonicalize_name(todo.pop())
+        if current in seen:
+            continue
+        seen.add(current)
+        for line in metadata.requires(current) or []:
+            requirement = Requirement(line)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                todo.append(requirement.name)
+    return seen
+
+
+def test_the_daemons_dependencies_leave_the_dashboard_out() -> None:
+    needed = dependency_closure("evcsm-daemon")
+    assert {"evcsm-schema", "aiomqtt", "fastapi", "pymongo"} <= needed
+    assert not needed & {"textual", "evcsm-tui", "rich"}
+
+
+def test_the_build_context_keeps_secrets_and_clutter_out() -> None:
+    patterns = [
+        line
+        for line in (REPO / ".dockerignore").read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    ]
+    assert patterns[0] == "*", "exclude everything, then let the package folders in"
+    assert {p for p in patterns if p.startswith("!")} == {"!shared/", "!daemon/", "!tui/"}
+    assert "**/.env" in patterns
