@@ -8,13 +8,17 @@ reader has not received by the time the marker arrives, it will never receive.
 """
 
 import asyncio
+import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiomqtt
 from evcsm_schema import topics
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from tests.deploy.deployment import DAEMON_USER, Deployment
 
@@ -40,12 +44,30 @@ class RoleClient:
         """Publish at QoS 1 and wait for the broker's acknowledgement."""
         await self.client.publish(topic, payload, qos=1, retain=retain)
 
+    async def request(self, topic: str, payload: bytes = b"{}") -> Any:
+        """An MQTT 5 request with a response topic in this client's branch; the decoded reply."""
+        reply_to = topics.reply_topic(self.client_id, f"reply-{uuid.uuid4().hex[:8]}")
+        await self.subscribe(reply_to)
+        properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+        properties.ResponseTopic = reply_to
+        properties.CorrelationData = uuid.uuid4().bytes
+        await self.client.publish(topic, payload, qos=1, properties=properties)
+        return json.loads(await self.wait_on(reply_to))
+
     async def wait_for(self, payload: bytes) -> list[tuple[str, bytes]]:
         """Everything received up to and including the first message carrying `payload`."""
+        return await self.wait_until(lambda _, body: body == payload)
+
+    async def wait_on(self, topic: str) -> bytes:
+        """The payload of the first message received on `topic`."""
+        return (await self.wait_until(lambda on, _: on == topic))[-1][1]
+
+    async def wait_until(self, match: Callable[[str, bytes], bool]) -> list[tuple[str, bytes]]:
+        """Everything received up to and including the first (topic, payload) that matches."""
         async with asyncio.timeout(WAIT_S), self._arrived:
             while True:
-                for index, (_, body) in enumerate(self.received):
-                    if body == payload:
+                for index, (topic, body) in enumerate(self.received):
+                    if match(topic, body):
                         return self.received[: index + 1]
                 await self._arrived.wait()
 

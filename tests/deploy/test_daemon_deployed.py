@@ -1,0 +1,204 @@
+"""The daemon as its image runs it: the entry point with the image's and compose's environment.
+
+Only what cannot exist outside the compose network is changed: the broker address becomes the
+locked-down test broker on loopback, the database the in-process store, the REST port a free
+one. Credentials and the API token are the ones deploy/setup.sh generated.
+"""
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from evcsm_schema import Availability, CommandAction, SessionStatus, topics
+
+from tests.deploy.clients import role_client, role_clients
+from tests.deploy.compose import DAEMON_ENVIRONMENT, interpolate, load_compose
+from tests.deploy.deployment import MQTT_PORT, OPERATOR_USER, VIEWER_USER, Deployment
+from tests.deploy.dockerfiles import DAEMON_DOCKERFILE, stages
+from tests.support.broker import Mosquitto, free_port
+
+pytestmark = pytest.mark.broker
+
+CHARGER = "CP1"
+STARTUP_S = 60.0
+SHUTDOWN_DEADLINE_S = 10.0
+IMAGE_VENV_BIN = "/opt/evcsm/bin"
+
+
+def daemon_environment(deployment: Deployment, broker_port: int, http_port: int) -> dict[str, str]:
+    """The image's ENV, then compose's `environment:`, then the local stand-ins."""
+    env = stages(DAEMON_DOCKERFILE)[-1].env()
+    here_bin = str(Path(sys.executable).parent)
+    env["PATH"] = env["PATH"].replace(IMAGE_VENV_BIN, here_bin).replace("$PATH", os.defpath)
+    env |= {key: interpolate(value, deployment.env) for key, value in DAEMON_ENVIRONMENT.items()}
+    env["EVCSM_MQTT_URL"] = env["EVCSM_MQTT_URL"].replace(
+        f"mosquitto:{MQTT_PORT}", f"127.0.0.1:{broker_port}"
+    )
+    env["EVCSM_MONGODB_URI"] = "memory"
+    env["EVCSM_HTTP_ADDR"] = f"127.0.0.1:{http_port}"
+    return env
+
+
+class DeployedDaemon:
+    """The image's entry point as a subprocess, its output in a log file."""
+
+    def __init__(self, deployment: Deployment, broker: Mosquitto) -> None:
+        self.http_port = free_port()
+        self.env = daemon_environment(deployment, broker.port, self.http_port)
+        self.token = deployment.env["EVCSM_API_TOKEN"]
+        self.url = f"http://127.0.0.1:{self.http_port}"
+        entry = stages(DAEMON_DOCKERFILE)[-1].last("ENTRYPOINT").exec_form()
+        program = shutil.which(entry[0], path=self.env["PATH"])
+        assert program, f"{entry[0]} is not on the image's PATH here: uv sync --all-packages"
+        self.command = [program, *entry[1:]]
+        self.log = Path(tempfile.mkstemp(prefix="evcsm-deployed-daemon-", suffix=".log")[1])
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start it and wait until /readyz says the broker and the store are reachable."""
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                self.command, env=self.env, stdout=out, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + STARTUP_S
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, f"the daemon exited:\n{self.output()}"
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=5).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"not ready after {STARTUP_S} s:\n{self.output()}")
+
+    def output(self) -> str:
+        """What it printed so far."""
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def stop(self) -> None:
+        """Kill it if it still runs, and remove its log."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def fresh_daemon(deployment: Deployment, locked_broker: Mosquitto) -> Iterator[DeployedDaemon]:
+    """A deployed daemon of this test's own, ready."""
+    daemon = DeployedDaemon(deployment, locked_broker)
+    try:
+        daemon.start()
+        yield daemon
+    finally:
+        daemon.stop()
+
+
+@pytest.fixture(scope="module")
+def daemon(deployment: Deployment, locked_broker: Mosquitto) -> Iterator[DeployedDaemon]:
+    """One deployed daemon shared by this module's tests, ready."""
+    running = DeployedDaemon(deployment, locked_broker)
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
+
+
+def test_health_and_readiness_answer(daemon: DeployedDaemon) -> None:
+    health = httpx.get(f"{daemon.url}/healthz", timeout=10)
+    ready = httpx.get(f"{daemon.url}/readyz", timeout=10)
+    assert health.status_code == 200
+    assert ready.status_code == 200
+    assert ready.json() == {"ready": True, "broker": True, "database": True}
+
+
+def test_it_logs_json_lines_to_stdout(daemon: DeployedDaemon) -> None:
+    lines = [line for line in daemon.output().splitlines() if line.strip()]
+    assert lines
+    records = [json.loads(line) for line in lines]
+    assert all({"time", "level", "logger", "message"} <= set(r) for r in records), records
+    assert any("connected to MQTT broker" in r["message"] for r in records)
+    assert daemon.env["EVCSM_MQTT_PASSWORD"] not in daemon.output()
+
+
+async def test_an_operator_command_is_answered_through_the_locked_down_broker(
+    daemon: DeployedDaemon, deployment: Deployment, locked_broker: Mosquitto
+) -> None:
+    async with role_clients(locked_broker.port, deployment, OPERATOR_USER, VIEWER_USER) as c:
+        operator, viewer = c[OPERATOR_USER], c[VIEWER_USER]
+        await viewer.subscribe(topics.charger_state(CHARGER))
+        started = await operator.request(topics.charger_command(CHARGER, CommandAction.START))
+        assert started["ok"] is True
+        assert started["session"]["status"] == SessionStatus.CHARGING
+        await viewer.wait_until(
+            lambda topic, body: (
+                topic == topics.charger_state(CHARGER) and json.loads(body)["status"] == "Charging"
+            )
+        )
+        stopped = await operator.request(topics.charger_command(CHARGER, CommandAction.STOP))
+        assert stopped["ok"] is True
+        assert stopped["session"]["sessionId"] == started["session"]["sessionId"]
+        assert stopped["session"]["status"] == SessionStatus.STOPPED
+
+
+async def test_a_viewer_may_query_history_but_its_commands_never_arrive(
+    daemon: DeployedDaemon, deployment: Deployment, locked_broker: Mosquitto
+) -> None:
+    async with role_client(locked_broker.port, deployment, VIEWER_USER) as viewer:
+        await viewer.publish(topics.charger_command(CHARGER, CommandAction.START), b"{}")
+        await viewer.publish(topics.SEED_CHARGING, b'{"status":"Charging"}')
+        reply = await viewer.request(topics.SESSION_QUERY, b'{"status":"Charging"}')
+    assert reply["ok"] is True
+    assert reply["page"]["items"] == []
+    async with httpx.AsyncClient(base_url=daemon.url, timeout=10) as http:
+        state = (await http.get(f"/api/chargers/{CHARGER}")).json()
+    assert state["status"] == "Idle"
+
+
+def test_rest_changes_need_the_token_setup_generated(daemon: DeployedDaemon) -> None:
+    start = f"{daemon.url}/api/chargers/{CHARGER}/start"
+    stop = f"{daemon.url}/api/chargers/{CHARGER}/stop"
+    for headers in ({}, {"Authorization": "Bearer wrong"}):
+        refused = httpx.post(start, headers=headers, timeout=10)
+        assert refused.status_code == 401
+        assert refused.headers["content-type"].startswith("application/problem+json")
+    assert httpx.get(f"{daemon.url}/api/chargers", timeout=10).status_code == 200
+    bearer = {"Authorization": f"Bearer {daemon.token}"}
+    assert httpx.post(start, headers=bearer, timeout=10).status_code in {200, 201}
+    assert httpx.post(stop, headers=bearer, timeout=10).status_code == 200
+
+
+def test_the_compose_health_check_passes_on_the_running_daemon(daemon: DeployedDaemon) -> None:
+    kind, *command = load_compose()["services"]["daemon"]["healthcheck"]["test"]
+    assert kind == "CMD"
+    local = [word.replace(":5274/", f":{daemon.http_port}/") for word in command]
+    program = shutil.which(local[0], path=daemon.env["PATH"])
+    assert program
+    assert subprocess.run([program, *local[1:]], check=False, timeout=60).returncode == 0
+    elsewhere = [word.replace(f":{daemon.http_port}/", f":{free_port()}/") for word in local]
+    assert subprocess.run([program, *elsewhere[1:]], check=False, timeout=60).returncode != 0
+
+
+async def test_sigterm_stops_it_cleanly_within_ten_seconds(
+    fresh_daemon: DeployedDaemon, deployment: Deployment, locked_broker: Mosquitto
+) -> None:
+    assert fresh_daemon.proc is not None
+    async with role_client(locked_broker.port, deployment, VIEWER_USER) as viewer:
+        await viewer.subscribe(topics.AVAILABILITY)
+        await viewer.wait_for(Availability.ONLINE.value.encode())
+        fresh_daemon.proc.send_signal(signal.SIGTERM)
+        returncode = await asyncio.to_thread(fresh_daemon.proc.wait, SHUTDOWN_DEADLINE_S)
+        assert returncode == 0, fresh_daemon.output()
+        await viewer.wait_for(Availability.OFFLINE.value.encode())
+    assert "Traceback" not in fresh_daemon.output()
