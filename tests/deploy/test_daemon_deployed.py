@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -93,26 +94,29 @@ class DeployedDaemon:
         self.log.unlink(missing_ok=True)
 
 
-@pytest.fixture
-def fresh_daemon(deployment: Deployment, locked_broker: Mosquitto) -> Iterator[DeployedDaemon]:
-    """A deployed daemon of this test's own, ready."""
-    daemon = DeployedDaemon(deployment, locked_broker)
-    try:
-        daemon.start()
-        yield daemon
-    finally:
-        daemon.stop()
-
-
-@pytest.fixture(scope="module")
-def daemon(deployment: Deployment, locked_broker: Mosquitto) -> Iterator[DeployedDaemon]:
-    """One deployed daemon shared by this module's tests, ready."""
-    running = DeployedDaemon(deployment, locked_broker)
+@contextmanager
+def deployed_daemon(deployment: Deployment, broker: Mosquitto) -> Iterator[DeployedDaemon]:
+    """A deployed daemon, ready; killed afterwards if it still runs."""
+    running = DeployedDaemon(deployment, broker)
     try:
         running.start()
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture
+def fresh_daemon(deployment: Deployment, locked_broker: Mosquitto) -> Iterator[DeployedDaemon]:
+    """A deployed daemon of this test's own."""
+    with deployed_daemon(deployment, locked_broker) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def daemon(deployment: Deployment, locked_broker: Mosquitto) -> Iterator[DeployedDaemon]:
+    """One deployed daemon shared by this module's tests."""
+    with deployed_daemon(deployment, locked_broker) as running:
+        yield running
 
 
 def test_health_and_readiness_answer(daemon: DeployedDaemon) -> None:
