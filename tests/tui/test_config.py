@@ -1,0 +1,58 @@
+"""Options: the broker URL, the password from the environment, bad values."""
+
+from pathlib import Path
+
+import pytest
+from evcsm_tui.config import BrokerConfig, default_log_file, parse_options
+from evcsm_tui.errors import ConfigError
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("mqtt://broker.site", BrokerConfig("broker.site", 1883)),
+        ("mqtts://broker.site", BrokerConfig("broker.site", 8883, tls=True)),
+        ("mqtt://127.0.0.1:1884", BrokerConfig("127.0.0.1", 1884)),
+        (
+            "mqtts://op%40site:p%3Ass@broker:8884/",
+            BrokerConfig("broker", 8884, tls=True, username="op@site", password="p:ss"),
+        ),
+    ],
+)
+def test_urls(url: str, expected: BrokerConfig) -> None:
+    assert BrokerConfig.from_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    "url", ["http://broker", "mqtt://", "mqtt://broker:99999", "mqtt://broker/path", "broker:1883"]
+)
+def test_bad_urls_are_config_errors(url: str) -> None:
+    with pytest.raises(ConfigError):
+        BrokerConfig.from_url(url)
+
+
+def test_the_password_can_come_from_the_environment_and_never_shows() -> None:
+    options = parse_options(
+        ["--mqtt-url", "mqtts://operator@broker"],
+        {"EVCSM_MQTT_PASSWORD": "s3cret", "XDG_STATE_HOME": "/var/state"},
+    )
+    assert options.broker.password == "s3cret"
+    assert options.broker.label == "mqtts://operator@broker:8883"
+    assert "s3cret" not in options.broker.label
+    assert options.log_file == Path("/var/state/evcsm/tui.log")
+
+
+def test_the_url_comes_from_the_environment_and_the_flag_wins() -> None:
+    env = {"EVCSM_MQTT_URL": "mqtt://from-env:1999"}
+    assert parse_options([], env).broker.host == "from-env"
+    assert parse_options(["--mqtt-url", "mqtt://flag"], env).broker.host == "flag"
+    assert parse_options([], {}).broker == BrokerConfig("127.0.0.1", 1883)
+
+
+def test_a_timeout_must_be_positive() -> None:
+    with pytest.raises(ConfigError):
+        parse_options(["--command-timeout", "0"], {})
+
+
+def test_default_log_file_without_xdg() -> None:
+    assert default_log_file({}) == Path.home() / ".local" / "state" / "evcsm" / "tui.log"

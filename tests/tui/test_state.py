@@ -1,0 +1,172 @@
+"""The pure state: how each message changes what the dashboard believes."""
+
+from datetime import timedelta
+
+import pytest
+from evcsm_schema import Availability, ChargerStatus, CommandAction
+from evcsm_tui.state import (
+    MAX_SAMPLES,
+    SAMPLE_WINDOW,
+    ChargerGone,
+    DashboardState,
+    Inbound,
+    LinkChange,
+    LinkStatus,
+    fold,
+    set_pending,
+)
+
+from tests.tui.data import CP1_SESSION, CP1_TICKS, CP2_SESSION, FLEET, NOW, charger, session, update
+
+
+def folded(*events: Inbound) -> DashboardState:
+    state = DashboardState()
+    for event in events:
+        state = fold(state, event)
+    return state
+
+
+LIVE = (LinkChange(LinkStatus.CONNECTED), Availability.ONLINE, *FLEET)
+
+
+def test_retained_states_build_the_fleet_in_id_order() -> None:
+    state = folded(*reversed(LIVE))
+    assert state.charger_ids == ["CP1", "CP2", "CP3", "DEPOT-04"]
+    assert state.chargers["CP1"].status_label == "Charging"
+    assert state.chargers["CP2"].status_label == "Stopped"
+    assert state.chargers["DEPOT-04"].status_label == "Idle"
+    assert state.live
+
+
+def test_fold_never_mutates_the_old_state() -> None:
+    before = folded(*LIVE)
+    chargers = dict(before.chargers)
+    after = fold(before, CP1_TICKS[0])
+    assert before.chargers == chargers
+    assert after.chargers["CP1"].energy_kwh == pytest.approx(14.806)
+    assert before.chargers["CP1"].energy_kwh == pytest.approx(14.8)
+
+
+def test_ticks_move_energy_and_power_and_feed_the_chart() -> None:
+    state = folded(*LIVE, *CP1_TICKS[:3])
+    cp1 = state.chargers["CP1"]
+    assert cp1.energy_kwh == pytest.approx(CP1_TICKS[2].energy_consumed)
+    assert cp1.power_kw == CP1_TICKS[2].power_kw
+    assert [s.power_kw for s in cp1.samples] == [t.power_kw for t in CP1_TICKS[:3]]
+    assert cp1.peak_kw == max(t.power_kw for t in CP1_TICKS[:3])
+
+
+def test_a_late_tick_is_dropped() -> None:
+    state = folded(*LIVE, CP1_TICKS[5], CP1_TICKS[2])
+    assert state.chargers["CP1"].energy_kwh == pytest.approx(CP1_TICKS[5].energy_consumed)
+    assert len(state.chargers["CP1"].samples) == 1
+
+
+@pytest.mark.parametrize(
+    "tick",
+    [
+        pytest.param(
+            update(CP2_SESSION, after=timedelta(seconds=1), energy_kwh=9, power_kw=5), id="stopped"
+        ),
+        pytest.param(
+            CP1_TICKS[0].model_copy(update={"session_id": "another-session"}), id="other-session"
+        ),
+        pytest.param(CP1_TICKS[0].model_copy(update={"charger_id": "CP9"}), id="unknown-charger"),
+    ],
+)
+def test_ticks_that_do_not_match_the_retained_state_change_nothing(tick: Inbound) -> None:
+    state = folded(*LIVE)
+    assert fold(state, tick) is state
+
+
+def test_a_stop_ends_the_live_readings() -> None:
+    stopped = session(
+        "CP1", 1, started=timedelta(minutes=42, seconds=7), energy_kwh=15.1, ended=timedelta(0)
+    )
+    state = folded(*LIVE, *CP1_TICKS[:3], charger("CP1", 22.0, stopped))
+    cp1 = state.chargers["CP1"]
+    assert cp1.status_label == "Stopped"
+    assert cp1.power_kw == 0.0
+    assert cp1.energy_kwh == pytest.approx(15.1)
+    assert cp1.live is None
+    assert len(cp1.samples) == 3  # the finished session's curve stays on screen
+
+
+def test_a_new_session_starts_a_new_chart() -> None:
+    fresh = session("CP1", 9, started=timedelta(seconds=1), energy_kwh=0.0, power_kw=1.0)
+    state = folded(*LIVE, *CP1_TICKS[:3], charger("CP1", 22.0, fresh))
+    assert state.chargers["CP1"].samples == ()
+    assert state.chargers["CP1"].energy_kwh == 0.0
+
+
+def test_a_state_newer_than_the_live_tick_wins() -> None:
+    later = CP1_SESSION.model_copy(
+        update={"energy_consumed": 20.0, "updated_at": CP1_TICKS[9].timestamp}
+    )
+    newer = FLEET[0].model_copy(update={"session": later})
+    state = folded(*LIVE, CP1_TICKS[0], newer)
+    assert state.chargers["CP1"].energy_kwh == 20.0
+
+
+def test_the_chart_keeps_a_bounded_window() -> None:
+    ticks = [
+        update(CP1_SESSION, after=timedelta(seconds=i + 1), energy_kwh=15 + i / 1000, power_kw=20)
+        for i in range(MAX_SAMPLES + 50)
+    ]
+    state = folded(*LIVE, *ticks)
+    samples = state.chargers["CP1"].samples
+    assert len(samples) <= MAX_SAMPLES
+    assert samples[-1].at - samples[0].at <= SAMPLE_WINDOW
+    assert samples[-1].at == ticks[-1].timestamp
+
+
+def test_a_cleared_retained_state_removes_the_charger() -> None:
+    state = folded(*LIVE, ChargerGone("CP2"))
+    assert state.charger_ids == ["CP1", "CP3", "DEPOT-04"]
+
+
+@pytest.mark.parametrize(
+    ("events", "reason"),
+    [
+        ((), "not connected to the broker"),
+        (
+            (LinkChange(LinkStatus.DISCONNECTED, "refused"), Availability.ONLINE),
+            "not connected to the broker",
+        ),
+        ((LinkChange(LinkStatus.CONNECTED),), "no daemon has announced itself on this broker"),
+        ((LinkChange(LinkStatus.CONNECTED), Availability.OFFLINE), "the daemon is offline"),
+        ((LinkChange(LinkStatus.CONNECTED), Availability.ONLINE), None),
+    ],
+)
+def test_commands_are_blocked_with_a_reason(
+    events: tuple[Inbound, ...], reason: str | None
+) -> None:
+    state = folded(*FLEET, *events)
+    assert state.blocked_reason() == reason
+    assert state.live is (reason is None)
+    refusal = state.command_refusal("CP1", CommandAction.START)
+    assert refusal == (None if reason is None else f"Start is disabled: {reason}.")
+
+
+def test_a_pending_command_blocks_a_second_one_and_changes_no_status() -> None:
+    state = set_pending(folded(*LIVE), "DEPOT-04", CommandAction.START)
+    depot = state.chargers["DEPOT-04"]
+    assert depot.pending is CommandAction.START
+    assert depot.state.status is ChargerStatus.IDLE
+    assert "still waiting" in (state.command_refusal("DEPOT-04", CommandAction.STOP) or "")
+    cleared = set_pending(state, "DEPOT-04", None)
+    assert cleared.chargers["DEPOT-04"].pending is None
+    assert cleared.command_refusal("DEPOT-04", CommandAction.STOP) is None
+
+
+def test_no_selection_is_refused() -> None:
+    state = folded(*LIVE)
+    assert state.command_refusal(None, CommandAction.START) == "no charger is selected"
+    assert state.command_refusal("CP9", CommandAction.START) == "no charger is selected"
+
+
+def test_duration_runs_until_now_and_stops_at_the_end() -> None:
+    state = folded(*LIVE)
+    assert state.chargers["CP1"].duration_s(NOW) == 42 * 60 + 7
+    assert state.chargers["CP2"].duration_s(NOW) == 53 * 60
+    assert state.chargers["DEPOT-04"].duration_s(NOW) is None

@@ -1,0 +1,1 @@
+"""EVCSM terminal dashboard."""

@@ -1,0 +1,167 @@
+"""The dashboard app: wires the MQTT link to the state, the screens and the keys."""
+
+import logging
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, tzinfo
+from pathlib import Path
+from typing import Any, ClassVar
+
+from evcsm_schema import CommandAction
+from evcsm_schema.base import utc_now
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from evcsm_tui.client import Backoff, Link, MqttLink
+from evcsm_tui.config import Options, parse_options
+from evcsm_tui.errors import ConfigError, RequestError
+from evcsm_tui.screens.dashboard import DashboardScreen
+from evcsm_tui.screens.help import HelpScreen
+from evcsm_tui.screens.history import HistoryScreen
+from evcsm_tui.state import DashboardState, Inbound, LinkChange, LinkStatus, fold, set_pending
+
+log = logging.getLogger(__name__)
+
+
+class EvcsmApp(App[None]):
+    """Full-screen dashboard of one EVCSM site."""
+
+    TITLE = "EVCSM"
+    CSS_PATH = "styles/app.tcss"
+    MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {
+        "dashboard": DashboardScreen,
+        "history": HistoryScreen,
+    }
+    DEFAULT_MODE = "dashboard"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    state: reactive[DashboardState] = reactive(DashboardState, always_update=True)
+    """What the screens show; replaced, never mutated."""
+
+    def __init__(
+        self,
+        link: Link,
+        *,
+        export_dir: Path | None = None,
+        now: Callable[[], datetime] = utc_now,
+        tz: tzinfo | None = None,
+        refresh_interval: float = 0.2,
+    ) -> None:
+        super().__init__()
+        self.link = link
+        self.export_dir = export_dir or Path.cwd()
+        self.now = now
+        self.tz = tz
+        self._refresh_interval = refresh_interval
+        self._latest = DashboardState()
+
+    def on_mount(self) -> None:
+        """Start the link, and repaint at most every `refresh_interval` seconds."""
+        self.set_interval(self._refresh_interval, self._publish)
+        self._run_link()
+
+    def receive(self, event: Inbound) -> None:
+        """Fold one message from the link into the state (shown at the next repaint)."""
+        self._latest = fold(self._latest, event)
+        if isinstance(event, LinkChange):
+            self._publish()
+
+    def _publish(self) -> None:
+        if self._latest is not self.state:
+            self.state = self._latest
+
+    @work(name="mqtt-link", group="link", exit_on_error=False)
+    async def _run_link(self) -> None:
+        await self.link.run(self.receive)
+
+    def request_command(self, charger_id: str | None, action: CommandAction) -> None:
+        """Send `action` for `charger_id`, or tell the operator why it cannot be sent."""
+        refusal = self._latest.command_refusal(charger_id, action)
+        if refusal is not None or charger_id is None:
+            self.notify(refusal or "no charger is selected", severity="warning")
+            return
+        self._latest = set_pending(self._latest, charger_id, action)
+        self._publish()
+        self._command(charger_id, action)
+
+    @work(group="commands", exit_on_error=False)
+    async def _command(self, charger_id: str, action: CommandAction) -> None:
+        title = f"{action.value.capitalize()} {charger_id}"
+        try:
+            reply = await self.link.command(charger_id, action)
+        except RequestError as exc:
+            self.notify(str(exc), title=f"{title}: no answer", severity="error", timeout=10)
+        else:
+            if reply.error is not None:
+                self.notify(reply.error.message, title=f"{title} refused", severity="error")
+            else:
+                self.notify("confirmed by the daemon", title=title)
+        finally:
+            self._latest = set_pending(self._latest, charger_id, None)
+            self._publish()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Any worker that fails becomes a notification and a log entry, never a traceback."""
+        if event.state is not WorkerState.ERROR:
+            return
+        error = event.worker.error
+        log.error("%s failed", event.worker.name, exc_info=error)
+        self.notify(f"{error!r} (details in the log)", title="Internal error", severity="error")
+        if event.worker.group == "link":
+            self.receive(LinkChange(LinkStatus.DISCONNECTED, "internal error, see the log"))
+
+    def action_help(self) -> None:
+        """Show the help."""
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """The palette: the built-in commands, plus start, stop and history by name."""
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Session history", "Past sessions", self._show_history)
+        yield SystemCommand("Help", "Keys and meanings", self.action_help)
+        for charger_id in self._latest.charger_ids:
+            for action in CommandAction:
+                yield SystemCommand(
+                    f"{action.value.capitalize()} {charger_id}",
+                    f"Send {action.value} to charger {charger_id}",
+                    lambda c=charger_id, a=action: self.request_command(c, a),
+                )
+
+    def _show_history(self) -> None:
+        self.switch_mode("history")
+
+
+def setup_logging(path: Path) -> None:
+    """Log to `path` only: the screen is the dashboard's, never the log's."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+
+
+def build_app(options: Options) -> EvcsmApp:
+    """The app for these options, connected to the real broker."""
+    link = MqttLink(options.broker, request_timeout=options.command_timeout, backoff=Backoff())
+    return EvcsmApp(link, export_dir=options.export_dir)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console entry point: `evcsm-tui [--mqtt-url URL]`."""
+    try:
+        options = parse_options(argv)
+        setup_logging(options.log_file)
+    except (ConfigError, OSError) as exc:
+        print(f"evcsm-tui: {exc}", file=sys.stderr)
+        return 2
+    build_app(options).run()
+    return 0

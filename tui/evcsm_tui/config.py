@@ -1,0 +1,120 @@
+"""Command-line options and environment: where the broker is and how to log in."""
+
+import argparse
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import SplitResult, unquote, urlsplit
+
+from evcsm_tui.errors import ConfigError
+
+DEFAULT_URL = "mqtt://127.0.0.1:1883"
+PORTS = {"mqtt": 1883, "mqtts": 8883}
+
+
+@dataclass(frozen=True)
+class BrokerConfig:
+    """How to reach the broker."""
+
+    host: str
+    port: int
+    tls: bool = False
+    username: str | None = None
+    password: str | None = None
+
+    @classmethod
+    def from_url(cls, url: str, password: str | None = None) -> "BrokerConfig":
+        """Parse `mqtt[s]://[user[:password]@]host[:port]`; `password` fills in a missing one."""
+        parts = _split(url)
+        if parts.scheme not in PORTS:
+            raise ConfigError(f"the broker URL must start with mqtt:// or mqtts://, not {url!r}")
+        if not parts.hostname:
+            raise ConfigError(f"the broker URL names no host: {url!r}")
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise ConfigError(f"the broker URL takes no path or query: {url!r}")
+        try:
+            port = parts.port or PORTS[parts.scheme]
+        except ValueError as exc:
+            raise ConfigError(f"the broker URL has a bad port: {url!r}") from exc
+        username = unquote(parts.username) if parts.username else None
+        url_password = unquote(parts.password) if parts.password else None
+        return cls(
+            host=parts.hostname,
+            port=port,
+            tls=parts.scheme == "mqtts",
+            username=username,
+            password=url_password or password or None,
+        )
+
+    @property
+    def label(self) -> str:
+        """The address to show on screen, never with the password."""
+        scheme = "mqtts" if self.tls else "mqtt"
+        user = f"{self.username}@" if self.username else ""
+        return f"{scheme}://{user}{self.host}:{self.port}"
+
+
+def _split(url: str) -> SplitResult:
+    try:
+        return urlsplit(url.strip())
+    except ValueError as exc:
+        raise ConfigError(f"the broker URL cannot be parsed: {url!r}") from exc
+
+
+@dataclass(frozen=True)
+class Options:
+    """Everything the command line and the environment decide."""
+
+    broker: BrokerConfig
+    log_file: Path
+    export_dir: Path
+    command_timeout: float
+
+
+def default_log_file(env: Mapping[str, str]) -> Path:
+    """`$XDG_STATE_HOME/evcsm/tui.log`, or under ~/.local/state when that is unset."""
+    state_home = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state_home) / "evcsm" / "tui.log"
+
+
+def parse_options(argv: Sequence[str] | None, env: Mapping[str, str] | None = None) -> Options:
+    """Read the options; a bad value raises `ConfigError`."""
+    env = os.environ if env is None else env
+    parser = argparse.ArgumentParser(
+        prog="evcsm-tui",
+        description="Terminal dashboard for EVCSM: watch chargers, start and stop sessions.",
+        epilog="The broker password can also come from EVCSM_MQTT_PASSWORD.",
+    )
+    parser.add_argument(
+        "--mqtt-url",
+        default=env.get("EVCSM_MQTT_URL", DEFAULT_URL),
+        help="broker as mqtt[s]://[user[:password]@]host[:port] (env EVCSM_MQTT_URL)",
+    )
+    parser.add_argument(
+        "--log-file",
+        type=Path,
+        default=default_log_file(env),
+        help="where to write the log (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--export-dir",
+        type=Path,
+        default=Path.cwd(),
+        help="where the history screen writes CSV exports (default: the current folder)",
+    )
+    parser.add_argument(
+        "--command-timeout",
+        type=float,
+        default=10.0,
+        help="seconds to wait for the daemon's reply to a command (default: %(default)s)",
+    )
+    args = parser.parse_args(argv)
+    if args.command_timeout <= 0:
+        raise ConfigError("--command-timeout must be positive")
+    return Options(
+        broker=BrokerConfig.from_url(args.mqtt_url, env.get("EVCSM_MQTT_PASSWORD")),
+        log_file=args.log_file,
+        export_dir=args.export_dir,
+        command_timeout=args.command_timeout,
+    )

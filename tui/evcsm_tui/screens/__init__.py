@@ -1,0 +1,1 @@
+"""One screen per view: the dashboard, the session history and the help."""

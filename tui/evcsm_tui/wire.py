@@ -1,0 +1,43 @@
+"""From topic and payload to a typed message, and the subscriptions that feed the dashboard.
+
+A payload that does not decode is logged and dropped: a stray publisher on a shared broker must
+not take the dashboard down or paint over the screen.
+"""
+
+import logging
+
+from evcsm_schema import Availability, ChargerState, SessionUpdate, topics
+
+from evcsm_tui.state import ChargerGone, Inbound
+
+log = logging.getLogger(__name__)
+
+SUBSCRIPTIONS = (topics.AVAILABILITY, topics.CHARGER_STATE_ALL, topics.SEED_SESSION)
+"""What the dashboard listens to besides its own reply branch."""
+
+
+def decode(topic: str, payload: bytes) -> Inbound | None:
+    """The message on `topic`, or None (logged) when it is not one the dashboard understands."""
+    try:
+        if topic == topics.AVAILABILITY:
+            return Availability(payload.decode().strip())
+        if topic == topics.SEED_SESSION:
+            return SessionUpdate.model_validate_json(payload)
+        parsed = topics.parse_charger_topic(topic)
+        if parsed is not None and parsed[1] == ["state"]:
+            return _charger_state(parsed[0], payload)
+    except ValueError as exc:  # pydantic's ValidationError and bad UTF-8 are ValueErrors
+        log.warning("ignored malformed message on %s: %.200s (%s)", topic, payload, exc)
+        return None
+    log.warning("ignored message on unexpected topic %s", topic)
+    return None
+
+
+def _charger_state(charger_id: str, payload: bytes) -> ChargerState | ChargerGone | None:
+    if not payload:
+        return ChargerGone(charger_id)  # its retained state was cleared
+    state = ChargerState.model_validate_json(payload)
+    if state.charger_id != charger_id:
+        log.warning("ignored state on %s's topic naming charger %s", charger_id, state.charger_id)
+        return None
+    return state
