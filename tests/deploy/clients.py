@@ -9,6 +9,7 @@ reader has not received by the time the marker arrives, it will never receive.
 
 import asyncio
 import json
+import ssl
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -85,7 +86,11 @@ def unique_id(user: str) -> str:
 
 
 def mqtt_client(
-    port: int, username: str | None, password: str | None, client_id: str
+    port: int,
+    username: str | None,
+    password: str | None,
+    client_id: str,
+    tls_context: ssl.SSLContext | None = None,
 ) -> aiomqtt.Client:
     """An MQTT 5 client for the loopback broker."""
     return aiomqtt.Client(
@@ -96,6 +101,7 @@ def mqtt_client(
         identifier=client_id,
         protocol=aiomqtt.ProtocolVersion.V5,
         timeout=WAIT_S,
+        tls_context=tls_context,
     )
 
 

@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -18,15 +19,25 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import aiomqtt
 import httpx
 import pytest
 from evcsm_schema import Availability, CommandAction, SessionStatus, topics
 
-from tests.deploy.clients import role_client, role_clients
+from tests.deploy.clients import mqtt_client, role_client, role_clients
 from tests.deploy.compose import DAEMON_ENVIRONMENT, interpolate, load_compose
-from tests.deploy.deployment import MQTT_PORT, OPERATOR_USER, VIEWER_USER, Deployment
+from tests.deploy.deployment import (
+    DAEMON_USER,
+    MOSQUITTO_CONF,
+    MQTT_PORT,
+    OPERATOR_USER,
+    VIEWER_USER,
+    Deployment,
+    broker_conf,
+    broker_files,
+)
 from tests.deploy.dockerfiles import DAEMON_DOCKERFILE, stages
-from tests.support.broker import Mosquitto, free_port
+from tests.support.broker import Mosquitto, free_port, wait_for_port
 
 pytestmark = pytest.mark.broker
 
@@ -53,9 +64,9 @@ def daemon_environment(deployment: Deployment, broker_port: int, http_port: int)
 class DeployedDaemon:
     """The image's entry point as a subprocess, its output in a log file."""
 
-    def __init__(self, deployment: Deployment, broker: Mosquitto) -> None:
+    def __init__(self, deployment: Deployment, broker: Mosquitto, **overrides: str) -> None:
         self.http_port = free_port()
-        self.env = daemon_environment(deployment, broker.port, self.http_port)
+        self.env = daemon_environment(deployment, broker.port, self.http_port) | overrides
         self.token = deployment.env["EVCSM_API_TOKEN"]
         self.url = f"http://127.0.0.1:{self.http_port}"
         entry = stages(DAEMON_DOCKERFILE)[-1].last("ENTRYPOINT").exec_form()
@@ -95,9 +106,11 @@ class DeployedDaemon:
 
 
 @contextmanager
-def deployed_daemon(deployment: Deployment, broker: Mosquitto) -> Iterator[DeployedDaemon]:
+def deployed_daemon(
+    deployment: Deployment, broker: Mosquitto, **overrides: str
+) -> Iterator[DeployedDaemon]:
     """A deployed daemon, ready; killed afterwards if it still runs."""
-    running = DeployedDaemon(deployment, broker)
+    running = DeployedDaemon(deployment, broker, **overrides)
     try:
         running.start()
         yield running
@@ -206,3 +219,58 @@ async def test_sigterm_stops_it_cleanly_within_ten_seconds(
         assert returncode == 0, fresh_daemon.output()
         await viewer.wait_for(Availability.OFFLINE.value.encode())
     assert "Traceback" not in fresh_daemon.output()
+
+
+def make_certificates(folder: Path) -> None:
+    """A throw-away CA and a server certificate for localhost, as deploy/certs/README.md asks."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is not installed (Debian: apt-get install openssl)")
+    (folder / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    steps = [
+        "req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=evcsm-test-ca"
+        " -keyout ca.key -out ca.crt",
+        "req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout server.key -out server.csr",
+        "x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2"
+        " -extfile san.ext -out server.crt",
+    ]
+    for step in steps:
+        subprocess.run([openssl, *step.split()], cwd=folder, check=True, capture_output=True)
+    for name in ("ca.crt", "server.crt", "server.key"):
+        (folder / name).chmod(0o644)  # the broker reads them after dropping root
+
+
+@pytest.fixture
+def tls_broker(deployment: Deployment) -> Iterator[tuple[Mosquitto, int, Path]]:
+    """The repo's broker config with its TLS block switched on: (broker, TLS port, CA file)."""
+    files = broker_files(deployment)
+    make_certificates(files / "certs")
+    tls_port = free_port()
+    conf = broker_conf(MOSQUITTO_CONF.read_text(encoding="utf-8"), files, tls_port=tls_port)
+    try:
+        with Mosquitto(conf) as running:
+            wait_for_port(tls_port)
+            yield running, tls_port, files / "certs" / "ca.crt"
+    finally:
+        shutil.rmtree(files, ignore_errors=True)
+
+
+async def test_over_tls_with_the_ca_file_it_works_end_to_end(
+    deployment: Deployment, tls_broker: tuple[Mosquitto, int, Path]
+) -> None:
+    broker, tls_port, ca_file = tls_broker
+    tls = {
+        "EVCSM_MQTT_URL": f"mqtts://{DAEMON_USER}@localhost:{tls_port}",
+        "EVCSM_MQTT_CA_FILE": str(ca_file),
+    }
+    with deployed_daemon(deployment, broker, **tls) as running:
+        assert f"mqtts://localhost:{tls_port}" in running.output()
+        async with role_client(broker.port, deployment, OPERATOR_USER) as operator:
+            reply = await operator.request(topics.charger_command(CHARGER, CommandAction.START))
+        assert reply["ok"] is True
+    # The broker's certificate is not one the system trusts: without the CA file, no connection.
+    password = deployment.password(DAEMON_USER)
+    system_cas = ssl.create_default_context()
+    with pytest.raises(aiomqtt.MqttError):
+        async with mqtt_client(tls_port, DAEMON_USER, password, "no-ca", system_cas):
+            pass
