@@ -1,12 +1,10 @@
 """Fixtures: the deployment files set up in a temporary copy, and its locked-down broker."""
 
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.deploy.deployment import MOSQUITTO_CONF, Deployment, broker_conf, broker_files
+from tests.deploy.deployment import Deployment, running_broker
 from tests.support.broker import Mosquitto
 
 
@@ -19,16 +17,5 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Deployment:
 @pytest.fixture(scope="session")
 def locked_broker(deployment: Deployment) -> Iterator[Mosquitto]:
     """A real Mosquitto running the repo's mosquitto.conf, ACL and generated password file."""
-    files = broker_files(deployment)
-    conf = broker_conf(MOSQUITTO_CONF.read_text(encoding="utf-8"), files)
-    try:
-        with Mosquitto(conf) as running:
-            yield running
-    finally:
-        shutil.rmtree(files, ignore_errors=True)
-
-
-@pytest.fixture
-def broker_log(locked_broker: Mosquitto) -> Path:
-    """The locked-down broker's log file."""
-    return locked_broker.log
+    with running_broker(deployment) as (running, _):
+        yield running

@@ -11,8 +11,14 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
+
+from tests.support.broker import Mosquitto
 
 REPO = Path(__file__).resolve().parents[2]
 SETUP = REPO / "deploy" / "setup.sh"
@@ -152,3 +158,41 @@ def broker_conf(
     unmapped = [line for line in out if "/mosquitto/" in line and not line.startswith("#")]
     assert not unmapped, f"mosquitto.conf has container paths no test maps: {unmapped}"
     return rewritten
+
+
+def make_certificates(folder: Path) -> None:
+    """A throw-away CA and a server certificate for localhost, as deploy/certs/README.md asks."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is not installed (Debian: apt-get install openssl)")
+    (folder / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    steps = [
+        "req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=evcsm-test-ca"
+        " -keyout ca.key -out ca.crt",
+        "req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout server.key -out server.csr",
+        "x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2"
+        " -extfile san.ext -out server.crt",
+    ]
+    for step in steps:
+        subprocess.run([openssl, *step.split()], cwd=folder, check=True, capture_output=True)
+    for name in ("ca.crt", "server.crt", "server.key"):
+        (folder / name).chmod(0o644)  # the broker reads them after dropping root
+
+
+@contextmanager
+def running_broker(
+    deployment: Deployment, *, tls_port: int | None = None
+) -> Iterator[tuple[Mosquitto, Path]]:
+    """A real Mosquitto on the repo's config, ACL and generated password file, and its folder.
+
+    With `tls_port`, the config's TLS listener is on, with certificates made for the test.
+    """
+    files = broker_files(deployment)
+    try:
+        if tls_port is not None:
+            make_certificates(files / "certs")
+        conf = broker_conf(MOSQUITTO_CONF.read_text(encoding="utf-8"), files, tls_port=tls_port)
+        with Mosquitto(conf) as running:
+            yield running, files
+    finally:
+        shutil.rmtree(files, ignore_errors=True)

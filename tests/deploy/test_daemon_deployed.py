@@ -28,13 +28,11 @@ from tests.deploy.clients import mqtt_client, role_client, role_clients
 from tests.deploy.compose import DAEMON_ENVIRONMENT, interpolate, load_compose
 from tests.deploy.deployment import (
     DAEMON_USER,
-    MOSQUITTO_CONF,
     MQTT_PORT,
     OPERATOR_USER,
     VIEWER_USER,
     Deployment,
-    broker_conf,
-    broker_files,
+    running_broker,
 )
 from tests.deploy.dockerfiles import DAEMON_DOCKERFILE, stages
 from tests.support.broker import Mosquitto, free_port, wait_for_port
@@ -221,38 +219,13 @@ async def test_sigterm_stops_it_cleanly_within_ten_seconds(
     assert "Traceback" not in fresh_daemon.output()
 
 
-def make_certificates(folder: Path) -> None:
-    """A throw-away CA and a server certificate for localhost, as deploy/certs/README.md asks."""
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("openssl is not installed (Debian: apt-get install openssl)")
-    (folder / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    steps = [
-        "req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=evcsm-test-ca"
-        " -keyout ca.key -out ca.crt",
-        "req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout server.key -out server.csr",
-        "x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2"
-        " -extfile san.ext -out server.crt",
-    ]
-    for step in steps:
-        subprocess.run([openssl, *step.split()], cwd=folder, check=True, capture_output=True)
-    for name in ("ca.crt", "server.crt", "server.key"):
-        (folder / name).chmod(0o644)  # the broker reads them after dropping root
-
-
 @pytest.fixture
 def tls_broker(deployment: Deployment) -> Iterator[tuple[Mosquitto, int, Path]]:
     """The repo's broker config with its TLS block switched on: (broker, TLS port, CA file)."""
-    files = broker_files(deployment)
-    make_certificates(files / "certs")
     tls_port = free_port()
-    conf = broker_conf(MOSQUITTO_CONF.read_text(encoding="utf-8"), files, tls_port=tls_port)
-    try:
-        with Mosquitto(conf) as running:
-            wait_for_port(tls_port)
-            yield running, tls_port, files / "certs" / "ca.crt"
-    finally:
-        shutil.rmtree(files, ignore_errors=True)
+    with running_broker(deployment, tls_port=tls_port) as (broker, files):
+        wait_for_port(tls_port)
+        yield broker, tls_port, files / "certs" / "ca.crt"
 
 
 async def test_over_tls_with_the_ca_file_it_works_end_to_end(
