@@ -3,7 +3,8 @@
 `Deployment.create()` copies what `deploy/setup.sh` needs into a fresh folder and runs the
 script there, so tests use the `.env` and the broker password file it really generates.
 `broker_conf()` turns the repo's mosquitto.conf into one a local Mosquitto can load: only the
-container paths and the listener ports change, every other line stays as it is.
+container paths and the listener ports change, every other line stays as it is;
+`running_broker()` runs it with the ACL and the generated password file.
 """
 
 import os
