@@ -186,3 +186,16 @@ def test_the_broker_health_check_fails_on_an_open_broker_and_on_none(
 ) -> None:
     assert broker_health_check(compose, broker.port) != 0
     assert broker_health_check(compose, free_port()) != 0
+
+
+def test_the_broker_serves_mqtt_and_websockets_on_the_published_ports(
+    compose: dict[str, Any],
+) -> None:
+    # Debian's Mosquitto has no websockets, so this listener is checked here, not run.
+    conf = MOSQUITTO_CONF.read_text(encoding="utf-8")
+    assert re.search(r"(?m)^listener 9001\nprotocol websockets$", conf)
+    assert re.search(r"(?m)^listener 1883\nprotocol mqtt$", conf)
+    assert service(compose, "mosquitto")["ports"] == [
+        "${HOST_BIND:-0.0.0.0}:${HOST_MQTT_PORT:-1883}:1883",
+        "${HOST_BIND:-0.0.0.0}:${HOST_MQTT_WS_PORT:-9001}:9001",
+    ]
