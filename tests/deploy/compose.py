@@ -1,8 +1,7 @@
 """What docker-compose.yml gives the daemon, and Compose's variable interpolation.
 
 `DAEMON_ENVIRONMENT` is the daemon service's `environment:` as the file must hold it (a test
-compares the two), so the daemon can be started here with exactly the compose settings even
-where no YAML parser is installed.
+compares the two): the contract the daemon is started with here.
 """
 
 import re
@@ -12,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml  # type: ignore[import-untyped]  # PyYAML ships no type information
 
 from tests.deploy.deployment import COMPOSE_FILE
 
@@ -75,8 +75,7 @@ def compose_config(folder: Path, *args: str) -> subprocess.CompletedProcess[str]
 
 
 def load_compose() -> dict[str, Any]:
-    """docker-compose.yml as written (not interpolated), or skip without a YAML parser."""
-    yaml = pytest.importorskip("yaml", reason="PyYAML parses the compose file")
+    """docker-compose.yml as written (not interpolated)."""
     loaded = yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
     assert isinstance(loaded, dict)
     return loaded
