@@ -40,6 +40,16 @@ def reply_topic(client_id: str, kind: str = "reply") -> str:
     return f"{REPLY_PREFIX}/{client_id}/{kind}"
 
 
+def is_reply_topic(topic: str) -> bool:
+    """True for a topic inside some client's reply branch, where the daemon may send replies."""
+    levels = topic.split("/")
+    return (
+        len(levels) >= 3
+        and f"{levels[0]}/{levels[1]}" == REPLY_PREFIX
+        and all(level and level not in ("+", "#") for level in levels[2:])
+    )
+
+
 def parse_charger_topic(topic: str) -> tuple[str, list[str]] | None:
     """Split `evcsm/chargers/{id}/rest...` into the id and the remaining levels."""
     levels = topic.split("/")

@@ -245,3 +245,29 @@ async def test_seed_commands_without_a_reply_path_are_logged_once(
         r for r in caplog.records if "rejected message on charging/updates" in r.getMessage()
     ]
     assert len(rejected) == 1
+
+
+async def test_replies_only_go_to_reply_topics(broker: Mosquitto) -> None:
+    """A request cannot make the daemon publish on a state topic (or anywhere but a reply branch)."""
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    async with (
+        running_daemon(daemon_settings(broker.url)) as daemon,
+        probe(broker.port, topics.CHARGER_STATE_ALL, "forged/#") as client,
+    ):
+        await client.wait_for(lambda m: m.topic == topics.charger_state("CP1"))
+        for forged in (topics.charger_state("CP1"), "forged/place"):
+            properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+            properties.ResponseTopic = forged
+            await client.client.publish(topics.SESSION_QUERY, b"{}", qos=1, properties=properties)
+        # The daemon still carries out a request whose reply path it refuses; a start proves order.
+        started = await client.request("evcsm/chargers/CP1/cmd/start")
+        assert started["ok"] is True
+        await client.wait_for(
+            lambda m: m.topic == topics.charger_state("CP1") and m.json()["status"] == "Charging"
+        )
+        state_payloads = [m.json() for m in client.on(topics.charger_state("CP1"))]
+        assert all("chargerId" in p and "ok" not in p for p in state_payloads)
+        assert client.on("forged/place") == []
+        assert daemon.service is not None

@@ -164,3 +164,20 @@ def test_the_daemon_does_not_import_textual() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("topic", "allowed"),
+    [
+        ("evcsm/replies/tui-1/reply", True),
+        ("evcsm/replies/tui-1", True),
+        ("evcsm/replies", False),
+        ("evcsm/replies/", False),
+        ("evcsm/replies/+/x", False),
+        ("evcsm/replies/a/#", False),
+        ("evcsm/chargers/CP1/state", False),
+        ("charging/updates", False),
+    ],
+)
+def test_reply_topics(topic: str, allowed: bool) -> None:
+    assert topics.is_reply_topic(topic) is allowed

@@ -157,6 +157,15 @@ class MqttBridge:
         response_topic = getattr(props, "ResponseTopic", None) if props else None
         correlation = getattr(props, "CorrelationData", None) if props else None
         payload = message.payload if isinstance(message.payload, bytes) else b""
+        if response_topic and not topics.is_reply_topic(response_topic):
+            # The daemon may write state topics: a reply there would forge a charger's state.
+            log.warning(
+                "refused response topic %r on %s: replies go under %s/",
+                response_topic,
+                message.topic.value,
+                topics.REPLY_PREFIX,
+            )
+            response_topic = None
         reply = await self._handlers.dispatch(
             message.topic.value, payload, has_reply_path=bool(response_topic)
         )
