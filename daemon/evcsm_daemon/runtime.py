@@ -56,11 +56,11 @@ def build_chargers(settings: Settings) -> list[SimulatedCharger]:
     ]
 
 
-async def connect_store(uri: str) -> SessionStore:
+async def connect_store(uri: str, *, timeout_ms: int = 5000) -> SessionStore:
     """Open the store, retrying with backoff (one clear line per attempt) until it answers."""
     delay = 1.0
     while True:
-        store = open_store(uri)
+        store = open_store(uri, timeout_ms=timeout_ms)
         try:
             await store.ensure_indexes()
         except StoreUnavailable as exc:

@@ -11,8 +11,10 @@ READY_TIMEOUT_S = 20.0
 
 
 @asynccontextmanager
-async def running_daemon(settings: Settings, *, graceful: bool = True) -> AsyncIterator[Daemon]:
-    """A daemon started, connected to its broker, and stopped on exit."""
+async def running_daemon(
+    settings: Settings, *, graceful: bool = True, wait_connected: bool = True
+) -> AsyncIterator[Daemon]:
+    """A daemon started (and connected to its broker, unless told not to wait), stopped on exit."""
     daemon = Daemon(settings)
     stop = asyncio.Event()
     task = asyncio.create_task(daemon.run(stop), name="test-daemon")
@@ -23,7 +25,8 @@ async def running_daemon(settings: Settings, *, graceful: bool = True) -> AsyncI
             if task in done:
                 task.result()
             assert daemon.bridge is not None
-            await daemon.bridge.connected.wait()
+            if wait_connected:
+                await daemon.bridge.connected.wait()
         yield daemon
     finally:
         if graceful:
