@@ -30,7 +30,7 @@ LIVE = (LinkChange(LinkStatus.CONNECTED), Availability.ONLINE, *FLEET)
 
 
 def test_retained_states_build_the_fleet_in_id_order() -> None:
-    state = folded(*reversed(LIVE))
+    state = folded(LinkChange(LinkStatus.CONNECTED), Availability.ONLINE, *reversed(FLEET))
     assert state.charger_ids == ["CP1", "CP2", "CP3", "DEPOT-04"]
     assert state.chargers["CP1"].status_label == "Charging"
     assert state.chargers["CP2"].status_label == "Stopped"
@@ -170,3 +170,11 @@ def test_duration_runs_until_now_and_stops_at_the_end() -> None:
     assert state.chargers["CP1"].duration_s(NOW) == 42 * 60 + 7
     assert state.chargers["CP2"].duration_s(NOW) == 53 * 60
     assert state.chargers["DEPOT-04"].duration_s(NOW) is None
+
+
+def test_a_new_connection_forgets_the_daemon_until_its_retained_availability_returns() -> None:
+    state = folded(*LIVE, LinkChange(LinkStatus.DISCONNECTED, "gone"))
+    assert state.daemon is None
+    state = fold(fold(state, LinkChange(LinkStatus.CONNECTED)), Availability.ONLINE)
+    assert state.live
+    assert state.chargers["CP1"].status_label == "Charging"  # last known values stay on screen

@@ -37,6 +37,8 @@ from evcsm_tui.wire import SUBSCRIPTIONS, decode
 log = logging.getLogger(__name__)
 
 Sink = Callable[[Inbound], None]
+STOP_REASON = "Stopped from the dashboard"
+"""The stop reason the daemon records for a stop sent from here."""
 ReplyT = TypeVar("ReplyT", bound=BaseModel)
 
 
@@ -97,6 +99,11 @@ class MqttLink:
         return self.broker.label
 
     @property
+    def connected(self) -> bool:
+        """True while a broker connection is up."""
+        return self._client is not None
+
+    @property
     def reply_branch(self) -> str:
         """The wildcard this client's replies arrive under."""
         return topics.reply_topic(self.client_id, "#")
@@ -130,7 +137,8 @@ class MqttLink:
     async def command(self, charger_id: str, action: CommandAction) -> CommandReply:
         """Send a command and return the daemon's reply (which may be an error reply)."""
         topic = topics.charger_command(charger_id, action)
-        payload = CommandRequest().model_dump_json(by_alias=True, exclude_none=True)
+        reason = STOP_REASON if action is CommandAction.STOP else None
+        payload = CommandRequest(reason=reason).model_dump_json(by_alias=True, exclude_none=True)
         return await self._request(topic, payload.encode(), "cmd", CommandReply)
 
     async def query_sessions(self, query: SessionQuery) -> SessionQueryReply:

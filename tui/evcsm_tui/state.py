@@ -181,7 +181,8 @@ class DashboardState:
 def fold(state: DashboardState, event: Inbound) -> DashboardState:
     """The state after `event`."""
     if isinstance(event, LinkChange):
-        return replace(state, link=event.status, link_detail=event.detail)
+        # Whatever the daemon said before is unknown until its retained availability comes again.
+        return replace(state, link=event.status, link_detail=event.detail, daemon=None)
     if isinstance(event, Availability):
         return replace(state, daemon=event)
     if isinstance(event, ChargerGone):

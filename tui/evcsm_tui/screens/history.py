@@ -19,6 +19,8 @@ from evcsm_tui.screens.base import EvcsmScreen
 from evcsm_tui.widgets.session_table import SessionTable
 from evcsm_tui.widgets.status_bar import StatusBar
 
+FILTER = Binding.Group("Filter")
+SORT = Binding.Group("Sort")
 STATUSES: tuple[SessionStatus | None, ...] = (None, *SessionStatus)
 
 
@@ -27,12 +29,12 @@ class HistoryScreen(EvcsmScreen):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,h", "app.switch_mode('dashboard')", "Back", key_display="esc"),
-        Binding("c", "filter_charger", "Charger"),
-        Binding("t", "filter_status", "Status"),
-        Binding("o", "sort", "Sort"),
-        Binding("i", "reverse", "Reverse"),
-        Binding("e", "export", "Export CSV"),
-        Binding("r", "reload", "Reload"),
+        Binding("c", "filter_charger", "Charger", group=FILTER, tooltip="Filter by charger"),
+        Binding("t", "filter_status", "Status", group=FILTER, tooltip="Filter by status"),
+        Binding("o", "sort", "Column", group=SORT, tooltip="Sort by the next column"),
+        Binding("i", "reverse", "Reverse", group=SORT, tooltip="Reverse the order"),
+        Binding("e", "export", "CSV", tooltip="Export the shown rows to CSV"),
+        Binding("r", "reload", "Reload", tooltip="Fetch the sessions again"),
     ]
 
     view: reactive[HistoryView] = reactive(HistoryView, always_update=True)
@@ -40,7 +42,7 @@ class HistoryScreen(EvcsmScreen):
 
     def compose(self) -> ComposeResult:
         """Header, filters, table, totals, footer."""
-        yield StatusBar("EVCSM · session history", self.evcsm.link.label, id="status")
+        yield StatusBar("EVCSM · history", self.evcsm.link.label, id="status")
         yield Label(id="filters")
         yield SessionTable(id="sessions")
         yield Label(id="totals")

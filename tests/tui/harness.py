@@ -1,0 +1,89 @@
+"""Driving the dashboard in tests: build it on a real broker, read its screen, wait for it."""
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from evcsm_tui.app import EvcsmApp
+from evcsm_tui.client import Backoff, MqttLink
+from evcsm_tui.config import BrokerConfig
+from evcsm_tui.widgets.charger_detail import ChargerDetail
+from evcsm_tui.widgets.charger_table import ChargerTable
+from rich.text import Text
+from textual.app import App
+from textual.message import Message
+from textual.notifications import Notification, Notify
+from textual.pilot import Pilot
+from textual.widgets import DataTable, Label
+
+WAIT_S = 20.0
+"""Generous: the condition is what the test checks, not how fast it came."""
+
+FAST_BACKOFF = Backoff(initial=0.1, maximum=0.5)
+
+
+def mqtt_app(url: str, tmp_path: Path, *, request_timeout: float = 5.0) -> EvcsmApp:
+    """The real app on a real broker, reconnecting quickly and exporting into `tmp_path`."""
+    link = MqttLink(
+        BrokerConfig.from_url(url), request_timeout=request_timeout, backoff=FAST_BACKOFF
+    )
+    return EvcsmApp(link, export_dir=tmp_path, refresh_interval=0.05)
+
+
+class Notes:
+    """Collects every notification the app raises (pass `hook` as run_test's message_hook)."""
+
+    def __init__(self) -> None:
+        self.seen: list[Notification] = []
+
+    def hook(self, message: Message) -> None:
+        if isinstance(message, Notify):
+            self.seen.append(message.notification)
+
+    def find(self, severity: str, title_part: str) -> Notification | None:
+        return next(
+            (n for n in self.seen if n.severity == severity and title_part in n.title), None
+        )
+
+
+async def wait_until(pilot: Pilot[Any], what: str, condition: Callable[[], bool]) -> None:
+    """Let the app run until `condition` holds; fail naming `what` after WAIT_S."""
+    try:
+        async with asyncio.timeout(WAIT_S):
+            while not condition():
+                await pilot.pause(0.05)
+    except TimeoutError:
+        raise AssertionError(f"timed out waiting for: {what}") from None
+
+
+def row(app: App[Any], charger_id: str) -> dict[str, str]:
+    """The charger's row in the dashboard table, as plain text by column key."""
+    table = app.screen.query_one(ChargerTable)
+    if charger_id not in table.rows:
+        return {}
+    cells = table.get_row(charger_id)
+    keys = [str(column.key.value) for column in table.ordered_columns]
+    return {
+        key: cell.plain if isinstance(cell, Text) else str(cell)
+        for key, cell in zip(keys, cells, strict=True)
+    }
+
+
+def label(app: App[Any], selector: str) -> str:
+    """The plain text of a label on the current screen."""
+    return str(app.screen.query_one(selector, Label).render())
+
+
+def detail_title(app: App[Any]) -> str:
+    """The detail panel's border title."""
+    return str(app.screen.query_one(ChargerDetail).border_title)
+
+
+def table_rows(app: App[Any], selector: str) -> list[list[str]]:
+    """Every row of a table as plain text."""
+    table = app.screen.query_one(selector, DataTable)
+    return [
+        [cell.plain if isinstance(cell, Text) else str(cell) for cell in table.get_row_at(i)]
+        for i in range(table.row_count)
+    ]

@@ -1,0 +1,117 @@
+"""The dashboard against a real Mosquitto and the real daemon in-process: keys in, screen out."""
+
+from pathlib import Path
+
+from evcsm_daemon.runtime import Daemon
+from textual.widgets import DataTable
+
+from tests.support.broker import Mosquitto
+from tests.tui.harness import Notes, detail_title, label, mqtt_app, row, table_rows, wait_until
+
+
+def kwh(text: str) -> float:
+    return float(text)
+
+
+def exported_lines(folder: Path) -> list[str]:
+    [export] = folder.glob("evcsm-sessions-*.csv")
+    return export.read_text(encoding="utf-8").splitlines()
+
+
+async def test_start_then_stop_from_the_keyboard(
+    broker: Mosquitto, daemon: Daemon, tmp_path: Path
+) -> None:
+    app = mqtt_app(broker.url, tmp_path)
+    notes = Notes()
+    async with app.run_test(size=(100, 30), message_hook=notes.hook) as pilot:
+        await wait_until(pilot, "both chargers listed", lambda: bool(row(app, "CP2")))
+        await wait_until(pilot, "daemon online", lambda: "daemon online" in label(app, "#daemon"))
+        assert row(app, "CP1")["status"] == "Idle"
+
+        await pilot.press("s")
+        await wait_until(pilot, "CP1 charging", lambda: row(app, "CP1")["status"] == "Charging")
+        first = kwh(row(app, "CP1")["energy"])
+        await wait_until(pilot, "energy grows", lambda: kwh(row(app, "CP1")["energy"]) > first)
+        assert row(app, "CP1")["power"].endswith("22.0")
+        assert row(app, "CP1")["session"] != "—"
+        assert detail_title(app) == "CP1 · Charging"
+        assert notes.find("information", "Start CP1") is not None
+
+        await pilot.press("x")
+        await wait_until(pilot, "CP1 stopped", lambda: row(app, "CP1")["status"] == "Stopped")
+        stopped = row(app, "CP1")
+        assert stopped["power"].endswith("0.00")
+        assert kwh(stopped["energy"]) > first
+        assert row(app, "CP2")["status"] == "Idle"
+
+
+async def test_selection_moves_with_j_and_k(
+    broker: Mosquitto, daemon: Daemon, tmp_path: Path
+) -> None:
+    app = mqtt_app(broker.url, tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, "both chargers listed", lambda: bool(row(app, "CP2")))
+        await wait_until(pilot, "daemon online", lambda: "daemon online" in label(app, "#daemon"))
+        await pilot.press("j", "s")
+        await wait_until(pilot, "CP2 charging", lambda: row(app, "CP2")["status"] == "Charging")
+        assert row(app, "CP1")["status"] == "Idle"
+        assert detail_title(app) == "CP2 · Charging"
+        await pilot.press("k")
+        await wait_until(pilot, "CP1 in detail", lambda: detail_title(app) == "CP1 · Idle")
+        await pilot.press("down")
+        await wait_until(pilot, "CP2 in detail", lambda: detail_title(app).startswith("CP2"))
+
+
+async def test_an_error_reply_becomes_a_notification(
+    broker: Mosquitto, daemon: Daemon, tmp_path: Path
+) -> None:
+    app = mqtt_app(broker.url, tmp_path)
+    notes = Notes()
+    async with app.run_test(size=(100, 30), message_hook=notes.hook) as pilot:
+        await wait_until(pilot, "daemon online", lambda: "daemon online" in label(app, "#daemon"))
+        await wait_until(pilot, "CP1 listed", lambda: bool(row(app, "CP1")))
+        await pilot.press("x")  # CP1 is idle: the daemon refuses
+        await wait_until(
+            pilot, "a refusal", lambda: notes.find("error", "Stop CP1 refused") is not None
+        )
+        refusal = notes.find("error", "Stop CP1 refused")
+        assert refusal is not None
+        assert refusal.message == "no active session on charger 'CP1'"
+        await wait_until(pilot, "pending cleared", lambda: row(app, "CP1")["status"] == "Idle")
+
+
+async def test_history_lists_the_session(broker: Mosquitto, daemon: Daemon, tmp_path: Path) -> None:
+    app = mqtt_app(broker.url, tmp_path)
+    notes = Notes()
+    async with app.run_test(size=(120, 40), message_hook=notes.hook) as pilot:
+        await wait_until(pilot, "daemon online", lambda: "daemon online" in label(app, "#daemon"))
+        await wait_until(pilot, "CP1 listed", lambda: bool(row(app, "CP1")))
+        await pilot.press("s")
+        await wait_until(pilot, "CP1 charging", lambda: row(app, "CP1")["status"] == "Charging")
+        await pilot.press("x")
+        await wait_until(pilot, "CP1 stopped", lambda: row(app, "CP1")["status"] == "Stopped")
+        session = row(app, "CP1")["session"]
+
+        await pilot.press("h")
+        await wait_until(
+            pilot, "one session listed", lambda: len(table_rows(app, "#sessions")) == 1
+        )
+        [listed] = table_rows(app, "#sessions")
+        assert listed[0] == "CP1"
+        assert listed[5] == "Stopped from the dashboard"
+        assert kwh(listed[4]) > 0
+        assert label(app, "#totals").startswith("1 sessions")
+        history_key = next(iter(app.screen.query_one("#sessions", DataTable).rows)).value
+        assert history_key is not None
+        assert history_key.startswith(session)
+
+        await pilot.press("e")
+        await wait_until(
+            pilot, "an export", lambda: notes.find("information", "Exported") is not None
+        )
+        lines = exported_lines(tmp_path)
+        assert len(lines) == 2
+        assert lines[1].startswith(history_key + ",CP1,Stopped,")
+
+        await pilot.press("escape")
+        await wait_until(pilot, "back on the dashboard", lambda: bool(row(app, "CP1")))
