@@ -87,3 +87,11 @@ def table_rows(app: App[Any], selector: str) -> list[list[str]]:
         [cell.plain if isinstance(cell, Text) else str(cell) for cell in table.get_row_at(i)]
         for i in range(table.row_count)
     ]
+
+
+async def ready(pilot: Pilot[Any], app: App[Any], *charger_ids: str) -> None:
+    """Wait until the daemon is online and every named charger has a row."""
+    await wait_until(pilot, "daemon online", lambda: "daemon online" in label(app, "#daemon"))
+    await wait_until(
+        pilot, f"{', '.join(charger_ids)} listed", lambda: all(row(app, c) for c in charger_ids)
+    )

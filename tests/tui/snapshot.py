@@ -3,7 +3,7 @@
 pytest-textual-snapshot pins syrupy 4.8, which requires pytest < 9; this does the same job with
 Textual's own `export_screenshot`. Regenerate after an intended change of the look with:
 
-    EVCSM_UPDATE_SNAPSHOTS=1 .venv/bin/pytest tests/tui/test_snapshots.py
+    EVCSM_UPDATE_SNAPSHOTS=1 .venv/bin/pytest tests/tui/test_fixed_data.py
 """
 
 import os

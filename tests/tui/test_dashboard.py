@@ -1,12 +1,27 @@
 """The dashboard against a real Mosquitto and the real daemon in-process: keys in, screen out."""
 
 from pathlib import Path
+from typing import Any
 
 from evcsm_daemon.runtime import Daemon
-from textual.widgets import DataTable
+from evcsm_tui.screens.dashboard import DashboardScreen
+from evcsm_tui.screens.help import HelpScreen
+from rich.text import Text
+from textual.app import App
+from textual.command import CommandList, CommandPalette
+from textual.widgets import DataTable, Markdown
 
 from tests.support.broker import Mosquitto
-from tests.tui.harness import Notes, detail_title, label, mqtt_app, row, table_rows, wait_until
+from tests.tui.harness import (
+    Notes,
+    detail_title,
+    label,
+    mqtt_app,
+    ready,
+    row,
+    table_rows,
+    wait_until,
+)
 
 
 def kwh(text: str) -> float:
@@ -24,8 +39,7 @@ async def test_start_then_stop_from_the_keyboard(
     app = mqtt_app(broker.url, tmp_path)
     notes = Notes()
     async with app.run_test(size=(100, 30), message_hook=notes.hook) as pilot:
-        await wait_until(pilot, "both chargers listed", lambda: bool(row(app, "CP2")))
-        await wait_until(pilot, "daemon online", lambda: "daemon online" in label(app, "#daemon"))
+        await ready(pilot, app, "CP1", "CP2")
         assert row(app, "CP1")["status"] == "Idle"
 
         await pilot.press("s")
@@ -50,8 +64,7 @@ async def test_selection_moves_with_j_and_k(
 ) -> None:
     app = mqtt_app(broker.url, tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
-        await wait_until(pilot, "both chargers listed", lambda: bool(row(app, "CP2")))
-        await wait_until(pilot, "daemon online", lambda: "daemon online" in label(app, "#daemon"))
+        await ready(pilot, app, "CP1", "CP2")
         await pilot.press("j", "s")
         await wait_until(pilot, "CP2 charging", lambda: row(app, "CP2")["status"] == "Charging")
         assert row(app, "CP1")["status"] == "Idle"
@@ -68,8 +81,7 @@ async def test_an_error_reply_becomes_a_notification(
     app = mqtt_app(broker.url, tmp_path)
     notes = Notes()
     async with app.run_test(size=(100, 30), message_hook=notes.hook) as pilot:
-        await wait_until(pilot, "daemon online", lambda: "daemon online" in label(app, "#daemon"))
-        await wait_until(pilot, "CP1 listed", lambda: bool(row(app, "CP1")))
+        await ready(pilot, app, "CP1")
         await pilot.press("x")  # CP1 is idle: the daemon refuses
         await wait_until(
             pilot, "a refusal", lambda: notes.find("error", "Stop CP1 refused") is not None
@@ -84,8 +96,7 @@ async def test_history_lists_the_session(broker: Mosquitto, daemon: Daemon, tmp_
     app = mqtt_app(broker.url, tmp_path)
     notes = Notes()
     async with app.run_test(size=(120, 40), message_hook=notes.hook) as pilot:
-        await wait_until(pilot, "daemon online", lambda: "daemon online" in label(app, "#daemon"))
-        await wait_until(pilot, "CP1 listed", lambda: bool(row(app, "CP1")))
+        await ready(pilot, app, "CP1")
         await pilot.press("s")
         await wait_until(pilot, "CP1 charging", lambda: row(app, "CP1")["status"] == "Charging")
         await pilot.press("x")
@@ -115,3 +126,43 @@ async def test_history_lists_the_session(broker: Mosquitto, daemon: Daemon, tmp_
 
         await pilot.press("escape")
         await wait_until(pilot, "back on the dashboard", lambda: bool(row(app, "CP1")))
+
+
+def palette_first(app: App[Any]) -> str:
+    """The prompt of the palette's highlighted command, or '' while there is none."""
+    if not isinstance(app.screen, CommandPalette):
+        return ""
+    commands = app.screen.query_one(CommandList)
+    if commands.highlighted is None or commands.option_count == 0:
+        return ""
+    prompt = commands.get_option_at_index(commands.highlighted).prompt
+    return prompt.plain if isinstance(prompt, Text) else str(prompt)
+
+
+async def test_the_command_palette_starts_a_charger_by_name(
+    broker: Mosquitto, daemon: Daemon, tmp_path: Path
+) -> None:
+    app = mqtt_app(broker.url, tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot, app, "CP1", "CP2")
+        await pilot.press("ctrl+p")
+        await wait_until(pilot, "the palette", lambda: isinstance(app.screen, CommandPalette))
+        await pilot.press(*"Start CP2")
+        await wait_until(
+            pilot, "Start CP2 offered", lambda: palette_first(app).startswith("Start CP2")
+        )
+        await pilot.press("enter")
+        await wait_until(pilot, "CP2 charging", lambda: row(app, "CP2")["status"] == "Charging")
+        assert row(app, "CP1")["status"] == "Idle"
+
+
+async def test_help_opens_and_closes(broker: Mosquitto, tmp_path: Path) -> None:
+    app = mqtt_app(broker.url, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        await wait_until(pilot, "the help", lambda: isinstance(app.screen, HelpScreen))
+        text = app.screen.query_one(Markdown).source
+        for key in ("`s`", "`x`", "`h`", "`q`", "`ctrl+p`"):
+            assert key in text
+        await pilot.press("escape")
+        await wait_until(pilot, "back", lambda: isinstance(app.screen, DashboardScreen))

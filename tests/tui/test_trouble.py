@@ -13,7 +13,7 @@ from tests.support.broker import Mosquitto
 from tests.support.daemon import daemon_settings, running_daemon
 from tests.support.mqtt import probe
 from tests.tui.data import FLEET
-from tests.tui.harness import Notes, label, mqtt_app, row, wait_until
+from tests.tui.harness import Notes, label, mqtt_app, ready, row, wait_until
 
 
 async def test_it_recovers_on_its_own_when_the_broker_restarts(
@@ -24,8 +24,7 @@ async def test_it_recovers_on_its_own_when_the_broker_restarts(
         running_daemon(daemon_settings(broker.url)),
         app.run_test(size=(100, 30)) as pilot,
     ):
-        await wait_until(pilot, "daemon online", lambda: "daemon online" in label(app, "#daemon"))
-        await wait_until(pilot, "CP1 listed", lambda: bool(row(app, "CP1")))
+        await ready(pilot, app, "CP1")
         await pilot.press("s")
         await wait_until(pilot, "CP1 charging", lambda: row(app, "CP1")["status"] == "Charging")
 

@@ -1,5 +1,6 @@
 """The dashboard app: wires the MQTT link to the state, the screens and the keys."""
 
+import asyncio
 import logging
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -25,6 +26,9 @@ from evcsm_tui.screens.history import HistoryScreen
 from evcsm_tui.state import DashboardState, Inbound, LinkChange, LinkStatus, fold, set_pending
 
 log = logging.getLogger(__name__)
+
+LINK_RESTART_S = 1.0
+"""Pause before the link starts again after a failure it did not handle itself."""
 
 
 class EvcsmApp(App[None]):
@@ -79,7 +83,18 @@ class EvcsmApp(App[None]):
 
     @work(name="mqtt-link", group="link", exit_on_error=False)
     async def _run_link(self) -> None:
-        await self.link.run(self.receive)
+        while True:
+            try:
+                await self.link.run(self.receive)
+            except Exception:
+                log.exception("the broker link failed")
+                self.notify(
+                    "The broker link failed and restarts (details in the log).",
+                    title="Internal error",
+                    severity="error",
+                )
+            self.receive(LinkChange(LinkStatus.DISCONNECTED, "the link restarts"))
+            await asyncio.sleep(LINK_RESTART_S)
 
     def request_command(self, charger_id: str | None, action: CommandAction) -> None:
         """Send `action` for `charger_id`, or tell the operator why it cannot be sent."""
@@ -114,8 +129,6 @@ class EvcsmApp(App[None]):
         error = event.worker.error
         log.error("%s failed", event.worker.name, exc_info=error)
         self.notify(f"{error!r} (details in the log)", title="Internal error", severity="error")
-        if event.worker.group == "link":
-            self.receive(LinkChange(LinkStatus.DISCONNECTED, "internal error, see the log"))
 
     def action_help(self) -> None:
         """Show the help."""

@@ -154,10 +154,16 @@ class MqttLink:
             password=self.broker.password,
             identifier=self.client_id,
             protocol=aiomqtt.ProtocolVersion.V5,
-            tls_params=aiomqtt.TLSParameters() if self.broker.tls else None,
+            tls_params=self._tls(),
             keepalive=15,
             timeout=10,
         )
+
+    def _tls(self) -> aiomqtt.TLSParameters | None:
+        if not self.broker.tls:
+            return None
+        ca_file = self.broker.ca_file
+        return aiomqtt.TLSParameters(ca_certs=str(ca_file) if ca_file else None)
 
     def _dispatch(self, message: aiomqtt.Message, sink: Sink) -> None:
         payload = _payload_bytes(message.payload)

@@ -3,7 +3,7 @@
 import argparse
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import SplitResult, unquote, urlsplit
 
@@ -21,10 +21,14 @@ class BrokerConfig:
     port: int
     tls: bool = False
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
+    ca_file: Path | None = None
+    """CA bundle that verifies an mqtts:// broker; the system's CAs when None."""
 
     @classmethod
-    def from_url(cls, url: str, password: str | None = None) -> "BrokerConfig":
+    def from_url(
+        cls, url: str, password: str | None = None, ca_file: Path | None = None
+    ) -> "BrokerConfig":
         """Parse `mqtt[s]://[user[:password]@]host[:port]`; `password` fills in a missing one."""
         parts = _split(url)
         if parts.scheme not in PORTS:
@@ -45,6 +49,7 @@ class BrokerConfig:
             tls=parts.scheme == "mqtts",
             username=username,
             password=url_password or password or None,
+            ca_file=ca_file,
         )
 
     @property
@@ -92,6 +97,12 @@ def parse_options(argv: Sequence[str] | None, env: Mapping[str, str] | None = No
         help="broker as mqtt[s]://[user[:password]@]host[:port] (env EVCSM_MQTT_URL)",
     )
     parser.add_argument(
+        "--mqtt-ca-file",
+        type=Path,
+        default=env.get("EVCSM_MQTT_CA_FILE") or None,
+        help="CA bundle that verifies an mqtts:// broker (env EVCSM_MQTT_CA_FILE; default: system CAs)",
+    )
+    parser.add_argument(
         "--log-file",
         type=Path,
         default=default_log_file(env),
@@ -113,7 +124,9 @@ def parse_options(argv: Sequence[str] | None, env: Mapping[str, str] | None = No
     if args.command_timeout <= 0:
         raise ConfigError("--command-timeout must be positive")
     return Options(
-        broker=BrokerConfig.from_url(args.mqtt_url, env.get("EVCSM_MQTT_PASSWORD")),
+        broker=BrokerConfig.from_url(
+            args.mqtt_url, env.get("EVCSM_MQTT_PASSWORD"), args.mqtt_ca_file
+        ),
         log_file=args.log_file,
         export_dir=args.export_dir,
         command_timeout=args.command_timeout,

@@ -1,14 +1,16 @@
-"""The dashboard and the history at 80x24 and 120x40, with fixed data and a fixed clock."""
+"""With fixed data and a fixed clock: the dashboard and the history at 80x24 and 120x40, and a
+link that fails."""
 
 from datetime import UTC
 from pathlib import Path
 
 import pytest
 from evcsm_tui.app import EvcsmApp
+from evcsm_tui.client import Sink
 
 from tests.tui.data import NOW
 from tests.tui.fake import FixedLink
-from tests.tui.harness import row, table_rows, wait_until
+from tests.tui.harness import Notes, row, table_rows, wait_until
 from tests.tui.snapshot import check
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
@@ -37,3 +39,30 @@ async def test_history(size: tuple[int, int], tmp_path: Path) -> None:
         await wait_until(pilot, "sessions listed", lambda: len(table_rows(app, "#sessions")) == 7)
         await pilot.pause()
         check(app, f"history-{size[0]}x{size[1]}", tmp_path)
+
+
+class FailingOnceLink(FixedLink):
+    """Fails on its first run, as a bug in the link would, then works."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.runs = 0
+
+    async def run(self, sink: Sink) -> None:
+        self.runs += 1
+        if self.runs == 1:
+            raise RuntimeError("a bug in the link")
+        await super().run(sink)
+
+
+async def test_a_failing_link_is_reported_and_restarted(tmp_path: Path) -> None:
+    link = FailingOnceLink()
+    app = EvcsmApp(link, export_dir=tmp_path, now=lambda: NOW, tz=UTC)
+    notes = Notes()
+    async with app.run_test(size=(80, 24), message_hook=notes.hook) as pilot:
+        await wait_until(
+            pilot, "a notification", lambda: notes.find("error", "Internal error") is not None
+        )
+        await wait_until(pilot, "the fleet after the restart", lambda: bool(row(app, "DEPOT-04")))
+        assert link.runs == 2
+        assert app.is_running
