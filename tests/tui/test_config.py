@@ -1,9 +1,10 @@
 """Options: the broker URL, the password from the environment, bad values."""
 
+import os
 from pathlib import Path
 
 import pytest
-from evcsm_tui.config import BrokerConfig, default_log_file, parse_options
+from evcsm_tui.config import BrokerConfig, default_log_files, parse_options
 from evcsm_tui.errors import ConfigError
 
 
@@ -39,7 +40,8 @@ def test_the_password_can_come_from_the_environment_and_never_shows() -> None:
     assert options.broker.password == "s3cret"
     assert options.broker.label == "mqtts://operator@broker:8883"
     assert "s3cret" not in options.broker.label
-    assert options.log_file == Path("/var/state/evcsm/tui.log")
+    assert options.log_files[0] == Path("/var/state/evcsm/tui.log")
+    assert not options.log_required
 
 
 def test_the_url_comes_from_the_environment_and_the_flag_wins() -> None:
@@ -54,5 +56,10 @@ def test_a_timeout_must_be_positive() -> None:
         parse_options(["--command-timeout", "0"], {})
 
 
-def test_default_log_file_without_xdg() -> None:
-    assert default_log_file({}) == Path.home() / ".local" / "state" / "evcsm" / "tui.log"
+def test_log_files_default_to_the_state_folder_then_the_temp_folder() -> None:
+    preferred, fallback = default_log_files({})
+    assert preferred == Path.home() / ".local" / "state" / "evcsm" / "tui.log"
+    assert fallback.name == f"evcsm-tui-{os.getuid()}.log"
+    chosen = parse_options(["--log-file", "/x/tui.log"], {})
+    assert chosen.log_files == (Path("/x/tui.log"),)
+    assert chosen.log_required

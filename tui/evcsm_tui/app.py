@@ -20,6 +20,7 @@ from textual.worker import Worker, WorkerState
 from evcsm_tui.client import Backoff, Link, MqttLink
 from evcsm_tui.config import Options, parse_options
 from evcsm_tui.errors import ConfigError, RequestError
+from evcsm_tui.logs import setup_logging
 from evcsm_tui.screens.dashboard import DashboardScreen
 from evcsm_tui.screens.help import HelpScreen
 from evcsm_tui.screens.history import HistoryScreen
@@ -57,8 +58,10 @@ class EvcsmApp(App[None]):
         now: Callable[[], datetime] = utc_now,
         tz: tzinfo | None = None,
         refresh_interval: float = 0.2,
+        log_file: Path | None = None,
     ) -> None:
         super().__init__()
+        self.log_file = log_file
         self.link = link
         self.export_dir = export_dir or Path.cwd()
         self.now = now
@@ -133,7 +136,7 @@ class EvcsmApp(App[None]):
     def action_help(self) -> None:
         """Show the help."""
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(self.log_file))
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """The palette: the built-in commands, plus start, stop and history by name."""
@@ -152,29 +155,21 @@ class EvcsmApp(App[None]):
         self.switch_mode("history")
 
 
-def setup_logging(path: Path) -> None:
-    """Log to `path` only: the screen is the dashboard's, never the log's."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.INFO)
-
-
-def build_app(options: Options) -> EvcsmApp:
+def build_app(options: Options, log_file: Path | None) -> EvcsmApp:
     """The app for these options, connected to the real broker."""
     link = MqttLink(options.broker, request_timeout=options.command_timeout, backoff=Backoff())
-    return EvcsmApp(link, export_dir=options.export_dir)
+    return EvcsmApp(link, export_dir=options.export_dir, log_file=log_file)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point: `evcsm-tui [--mqtt-url URL]`."""
     try:
         options = parse_options(argv)
-        setup_logging(options.log_file)
+        log_file = setup_logging(options.log_files, required=options.log_required)
     except (ConfigError, OSError) as exc:
-        print(f"evcsm-tui: {exc}", file=sys.stderr)
+        print(f"evcsm-tui: {exc}", file=sys.stderr)  # before the screen opens
         return 2
-    build_app(options).run()
+    log.info("evcsm-tui starting for %s", options.broker.label)
+    build_app(options, log_file).run()
+    log.info("evcsm-tui stopped")
     return 0

@@ -2,6 +2,7 @@
 
 import argparse
 import os
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,15 +73,22 @@ class Options:
     """Everything the command line and the environment decide."""
 
     broker: BrokerConfig
-    log_file: Path
+    log_files: tuple[Path, ...]
+    """Where to log, in order of preference: the first that can be opened is used."""
+    log_required: bool
+    """True when --log-file named the file: failing to open it is then an error."""
     export_dir: Path
     command_timeout: float
 
 
-def default_log_file(env: Mapping[str, str]) -> Path:
-    """`$XDG_STATE_HOME/evcsm/tui.log`, or under ~/.local/state when that is unset."""
+def default_log_files(env: Mapping[str, str]) -> tuple[Path, ...]:
+    """`$XDG_STATE_HOME/evcsm/tui.log` (or under ~/.local/state), else one in the temp folder.
+
+    The second is for accounts without a writable home, such as the dashboard's container user.
+    """
     state_home = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(state_home) / "evcsm" / "tui.log"
+    fallback = Path(tempfile.gettempdir()) / f"evcsm-tui-{os.getuid()}.log"
+    return Path(state_home) / "evcsm" / "tui.log", fallback
 
 
 def parse_options(argv: Sequence[str] | None, env: Mapping[str, str] | None = None) -> Options:
@@ -105,8 +113,8 @@ def parse_options(argv: Sequence[str] | None, env: Mapping[str, str] | None = No
     parser.add_argument(
         "--log-file",
         type=Path,
-        default=default_log_file(env),
-        help="where to write the log (default: %(default)s)",
+        default=None,
+        help="where to write the log (default: $XDG_STATE_HOME/evcsm/tui.log)",
     )
     parser.add_argument(
         "--export-dir",
@@ -127,7 +135,8 @@ def parse_options(argv: Sequence[str] | None, env: Mapping[str, str] | None = No
         broker=BrokerConfig.from_url(
             args.mqtt_url, env.get("EVCSM_MQTT_PASSWORD"), args.mqtt_ca_file
         ),
-        log_file=args.log_file,
+        log_files=(args.log_file,) if args.log_file else default_log_files(env),
+        log_required=args.log_file is not None,
         export_dir=args.export_dir,
         command_timeout=args.command_timeout,
     )

@@ -1,5 +1,6 @@
 """The help: every key, and what the colours and states mean."""
 
+from pathlib import Path
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -40,8 +41,13 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,question_mark,q", "app.pop_screen", "Close", key_display="esc"),
     ]
 
+    def __init__(self, log_file: Path | None) -> None:
+        super().__init__()
+        self._log_file = log_file
+
     def compose(self) -> ComposeResult:
-        """The help text in a scrollable box."""
+        """The help text in a scrollable box, with where the log is."""
+        where = f"`{self._log_file}`" if self._log_file else "nowhere (no writable log file)"
         with VerticalScroll(id="help-box"):
-            yield Markdown(HELP)
+            yield Markdown(f"{HELP}\nThe log goes to {where}.\n")
         yield Footer()
