@@ -74,11 +74,11 @@ class ChargerDetail(Vertical):
             return ""
         meter_wh = view.live.meter_wh if view.live else session.meter_wh
         text = (
-            f"{fmt.kwh(view.energy_kwh)} kWh in {fmt.duration(session.duration_s(now))}   "
-            f"peak {fmt.kw(view.peak_kw)} kW   meter {meter_wh / 1000:.3f} kWh"
+            f"{fmt.kwh(view.energy_kwh)} kWh in {fmt.duration(session.duration_s(now))}  "
+            f"peak {fmt.kw(view.peak_kw)} kW  meter {meter_wh / 1000:.3f} kWh"
         )
         if session.stop_reason:
-            text += f"   stop: {session.stop_reason}"
+            text += f"  stop: {session.stop_reason}"
         return text
 
     @staticmethod
