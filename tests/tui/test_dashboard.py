@@ -3,6 +3,7 @@
 from pathlib import Path
 from typing import Any
 
+import pytest
 from evcsm_daemon.runtime import Daemon
 from evcsm_tui.screens.dashboard import DashboardScreen
 from evcsm_tui.screens.help import HelpScreen
@@ -22,6 +23,8 @@ from tests.tui.harness import (
     table_rows,
     wait_until,
 )
+
+pytestmark = pytest.mark.broker
 
 
 def kwh(text: str) -> float:

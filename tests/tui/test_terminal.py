@@ -17,7 +17,7 @@ TMUX = shutil.which("tmux")
 EVCSM_TUI = Path(sys.executable).with_name("evcsm-tui")
 WAIT_S = 30.0
 
-pytestmark = pytest.mark.skipif(TMUX is None, reason="tmux is not installed")
+pytestmark = pytest.mark.broker
 
 
 class Terminal:
@@ -65,6 +65,8 @@ class Terminal:
 
 @pytest.fixture
 async def terminal() -> AsyncIterator[Terminal]:
+    if TMUX is None:
+        pytest.fail("tmux is not installed: apt-get install tmux")
     term = Terminal()
     try:
         yield term

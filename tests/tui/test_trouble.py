@@ -15,6 +15,8 @@ from tests.support.mqtt import probe
 from tests.tui.data import FLEET
 from tests.tui.harness import Notes, label, mqtt_app, ready, row, wait_until
 
+pytestmark = pytest.mark.broker
+
 
 async def test_it_recovers_on_its_own_when_the_broker_restarts(
     broker: Mosquitto, tmp_path: Path
