@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 from evcsm_tui.app import EvcsmApp
 from evcsm_tui.client import Sink
+from evcsm_tui.widgets.charger_detail import ChargerDetail
 
 from tests.tui.data import NOW
 from tests.tui.fake import FixedLink
-from tests.tui.harness import Notes, row, table_rows, wait_until
+from tests.tui.harness import Notes, label, row, table_rows, wait_until
 from tests.tui.snapshot import check
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
@@ -66,3 +67,44 @@ async def test_a_failing_link_is_reported_and_restarted(tmp_path: Path) -> None:
         await wait_until(pilot, "the fleet after the restart", lambda: bool(row(app, "DEPOT-04")))
         assert link.runs == 2
         assert app.is_running
+
+
+async def test_history_keys_filter_sort_and_reverse(tmp_path: Path) -> None:
+    app = fixed_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, "fleet shown", lambda: bool(row(app, "DEPOT-04")))
+        await pilot.press("h")
+        await wait_until(pilot, "sessions listed", lambda: len(table_rows(app, "#sessions")) == 7)
+
+        await pilot.press("c")  # the first charger: CP1
+        await wait_until(pilot, "CP1 only", lambda: len(table_rows(app, "#sessions")) == 2)
+        assert {r[0] for r in table_rows(app, "#sessions")} == {"CP1"}
+        assert label(app, "#totals").startswith("2 sessions   46.52 kWh")
+
+        await pilot.press("c", "c", "c", "c")  # CP2, CP3, DEPOT-04, back to all
+        await pilot.press("t", "t")  # Charging, then Stopped
+        await wait_until(pilot, "stopped ones", lambda: len(table_rows(app, "#sessions")) == 5)
+        assert label(app, "#filters").startswith("charger: all   status: Stopped")
+
+        await pilot.press("o", "o", "o", "o")  # start → end → charger → duration → energy
+        await wait_until(pilot, "by energy", lambda: "sort: energy ↓" in label(app, "#filters"))
+        assert [r[4] for r in table_rows(app, "#sessions")] == [
+            "48.06",
+            "31.72",
+            "6.250",
+            "5.904",
+            "0.000",
+        ]
+        await pilot.press("i")
+        await wait_until(pilot, "reversed", lambda: table_rows(app, "#sessions")[0][4] == "0.000")
+
+
+async def test_a_resize_keeps_the_dashboard_whole(tmp_path: Path) -> None:
+    app = fixed_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, "fleet shown", lambda: bool(row(app, "DEPOT-04")))
+        await pilot.resize_terminal(80, 24)
+        await wait_until(pilot, "the new size", lambda: app.size == (80, 24))
+        await pilot.pause()
+        assert row(app, "CP1")["status"] == "Charging"
+        assert app.screen.query_one(ChargerDetail).region.bottom <= 23  # above the footer
