@@ -1,6 +1,8 @@
-"""With fixed data and a fixed clock: the dashboard and the history at 80x24 and 120x40, and a
-link that fails."""
+"""With fixed data and a fixed clock: the dashboard and the history at 80x24 and 120x40
+(pytest-textual-snapshot; after an intended change of look, regenerate with
+`uv run pytest tests/tui/test_fixed_data.py --snapshot-update`), and a link that fails."""
 
+from collections.abc import Callable
 from datetime import UTC
 from pathlib import Path
 
@@ -8,11 +10,14 @@ import pytest
 from evcsm_tui.app import EvcsmApp
 from evcsm_tui.client import Sink
 from evcsm_tui.widgets.charger_detail import ChargerDetail
+from textual.pilot import Pilot
 
 from tests.tui.data import NOW
 from tests.tui.fake import FixedLink
 from tests.tui.harness import Notes, label, row, table_rows, wait_until
-from tests.tui.snapshot import check
+
+SnapCompare = Callable[..., bool]
+"""pytest-textual-snapshot's `snap_compare` fixture."""
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 
@@ -22,24 +27,28 @@ def fixed_app(tmp_path: Path) -> EvcsmApp:
 
 
 @pytest.mark.parametrize("size", SIZES)
-async def test_dashboard(size: tuple[int, int], tmp_path: Path) -> None:
+def test_dashboard(size: tuple[int, int], tmp_path: Path, snap_compare: SnapCompare) -> None:
     app = fixed_app(tmp_path)
-    async with app.run_test(size=size) as pilot:
+
+    async def settle(pilot: Pilot[None]) -> None:
         await wait_until(pilot, "fleet shown", lambda: row(app, "DEPOT-04").get("status") == "Idle")
         await wait_until(pilot, "CP1 readings", lambda: row(app, "CP1").get("energy") == "15.16")
         await pilot.pause()
-        check(app, f"dashboard-{size[0]}x{size[1]}", tmp_path)
+
+    assert snap_compare(app, terminal_size=size, run_before=settle)
 
 
 @pytest.mark.parametrize("size", SIZES)
-async def test_history(size: tuple[int, int], tmp_path: Path) -> None:
+def test_history(size: tuple[int, int], tmp_path: Path, snap_compare: SnapCompare) -> None:
     app = fixed_app(tmp_path)
-    async with app.run_test(size=size) as pilot:
+
+    async def settle(pilot: Pilot[None]) -> None:
         await wait_until(pilot, "fleet shown", lambda: bool(row(app, "DEPOT-04")))
         await pilot.press("h")
         await wait_until(pilot, "sessions listed", lambda: len(table_rows(app, "#sessions")) == 7)
         await pilot.pause()
-        check(app, f"history-{size[0]}x{size[1]}", tmp_path)
+
+    assert snap_compare(app, terminal_size=size, run_before=settle)
 
 
 class FailingOnceLink(FixedLink):
