@@ -1,0 +1,1 @@
+"""Benchmarks, run from the repository root: `uv run python -m bench.fleet --help`."""

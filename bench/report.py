@@ -1,0 +1,184 @@
+"""The fleet benchmark's figures: the daemon's counters, one run's result, and its table."""
+
+import math
+import time
+from dataclasses import dataclass
+
+from evcsm_daemon.runtime import Daemon
+
+from bench.clients import ClientReport, Ramped, WindowOpened
+from bench.machine import Machine
+from bench.stats import Spread, ms, table
+
+AIM_LAG_P99_S = 0.100
+"""The issue's aim: tick lag p99 under 100 ms."""
+DELIVERED_SHARE = 0.98
+"""Below this share of the expected update rate, the stream is falling behind."""
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The daemon's counters at one moment."""
+
+    ticks: int
+    skipped: int
+    failed: int
+    published: int
+    dropped: int
+    active: int
+    cpu: float
+    at: float
+
+    @classmethod
+    def of(cls, daemon: Daemon) -> "Snapshot":
+        """Read them now."""
+        assert daemon.ticker is not None  # noqa: S101 - set once the daemon is ready
+        assert daemon.service is not None  # noqa: S101
+        assert daemon.bridge is not None  # noqa: S101
+        stats = daemon.ticker.stats
+        return cls(
+            ticks=len(stats.lags),
+            skipped=stats.skipped,
+            failed=stats.failed,
+            published=stats.sessions,
+            dropped=daemon.bridge.dropped,
+            active=len(daemon.service.active_sessions()),
+            cpu=time.process_time(),
+            at=time.perf_counter(),
+        )
+
+
+@dataclass(frozen=True)
+class FleetResult:
+    """Everything one run measured; times in seconds."""
+
+    chargers: int
+    tick_interval: float
+    pinned_cpu: int | None
+    machine: Machine
+    ramp: Ramped
+    warmup: WindowOpened
+    clients: ClientReport
+    opened: Snapshot
+    closed: Snapshot
+    lags: list[float]
+    durations: list[float]
+    store_durations: list[float]
+
+    @property
+    def window(self) -> float:
+        """Length of the measuring window as the daemon's process saw it."""
+        return self.closed.at - self.opened.at
+
+    @property
+    def skipped(self) -> int:
+        """Ticks skipped in the window because the one before overran its interval."""
+        return self.closed.skipped - self.opened.skipped
+
+    def shortfalls(self) -> list[str]:
+        """Why the ticks did not keep their schedule at this size (empty when they did)."""
+        why: list[str] = []
+        lag = Spread.of(self.lags)
+        duration = Spread.of(self.durations)
+        if self.opened.active < self.chargers or self.closed.active < self.chargers:
+            why.append(f"only {min(self.opened.active, self.closed.active)} sessions active")
+        if math.isnan(lag.p99) or lag.p99 >= AIM_LAG_P99_S:
+            why.append(f"tick lag p99 {ms(lag.p99)} ms")
+        if self.skipped:
+            why.append(f"{self.skipped} ticks skipped")
+        if not math.isnan(duration.p99) and duration.p99 >= self.tick_interval:
+            why.append("ticks take longer than the interval")
+        if self.closed.failed > self.opened.failed:
+            why.append("ticks failed to store")
+        return why
+
+    def late_delivery(self) -> list[str]:
+        """Why subscribers did not get every session's update within one tick (empty if they did)."""
+        why: list[str] = []
+        expected = self.chargers / self.tick_interval
+        received = self.clients.updates / self.clients.seconds if self.clients.seconds else 0.0
+        if received < DELIVERED_SHARE * expected:
+            why.append(f"{received:,.0f} updates/s received of {expected:,.0f}")
+        arrival = Spread.of(self.clients.latencies)
+        if math.isnan(arrival.p99) or arrival.p99 >= self.tick_interval:
+            why.append(f"reading to arrival p99 {ms(arrival.p99)} ms")
+        if not self.warmup.settled:
+            why.append("the ramp's backlog was still draining")
+        return why
+
+
+def render(result: FleetResult) -> str:
+    """The report table."""
+    clients, opened, closed = result.clients, result.opened, result.closed
+    window = result.window
+    published = closed.published - opened.published
+    rate = clients.updates / clients.seconds if clients.seconds else math.nan
+    per_second = sorted(clients.per_second)
+    pinning = (
+        f"daemon pinned to CPU {result.pinned_cpu}, broker and clients on the others"
+        if result.pinned_cpu is not None
+        else "nothing pinned"
+    )
+    ramp = result.ramp
+    rows = [
+        ("machine", result.machine.describe()),
+        ("placement", pinning),
+        ("active sessions (open / close)", f"{opened.active} / {closed.active}"),
+        (
+            "ramp: start commands",
+            f"{len(ramp.round_trips)} ok, {ramp.failed} failed, {ramp.seconds:.1f} s",
+        ),
+        ("  round trip p50 / p99 / max ms", Spread.of(ramp.round_trips).ms()),
+        ("warm-up after the ramp", _warmup(result.warmup)),
+        (
+            "churn while charging",
+            f"{len(clients.stop_round_trips)} stops, {len(clients.start_round_trips)} starts, {clients.churn_failed} failed",
+        ),
+        ("  stop round trip p50 / p99 / max ms", Spread.of(clients.stop_round_trips).ms()),
+        ("  start round trip p50 / p99 / max ms", Spread.of(clients.start_round_trips).ms()),
+        (
+            "session updates received",
+            f"{rate:,.0f} /s sustained ({clients.updates:,} in {clients.seconds:.1f} s)",
+        ),
+        ("  per second min / median / max", _per_second(per_second)),
+        (
+            "  published by the daemon",
+            f"{published:,} ({published / window:,.0f} /s), {closed.dropped - opened.dropped} dropped from the outbox",
+        ),
+        ("  gap per session p50 / p99 / max ms", Spread.of(clients.gaps).ms()),
+        ("  reading to arrival p50 / p99 / max ms", Spread.of(clients.latencies).ms()),
+        (
+            "ticks in window",
+            f"{len(result.durations)} ({result.skipped} skipped, {closed.failed - opened.failed} failed)",
+        ),
+        ("  tick lag p50 / p99 / max ms", Spread.of(result.lags).ms()),
+        ("  tick duration p50 / p99 / max ms", Spread.of(result.durations).ms()),
+        ("  store share p50 / p99 / max ms", Spread.of(result.store_durations).ms()),
+        ("CPU: daemon process", f"{(closed.cpu - opened.cpu) / window:.0%} of one core"),
+        ("CPU: client process", f"{clients.cpu_seconds / clients.seconds:.0%} of one core"),
+        (
+            f"ticks on schedule, lag p99 < {AIM_LAG_P99_S * 1000:.0f} ms",
+            _verdict(result.shortfalls()),
+        ),
+        ("updates delivered within one tick", _verdict(result.late_delivery())),
+    ]
+    title = (
+        f"EVCSM fleet: {result.chargers} chargers, tick {result.tick_interval:g} s, "
+        f"{window:.0f} s window"
+    )
+    return table(title, rows)
+
+
+def _verdict(shortfalls: list[str]) -> str:
+    return "yes" if not shortfalls else "no: " + "; ".join(shortfalls)
+
+
+def _warmup(warmup: WindowOpened) -> str:
+    state = "updates arriving fresh" if warmup.settled else "updates still late (a backlog)"
+    return f"{warmup.waited:.1f} s, {state}"
+
+
+def _per_second(ordered: list[int]) -> str:
+    if not ordered:
+        return "-"
+    return f"{ordered[0]:,} / {ordered[len(ordered) // 2]:,} / {ordered[-1]:,}"
