@@ -8,7 +8,6 @@ index keeps the one-active-session guarantee across daemons.
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol
@@ -56,8 +55,7 @@ class ChargingService:
         self._last: dict[str, ChargingSession] = {}
         self._locks = {charger_id: asyncio.Lock() for charger_id in self._chargers}
         self._sinks: list[EventSink] = []
-        self.last_store_seconds = 0.0
-        """How long the last tick's store write took."""
+        self._unsaved: dict[str, ChargingSession] = {}
 
     @property
     def store(self) -> SessionStore:
@@ -159,6 +157,7 @@ class ChargingService:
                 raise
             if stored is None:  # another daemon stopped it first
                 stored = await self._store.get(session.session_id)
+            self._unsaved.pop(session.session_id, None)
             self._active.pop(charger_id, None)
             self._last[charger_id] = stored
             self._emit_status(stored)
@@ -167,25 +166,46 @@ class ChargingService:
             )
             return stored
 
-    async def tick(self) -> list[ChargingSession]:
-        """Read every active charger's meter, store the readings in one write, publish them."""
+    def tick(self) -> list[ChargingSession]:
+        """Read every active charger's meter and publish the readings; `flush()` stores them.
+
+        A tick never waits for the database: metering and publishing keep their rhythm however
+        slow the store is, and the readings wait in `_unsaved` (the latest per session) for the
+        next flush. Nothing is lost if they never get there: the register is monotonic and the
+        meter is a function of time, so a restart recomputes the same figures.
+        """
         now = self._clock()
-        readings = [
+        current = [
             observe(session, self._chargers[charger_id].read(now), now)
             for charger_id, session in self._active.items()
         ]
-        stored_at = time.perf_counter()
-        await self._store.save_readings(readings)
-        self.last_store_seconds = time.perf_counter() - stored_at
-        current: list[ChargingSession] = []
-        for session in readings:
-            held = self._active.get(session.charger_id)
-            if held is not None and held.session_id == session.session_id:
-                self._active[session.charger_id] = self._last[session.charger_id] = session
-                current.append(session)
+        for session in current:
+            self._active[session.charger_id] = self._last[session.charger_id] = session
+            self._unsaved[session.session_id] = session
         for sink in self._sinks:
             sink.ticked(current)
         return current
+
+    @property
+    def unsaved(self) -> int:
+        """How many sessions have readings not yet stored."""
+        return len(self._unsaved)
+
+    async def flush(self) -> int:
+        """Store the latest unsaved reading of every session in one bulk write.
+
+        Returns how many were written. On failure they are kept (newer readings taken in the
+        meantime win) and StoreUnavailable is raised.
+        """
+        batch, self._unsaved = self._unsaved, {}
+        if not batch:
+            return 0
+        try:
+            await self._store.save_readings(list(batch.values()))
+        except StoreUnavailable:
+            self._unsaved = {**batch, **self._unsaved}
+            raise
+        return len(batch)
 
     async def latest(self, charger_id: str | None = None) -> ChargingSession:
         """The charger's active or most recent session (the seed's `status`)."""
@@ -206,10 +226,15 @@ class ChargingService:
         return await self._store.get(session_id)
 
     async def query(self, query: SessionQuery) -> SessionPage:
-        """Stored sessions matching the filters."""
+        """Stored sessions matching the filters, active ones with their live reading."""
         if query.charger_id is not None:
             self._charger(query.charger_id)
-        return await self._store.query(query)
+        page = await self._store.query(query)
+        live = {s.session_id: s for s in self._active.values()}
+        if not any(item.session_id in live for item in page.items):
+            return page
+        items = [live.get(item.session_id, item) for item in page.items]
+        return page.model_copy(update={"items": items})
 
     async def _adopt(
         self, charger: Charger, session: ChargingSession, now: datetime

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 import pytest
 from evcsm_daemon.chargers import ChargerSpec, SimulatedCharger
 from evcsm_daemon.core.profile import ChargeProfile
-from evcsm_daemon.errors import NoActiveSession, SessionNotFound, UnknownCharger
+from evcsm_daemon.errors import NoActiveSession, SessionNotFound, StoreUnavailable, UnknownCharger
 from evcsm_daemon.service import ORPHAN_REASON, ChargingService
 from evcsm_daemon.store import SessionStore, open_store
 from evcsm_schema import ChargerState, ChargerStatus, ChargingSession, SessionQuery, SessionStatus
@@ -55,7 +55,7 @@ async def test_start_tick_stop_meters_energy() -> None:
     assert created
     assert service.state("CP1").status is ChargerStatus.CHARGING
     clock.advance(60)
-    (ticked,) = await service.tick()
+    (ticked,) = service.tick()
     assert ticked.meter_wh == 366  # 22 kW for 60 s
     assert ticked.energy_consumed == 0.366
     assert ticked.power_kw == 22.0
@@ -123,7 +123,7 @@ async def test_latest_serves_the_seed_status() -> None:
         await service.latest()
     session, _ = await service.start()
     clock.advance(10)
-    await service.tick()
+    service.tick()
     live = await service.latest()
     assert live.session_id == session.session_id
     assert live.meter_wh == 61
@@ -137,7 +137,7 @@ async def test_resume_carries_on_metering_from_the_meter() -> None:
     before = await make_service(clock, store)
     session, _ = await before.start("CP1")
     clock.advance(60)
-    await before.tick()
+    before.tick()
     # The daemon dies here; ten minutes pass; a new one starts on the same database.
     clock.advance(600)
     after = await make_service(clock, store)
@@ -145,7 +145,7 @@ async def test_resume_carries_on_metering_from_the_meter() -> None:
     assert resumed.session_id == session.session_id
     assert resumed.meter_wh == 4033  # 22 kW for 660 s: the car kept charging
     clock.advance(60)
-    (ticked,) = await after.tick()
+    (ticked,) = after.tick()
     assert ticked.meter_wh == 4400
     again, created = await after.start("CP1")
     assert not created
@@ -171,7 +171,8 @@ async def test_sessions_on_removed_chargers_are_stopped_on_resume() -> None:
     old = ChargingService(store, fleet(("OLD", 7.0)), clock=clock)
     session, _ = await old.start("OLD")
     clock.advance(60)
-    await old.tick()
+    old.tick()
+    await old.flush()
     await make_service(clock, store)  # configured with CP1 and CP2 only
     stored = await store.get(session.session_id)
     assert stored.status is SessionStatus.STOPPED
@@ -179,16 +180,86 @@ async def test_sessions_on_removed_chargers_are_stopped_on_resume() -> None:
     assert stored.meter_wh == 116
 
 
-async def test_a_stop_during_a_tick_is_not_undone() -> None:
+async def test_a_flush_racing_a_stop_does_not_undo_it() -> None:
     clock = FakeClock()
     service = await make_service(clock)
     await service.start("CP1")
     clock.advance(30)
-    tick = asyncio.create_task(service.tick())
+    service.tick()
+    flush = asyncio.create_task(service.flush())
     stop = asyncio.create_task(service.stop("CP1"))
-    await asyncio.gather(tick, stop)
+    await asyncio.gather(flush, stop)
+    await service.flush()
     assert service.active_sessions() == []
     assert service.state("CP1").status is ChargerStatus.IDLE
     latest = await service.store.latest("CP1")
     assert latest is not None
     assert latest.status is SessionStatus.STOPPED
+    assert latest.meter_wh == 183
+
+
+async def test_flush_stores_the_latest_reading_once_per_session() -> None:
+    clock = FakeClock()
+    store = open_store("memory")
+    service = await make_service(clock, store)
+    await service.start("CP1")
+    await service.start("CP2")
+    saved: list[list[ChargingSession]] = []
+    real_save = store.save_readings
+
+    async def recording_save(sessions: Sequence[ChargingSession]) -> None:
+        saved.append(list(sessions))
+        await real_save(sessions)
+
+    store.save_readings = recording_save  # type: ignore[method-assign]
+    for _ in range(3):
+        clock.advance(60)
+        service.tick()
+    assert service.unsaved == 2
+    assert await service.flush() == 2
+    (batch,) = saved
+    assert sorted((s.charger_id, s.meter_wh) for s in batch) == [("CP1", 1100), ("CP2", 550)]
+    stored = await store.active("CP1")
+    assert stored is not None
+    assert stored.meter_wh == 1100
+    assert stored.energy_consumed == 1.1
+    assert await service.flush() == 0
+    assert len(saved) == 1  # nothing new: no write
+
+
+async def test_readings_survive_a_failed_flush() -> None:
+    clock = FakeClock()
+    store = open_store("memory")
+    service = await make_service(clock, store)
+    await service.start("CP1")
+    real_save = store.save_readings
+
+    async def failing_save(sessions: Sequence[ChargingSession]) -> None:
+        raise StoreUnavailable("database unavailable: connection refused")
+
+    store.save_readings = failing_save  # type: ignore[method-assign]
+    clock.advance(60)
+    service.tick()
+    with pytest.raises(StoreUnavailable):
+        await service.flush()
+    assert service.unsaved == 1
+    clock.advance(60)
+    service.tick()  # a newer reading replaces the one still waiting
+    store.save_readings = real_save  # type: ignore[method-assign]
+    assert await service.flush() == 1
+    stored = await store.active("CP1")
+    assert stored is not None
+    assert stored.meter_wh == 733
+
+
+async def test_queries_show_active_sessions_live_before_any_flush() -> None:
+    clock = FakeClock()
+    service = await make_service(clock)
+    session, _ = await service.start("CP1")
+    clock.advance(60)
+    service.tick()
+    page = await service.query(SessionQuery())
+    (item,) = page.items
+    assert item.session_id == session.session_id
+    assert item.meter_wh == 366
+    assert (await service.get(session.session_id)).meter_wh == 366

@@ -9,9 +9,11 @@ lower the energy.
 
 PyMongo's async API and mongomock-motor differ in one place used here: mongomock's
 `bulk_write` cannot take PyMongo 4.20's update requests, so on the in-process store the tick's
-updates are applied one by one (in memory, so no round trips are saved by batching anyway).
+updates are applied one by one (in memory, so no round trips are saved by batching anyway). Each
+of those scans the whole collection in mongomock, synchronously, so the loop yields between them.
 """
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
@@ -167,6 +169,7 @@ class SessionStore:
             if self._in_process:
                 for flt, change in updates:
                     await self._sessions.update_one(flt, change)
+                    await asyncio.sleep(0)  # mongomock runs synchronously: let the loop breathe
             else:
                 requests = [UpdateOne(flt, change) for flt, change in updates]
                 await self._sessions.bulk_write(requests, ordered=False)
