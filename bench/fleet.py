@@ -149,7 +149,7 @@ async def measure(
                 closed=closed,
                 lags=list(stats.lags)[window],
                 durations=list(stats.durations)[window],
-                store_durations=list(stats.store_durations)[window],
+                store_durations=list(stats.store_durations)[opened.flushes : closed.flushes],
             )
             progress("window closed; stopping the daemon")
     except TimeoutError:

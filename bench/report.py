@@ -21,6 +21,8 @@ class Snapshot:
     """The daemon's counters at one moment."""
 
     ticks: int
+    flushes: int
+    flushed: int
     skipped: int
     failed: int
     published: int
@@ -38,6 +40,8 @@ class Snapshot:
         stats = daemon.ticker.stats
         return cls(
             ticks=len(stats.lags),
+            flushes=len(stats.store_durations),
+            flushed=stats.flushed,
             skipped=stats.skipped,
             failed=stats.failed,
             published=stats.sessions,
@@ -153,7 +157,11 @@ def render(result: FleetResult) -> str:
         ),
         ("  tick lag p50 / p99 / max ms", Spread.of(result.lags).ms()),
         ("  tick duration p50 / p99 / max ms", Spread.of(result.durations).ms()),
-        ("  store share p50 / p99 / max ms", Spread.of(result.store_durations).ms()),
+        (
+            "store flushes in window",
+            f"{len(result.store_durations)}, {closed.flushed - opened.flushed:,} readings stored",
+        ),
+        ("  flush (one bulk write) p50 / p99 / max ms", Spread.of(result.store_durations).ms()),
         ("CPU: daemon process", f"{(closed.cpu - opened.cpu) / window:.0%} of one core"),
         ("CPU: client process", f"{clients.cpu_seconds / clients.seconds:.0%} of one core"),
         (

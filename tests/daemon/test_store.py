@@ -12,10 +12,14 @@ from evcsm_schema import SessionQuery, SessionStatus
 from tests.support.clock import T0
 
 
-@pytest.fixture
-async def store() -> SessionStore:
+@pytest.fixture(params=["direct", "update_one"])
+async def store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> SessionStore:
+    """The in-process store, with readings written directly and through the public fallback."""
+    if request.param == "update_one":
+        monkeypatch.setattr("evcsm_daemon.store.sessions.documents_of", lambda _collection: None)
     opened = open_store("memory")
     await opened.ensure_indexes()
+    assert (opened._memory_documents is None) == (request.param == "update_one")
     return opened
 
 
@@ -78,6 +82,9 @@ async def test_readings_only_move_forward_and_never_touch_stopped_sessions(
     doc = await raw(store, session.session_id)
     assert doc["meterWh"] == 2000
     assert doc["energyConsumed"] == 2.0
+    assert doc["powerKw"] == 11.0
+    assert doc["updatedAt"] == T0 + timedelta(seconds=1)  # the late write's time, read back aware
+    assert (await store.get(session.session_id)).meter_wh == 2000
 
     stopped = await store.finish(
         finish(ahead, MeterReading(2500, 0), T0 + timedelta(seconds=3), None)

@@ -8,9 +8,9 @@ register only moves forward (`$max`), so a late or repeated write can never undo
 lower the energy.
 
 PyMongo's async API and mongomock-motor differ in one place used here: mongomock's
-`bulk_write` cannot take PyMongo 4.20's update requests, so on the in-process store the tick's
-updates are applied one by one (in memory, so no round trips are saved by batching anyway). Each
-of those scans the whole collection in mongomock, synchronously, so the loop yields between them.
+`bulk_write` cannot take PyMongo 4.20's update requests, and each of its updates scans the whole
+collection. So on the in-process store the readings go straight into the stored documents
+(`store.memory`), with public `update_one` calls as the fallback.
 """
 
 import asyncio
@@ -24,6 +24,7 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from evcsm_daemon.errors import SessionNotFound, StoreUnavailable
 from evcsm_daemon.store.documents import from_document, to_document
+from evcsm_daemon.store.memory import apply_readings, documents_of
 
 COLLECTION = "sessions"
 CHARGING = SessionStatus.CHARGING.value
@@ -43,6 +44,7 @@ class SessionStore:
         self._db = database
         self._sessions = database[COLLECTION]
         self._in_process = in_process
+        self._memory_documents = documents_of(self._sessions) if in_process else None
         self._close = close
 
     async def close(self) -> None:
@@ -166,7 +168,9 @@ class SessionStore:
             for s in sessions
         ]
         try:
-            if self._in_process:
+            if self._memory_documents is not None:
+                apply_readings(self._memory_documents, sessions)
+            elif self._in_process:
                 for flt, change in updates:
                     await self._sessions.update_one(flt, change)
                     await asyncio.sleep(0)  # mongomock runs synchronously: let the loop breathe
