@@ -187,3 +187,22 @@ async def test_a_tick_on_mongodb_is_one_unordered_bulk_write() -> None:
     assert requests == expected
     await store.save_readings([])
     assert len(collection.bulk_calls) == 1  # an idle tick writes nothing
+
+
+@pytest.mark.parametrize(
+    ("uri", "database"),
+    [
+        ("mongodb://db1:27017,db2:27017,db3:27017/fleet?replicaSet=rs0", "fleet"),
+        ("mongodb://evcsm:secret@mongo:27017/?authSource=admin", "evcsm"),
+        ("mongodb://localhost:27017/evcsm", "evcsm"),
+    ],
+)
+async def test_mongodb_uris_open_without_a_server(uri: str, database: str) -> None:
+    """Opening is lazy: a replica-set URI names its database, and nothing connects yet."""
+    opened = open_store(uri, timeout_ms=100)
+    try:
+        assert opened._db.name == database
+        assert opened._sessions.name == "sessions"
+        assert not opened._in_process
+    finally:
+        await opened.close()

@@ -11,7 +11,6 @@ import re
 from typing import Any
 
 from pymongo import AsyncMongoClient
-from pymongo.uri_parser import parse_uri
 
 from evcsm_daemon.store.sessions import SessionStore
 
@@ -40,8 +39,8 @@ def open_store(uri: str, *, timeout_ms: int = 5000) -> SessionStore:
     """A store on the database the URI names (`memory` for the in-process store)."""
     if uri == MEMORY:
         return SessionStore(_memory_database(), in_process=True, close=lambda: None)
-    name = parse_uri(uri).get("database") or DEFAULT_DATABASE
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
         uri, tz_aware=True, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms
     )
-    return SessionStore(client[name], in_process=False, close=client.close)
+    database = client.get_default_database(default=DEFAULT_DATABASE)
+    return SessionStore(database, in_process=False, close=client.close)
