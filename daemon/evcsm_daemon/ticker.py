@@ -71,6 +71,12 @@ class Ticker:
                 missed = int((finished - due) // self._interval) + 1
                 self.stats.skipped += missed
                 due += missed * self._interval
+                log.warning(
+                    "a tick took %.0f ms, longer than the %.0f ms interval: %d skipped",
+                    (finished - started) * 1000,
+                    self._interval * 1000,
+                    missed,
+                )
 
     async def _flushes(self, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()

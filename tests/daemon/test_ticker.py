@@ -1,8 +1,10 @@
 """The tick and flush loops: ticks never wait for the store; stopping stores the last readings."""
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 
+import pytest
 from evcsm_daemon.ticker import Ticker
 from evcsm_schema import ChargingSession
 
@@ -73,3 +75,37 @@ async def test_stopping_flushes_the_last_readings() -> None:
     assert stored is not None
     assert stored.meter_wh == 11000
     assert ticker.stats.flushed == 1
+
+
+async def test_an_overrunning_tick_is_skipped_and_logged(caplog: pytest.LogCaptureFixture) -> None:
+    clock = FakeClock()
+    service = await make_service(clock)
+    await service.start("CP1")
+
+    class Slow:
+        """Makes one tick take far longer than the interval, as an overloaded machine would."""
+
+        def __init__(self) -> None:
+            self.ticks = 0
+
+        def status_changed(self, session: ChargingSession, state: object) -> None:
+            pass
+
+        def ticked(self, sessions: Sequence[ChargingSession]) -> None:
+            self.ticks += 1
+            if self.ticks == 2:
+                time.sleep(0.25)  # blocks the loop: five 50 ms intervals go by
+
+    slow = Slow()
+    service.subscribe(slow)
+    ticker = Ticker(service, interval=0.05)
+    stop = asyncio.Event()
+    task = asyncio.create_task(ticker.run(stop))
+    await wait_until(lambda: slow.ticks >= 4, "ticks after the slow one")
+    stop.set()
+    await asyncio.wait_for(task, 10)
+    assert ticker.stats.skipped >= 3
+    (line,) = [
+        r.getMessage() for r in caplog.records if "longer than the 50 ms interval" in r.getMessage()
+    ]
+    assert "skipped" in line
