@@ -2,9 +2,9 @@
 
 import re
 from typing import Annotated
-from urllib.parse import unquote, urlsplit
 
 from evcsm_schema import CHARGER_ID_PATTERN
+from evcsm_schema.broker import parse_broker_url
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -70,7 +70,7 @@ class Settings(BaseSettings):
     @field_validator("mqtt_url")
     @classmethod
     def _url_parses(cls, value: str) -> str:
-        broker_address(value)
+        parse_broker_url(value)
         return value
 
     def fleet(self) -> list[ChargerSpec]:
@@ -105,28 +105,3 @@ def split_addr(addr: str) -> tuple[str, int]:
     if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ValueError(f"{addr!r} is not host:port")
     return host.strip("[]") or "0.0.0.0", int(port)  # noqa: S104 - an empty host means all
-
-
-class BrokerAddress:
-    """An MQTT URL taken apart."""
-
-    def __init__(self, url: str) -> None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-            raise ValueError(f"{url!r} is not an mqtt:// or mqtts:// URL")
-        self.tls = parts.scheme == "mqtts"
-        self.host = parts.hostname
-        self.port = parts.port or (8883 if self.tls else 1883)
-        self.username = unquote(parts.username) if parts.username else None
-        self.password = unquote(parts.password) if parts.password else None
-
-    def __str__(self) -> str:
-        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
-
-
-def broker_address(url: str) -> BrokerAddress:
-    """Parse an MQTT URL, or raise ValueError saying why not."""
-    try:
-        return BrokerAddress(url)
-    except ValueError as exc:
-        raise ValueError(str(exc)) from None

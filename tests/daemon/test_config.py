@@ -1,8 +1,9 @@
 """Settings: the fleet, addresses and URLs are checked when read."""
 
 import pytest
-from evcsm_daemon.config import BrokerAddress, Settings, parse_fleet, split_addr
+from evcsm_daemon.config import Settings, parse_fleet, split_addr
 from evcsm_daemon.store.connect import redact_uri
+from evcsm_schema.broker import parse_broker_url
 from pydantic import ValidationError
 
 
@@ -57,13 +58,15 @@ def test_a_charger_without_power_gets_22_kw() -> None:
 def test_broker_urls(
     url: str, tls: bool, host: str, port: int, user: str | None, password: str | None
 ) -> None:
-    address = BrokerAddress(url)
+    address = parse_broker_url(url)
     assert (address.tls, address.host, address.port) == (tls, host, port)
     assert (address.username, address.password) == (user, password)
     assert "p@ss" not in str(address)
 
 
-@pytest.mark.parametrize("url", ["http://broker", "broker:1883", "mqtt://"])
+@pytest.mark.parametrize(
+    "url", ["http://broker", "broker:1883", "mqtt://", "mqtt://broker:99999", "mqtt://broker/path"]
+)
 def test_bad_broker_urls(url: str) -> None:
     with pytest.raises(ValidationError):
         Settings(mqtt_url=url)

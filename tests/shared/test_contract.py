@@ -149,7 +149,7 @@ def test_charger_topics(topic: str, parsed: tuple[str, list[str]] | None) -> Non
 
 def test_the_schema_package_imports_no_framework() -> None:
     code = (
-        "import sys, evcsm_schema, evcsm_schema.export, evcsm_schema.topics\n"
+        "import sys, evcsm_schema, evcsm_schema.export, evcsm_schema.topics, evcsm_schema.broker\n"
         "bad = {'textual', 'fastapi', 'pymongo', 'aiomqtt', 'paho', 'starlette', 'evcsm_daemon', 'evcsm_tui'}\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in bad))\n"
     )

@@ -6,12 +6,12 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import SplitResult, unquote, urlsplit
+
+from evcsm_schema.broker import parse_broker_url
 
 from evcsm_tui.errors import ConfigError
 
 DEFAULT_URL = "mqtt://127.0.0.1:1883"
-PORTS = {"mqtt": 1883, "mqtts": 8883}
 
 
 @dataclass(frozen=True)
@@ -31,25 +31,16 @@ class BrokerConfig:
         cls, url: str, password: str | None = None, ca_file: Path | None = None
     ) -> "BrokerConfig":
         """Parse `mqtt[s]://[user[:password]@]host[:port]`; `password` fills in a missing one."""
-        parts = _split(url)
-        if parts.scheme not in PORTS:
-            raise ConfigError(f"the broker URL must start with mqtt:// or mqtts://, not {url!r}")
-        if not parts.hostname:
-            raise ConfigError(f"the broker URL names no host: {url!r}")
-        if parts.path not in ("", "/") or parts.query or parts.fragment:
-            raise ConfigError(f"the broker URL takes no path or query: {url!r}")
         try:
-            port = parts.port or PORTS[parts.scheme]
+            parsed = parse_broker_url(url)
         except ValueError as exc:
-            raise ConfigError(f"the broker URL has a bad port: {url!r}") from exc
-        username = unquote(parts.username) if parts.username else None
-        url_password = unquote(parts.password) if parts.password else None
+            raise ConfigError(str(exc)) from exc
         return cls(
-            host=parts.hostname,
-            port=port,
-            tls=parts.scheme == "mqtts",
-            username=username,
-            password=url_password or password or None,
+            host=parsed.host,
+            port=parsed.port,
+            tls=parsed.tls,
+            username=parsed.username,
+            password=parsed.password or password or None,
             ca_file=ca_file,
         )
 
@@ -59,13 +50,6 @@ class BrokerConfig:
         scheme = "mqtts" if self.tls else "mqtt"
         user = f"{self.username}@" if self.username else ""
         return f"{scheme}://{user}{self.host}:{self.port}"
-
-
-def _split(url: str) -> SplitResult:
-    try:
-        return urlsplit(url.strip())
-    except ValueError as exc:
-        raise ConfigError(f"the broker URL cannot be parsed: {url!r}") from exc
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from evcsm_daemon.errors import EvcsmError
-from evcsm_daemon.mqtt.decode import describe
 
 log = logging.getLogger(__name__)
 
@@ -83,4 +82,4 @@ def install(app: FastAPI) -> None:
         return problem(request, 500, ErrorCode.INTERNAL, "internal error; see the daemon log")
 
 
-__all__ = ["MEDIA_TYPE", "Unauthorized", "describe", "install", "problem"]
+__all__ = ["MEDIA_TYPE", "Unauthorized", "install", "problem"]

@@ -26,11 +26,12 @@ from evcsm_schema import (
     StatusEvent,
     topics,
 )
+from evcsm_schema.broker import parse_broker_url
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from evcsm_daemon.config import BrokerAddress, Settings
+from evcsm_daemon.config import Settings
 from evcsm_daemon.mqtt.handlers import Handlers, Reply
 from evcsm_daemon.service import ChargingService
 
@@ -55,7 +56,7 @@ class MqttBridge:
     """Connects the service to the broker."""
 
     def __init__(self, settings: Settings, service: ChargingService) -> None:
-        self._broker = BrokerAddress(settings.mqtt_url)
+        self._broker = parse_broker_url(settings.mqtt_url)
         password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
         self._password = password or self._broker.password
         self._ca_file = settings.mqtt_ca_file
