@@ -13,6 +13,7 @@ from evcsm_daemon.store import open_store
 from evcsm_schema import Readiness
 
 from tests.support.clock import FakeClock
+from tests.support.queries import BAD_QUERIES, BadQuery
 
 TOKEN = "test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -183,6 +184,40 @@ async def test_bad_requests_are_problems_and_write_nothing(
     assert body["code"] == code
     assert body["detail"]
     assert (await service.store._sessions.count_documents({})) == 0
+
+
+@pytest.mark.parametrize("bad", BAD_QUERIES, ids=lambda bad: f"{bad.field}={bad.text[:24]}")
+async def test_bad_session_filters_are_problems(api: httpx.AsyncClient, bad: BadQuery) -> None:
+    response = await api.get("/api/sessions", params={bad.field: bad.text})
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["code"] == "bad_request"
+    assert problem["detail"].startswith(f"query.{bad.field}: ")
+    assert bad.why in problem["detail"]
+
+
+async def test_session_filters_in_range_are_answered(api: httpx.AsyncClient) -> None:
+    await api.post("/api/chargers/CP1/start")
+    params = {"since": "2026-01-15T09:00:00+01:00", "until": "9999-12-31T23:59:59Z"}
+    page = await api.get("/api/sessions", params={**params, "limit": "1000", "offset": "0"})
+    assert page.status_code == 200
+    assert page.json()["total"] == 1
+    deep = await api.get("/api/sessions", params={"offset": "100000"})
+    assert deep.json()["items"] == []
+    reversed_range = {"since": "2026-01-16T00:00:00Z", "until": "2026-01-15T00:00:00Z"}
+    refused = await api.get("/api/sessions", params=reversed_range)
+    assert refused.status_code == 422
+    assert "since must not be after until" in refused.json()["detail"]
+
+
+async def test_method_not_allowed_keeps_its_allow_header(api: httpx.AsyncClient) -> None:
+    response = await api.delete(f"{SEED}/start")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert response.json()["code"] == "bad_request"
+    listing = await api.put("/api/sessions")
+    assert listing.status_code == 405
+    assert listing.headers["allow"] == "GET"
 
 
 async def test_token_guards_mutating_calls_only(clock: FakeClock) -> None:

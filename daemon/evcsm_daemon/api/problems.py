@@ -1,6 +1,7 @@
 """Errors as RFC 9457 problem details, mapped from the daemon's errors in one place."""
 
 import logging
+from collections.abc import Mapping
 from http import HTTPStatus
 
 from evcsm_schema import ErrorCode, Problem
@@ -25,7 +26,13 @@ STATUS_OF: dict[ErrorCode, int] = {
     ErrorCode.UNAVAILABLE: 503,
     ErrorCode.INTERNAL: 500,
 }
-CODE_OF_STATUS: dict[int, ErrorCode] = {401: ErrorCode.UNAUTHORIZED, 404: ErrorCode.NOT_FOUND}
+CODE_OF_STATUS: dict[int, ErrorCode] = {
+    401: ErrorCode.UNAUTHORIZED,
+    404: ErrorCode.NOT_FOUND,
+    413: ErrorCode.PAYLOAD_TOO_LARGE,
+    503: ErrorCode.UNAVAILABLE,
+}
+"""Codes of the HTTP errors Starlette raises itself (405 and the like are bad_request)."""
 
 
 class Unauthorized(EvcsmError):
@@ -34,8 +41,14 @@ class Unauthorized(EvcsmError):
     code = ErrorCode.UNAUTHORIZED
 
 
-def problem(request: Request, status: int, code: ErrorCode, detail: str) -> JSONResponse:
-    """A problem-details response."""
+def problem(
+    request: Request,
+    status: int,
+    code: ErrorCode,
+    detail: str,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    """A problem-details response, with any extra `headers` (Allow, Retry-After...)."""
     body = Problem(
         title=HTTPStatus(status).phrase,
         status=status,
@@ -43,12 +56,14 @@ def problem(request: Request, status: int, code: ErrorCode, detail: str) -> JSON
         instance=request.url.path,
         code=code,
     )
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    extra = dict(headers or {})
+    if status == 401:
+        extra.setdefault("WWW-Authenticate", "Bearer")
     return JSONResponse(
         body.model_dump(mode="json", by_alias=True, exclude_none=True),
         status_code=status,
         media_type=MEDIA_TYPE,
-        headers=headers,
+        headers=extra or None,
     )
 
 
@@ -66,7 +81,8 @@ def install(app: FastAPI) -> None:
         parts = []
         for error in list(exc.errors())[:3]:
             where = ".".join(str(level) for level in error.get("loc", ())) or "request"
-            parts.append(f"{where}: {error.get('msg', 'invalid')}")
+            message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+            parts.append(f"{where}: {message}")
         detail = "; ".join(parts) or "invalid request"
         log.info("%s %s: 422 %s", request.method, request.url.path, detail)
         return problem(request, 422, ErrorCode.BAD_REQUEST, detail)
@@ -74,7 +90,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = CODE_OF_STATUS.get(exc.status_code, ErrorCode.BAD_REQUEST)
-        return problem(request, exc.status_code, code, str(exc.detail))
+        return problem(request, exc.status_code, code, str(exc.detail), exc.headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
