@@ -8,6 +8,8 @@ from evcsm_schema.broker import parse_broker_url
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from evcsm_daemon.api.access import parse_hosts, parse_origins
+from evcsm_daemon.api.limits import MAX_CONNECTIONS
 from evcsm_daemon.chargers.base import ChargerSpec
 
 
@@ -38,6 +40,24 @@ class Settings(BaseSettings):
         description="MongoDB URI (replica sets welcome), or 'memory' for the in-process store.",
     )
     http_addr: str = Field(default="127.0.0.1:5274", description="REST API listen host:port.")
+    allowed_hosts: str | None = Field(
+        default=None,
+        description=(
+            "Host names the REST API answers to besides IP addresses and localhost:"
+            " comma-separated, *.domain for sub-domains, * for any (default: the listen"
+            " name, or this machine's host name on a non-loopback address)."
+        ),
+    )
+    allowed_origins: str | None = Field(
+        default=None,
+        description=(
+            "Web origins besides the API's own that may make REST writes (and get CORS"
+            " headers): comma-separated, such as https://ops.example.com, or *."
+        ),
+    )
+    http_max_connections: int = Field(
+        default=MAX_CONNECTIONS, ge=1, le=10_000, description="Most REST connections at once."
+    )
     chargers: str = Field(
         default="CP1:22",
         description="The fleet: comma-separated id:max_kW (the first is the seed's default).",
@@ -65,6 +85,20 @@ class Settings(BaseSettings):
     @classmethod
     def _addr_parses(cls, value: str) -> str:
         split_addr(value)
+        return value
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _hosts_parse(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_hosts(value)
+        return value
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins_parse(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_origins(value)
         return value
 
     @field_validator("mqtt_url")

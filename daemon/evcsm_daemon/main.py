@@ -21,11 +21,29 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
 
 
 async def _serve(settings: Settings) -> None:
+    """Run until SIGTERM or SIGINT (graceful); a second signal stops at once."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    forced = False
+
+    def on_signal(sig: signal.Signals) -> None:
+        nonlocal forced
+        if not stop.is_set():
+            log.info("%s received: stopping", sig.name)
+            stop.set()
+        elif not forced and main is not None:
+            log.warning("%s received again: stopping now", sig.name)
+            forced = True
+            main.cancel()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await run(settings, stop)
+        loop.add_signal_handler(sig, on_signal, sig)
+    try:
+        await run(settings, stop)
+    except asyncio.CancelledError:
+        if not forced:
+            raise
 
 
 def main(argv: list[str] | None = None) -> int:

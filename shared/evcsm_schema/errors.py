@@ -25,6 +25,8 @@ class ErrorCode(StrEnum):
     """The session or resource asked for does not exist."""
     UNAUTHORIZED = "unauthorized"
     """A mutating REST call came without the right bearer token."""
+    FORBIDDEN = "forbidden"
+    """A mutating REST call came from another site's web page (cross-origin)."""
     UNAVAILABLE = "unavailable"
     """The database could not be reached; nothing was changed."""
     INTERNAL = "internal"

@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from evcsm_daemon.api import create_app
+from evcsm_daemon.api.access import AccessPolicy
 from evcsm_daemon.api.health import ReadinessProbe
 from evcsm_daemon.chargers import ChargerSpec, SimulatedCharger
 from evcsm_daemon.core.profile import ChargeProfile
@@ -18,6 +19,7 @@ from tests.support.queries import BAD_QUERIES, BadQuery
 TOKEN = "test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 SEED = "/api/ChargingSessionAPI"
+BASE = "http://127.0.0.1:5274"
 
 
 async def not_ready() -> Readiness:
@@ -39,8 +41,8 @@ async def build(
     ]
     service = ChargingService(store, chargers, clock=clock)
     await service.resume()
-    app = create_app(service, probe, token)
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://evcsm")
+    app = create_app(service, probe, AccessPolicy.build("127.0.0.1", token=token))
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE)
     return client, service
 
 

@@ -23,11 +23,13 @@ STATUS_OF: dict[ErrorCode, int] = {
     ErrorCode.NO_ACTIVE_SESSION: 404,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.UNAUTHORIZED: 401,
+    ErrorCode.FORBIDDEN: 403,
     ErrorCode.UNAVAILABLE: 503,
     ErrorCode.INTERNAL: 500,
 }
 CODE_OF_STATUS: dict[int, ErrorCode] = {
     401: ErrorCode.UNAUTHORIZED,
+    403: ErrorCode.FORBIDDEN,
     404: ErrorCode.NOT_FOUND,
     413: ErrorCode.PAYLOAD_TOO_LARGE,
     503: ErrorCode.UNAVAILABLE,
@@ -35,10 +37,9 @@ CODE_OF_STATUS: dict[int, ErrorCode] = {
 """Codes of the HTTP errors Starlette raises itself (405 and the like are bad_request)."""
 
 
-class Unauthorized(EvcsmError):
-    """A mutating call without the right bearer token."""
-
-    code = ErrorCode.UNAUTHORIZED
+def log_problem(request: Request, status: int, detail: str) -> None:
+    """The one log line of a request answered with an error."""
+    log.info("%s %s: %d %s", request.method, request.url.path, status, detail)
 
 
 def problem(
@@ -73,7 +74,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(EvcsmError)
     async def _domain(request: Request, exc: EvcsmError) -> JSONResponse:
         status = STATUS_OF[exc.code]
-        log.info("%s %s: %d %s", request.method, request.url.path, status, exc.message)
+        log_problem(request, status, exc.message)
         return problem(request, status, exc.code, exc.message)
 
     @app.exception_handler(RequestValidationError)
@@ -84,12 +85,13 @@ def install(app: FastAPI) -> None:
             message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
             parts.append(f"{where}: {message}")
         detail = "; ".join(parts) or "invalid request"
-        log.info("%s %s: 422 %s", request.method, request.url.path, detail)
+        log_problem(request, 422, detail)
         return problem(request, 422, ErrorCode.BAD_REQUEST, detail)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = CODE_OF_STATUS.get(exc.status_code, ErrorCode.BAD_REQUEST)
+        log_problem(request, exc.status_code, str(exc.detail))
         return problem(request, exc.status_code, code, str(exc.detail), exc.headers)
 
     @app.exception_handler(Exception)
@@ -98,4 +100,4 @@ def install(app: FastAPI) -> None:
         return problem(request, 500, ErrorCode.INTERNAL, "internal error; see the daemon log")
 
 
-__all__ = ["MEDIA_TYPE", "Unauthorized", "install", "problem"]
+__all__ = ["MEDIA_TYPE", "STATUS_OF", "install", "log_problem", "problem"]
