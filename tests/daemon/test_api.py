@@ -1,11 +1,12 @@
 """The REST API in-process: seed routes, chargers, sessions, problem details, token, Swagger."""
 
+import socket
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from evcsm_daemon.api import create_app
-from evcsm_daemon.api.access import AccessPolicy
+from evcsm_daemon.api.access import AccessPolicy, default_hosts
 from evcsm_daemon.api.health import ReadinessProbe
 from evcsm_daemon.chargers import ChargerSpec, SimulatedCharger
 from evcsm_daemon.core.profile import ChargeProfile
@@ -31,7 +32,11 @@ async def ready() -> Readiness:
 
 
 async def build(
-    clock: FakeClock, token: str | None = None, probe: ReadinessProbe = ready
+    clock: FakeClock,
+    token: str | None = None,
+    probe: ReadinessProbe = ready,
+    policy: AccessPolicy | None = None,
+    base_url: str = BASE,
 ) -> tuple[httpx.AsyncClient, ChargingService]:
     store = open_store("memory")
     await store.ensure_indexes()
@@ -41,8 +46,8 @@ async def build(
     ]
     service = ChargingService(store, chargers, clock=clock)
     await service.resume()
-    app = create_app(service, probe, AccessPolicy.build("127.0.0.1", token=token))
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE)
+    app = create_app(service, probe, policy or AccessPolicy.build("127.0.0.1", token=token))
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url)
     return client, service
 
 
@@ -267,3 +272,143 @@ async def test_swagger_ui_is_served_offline(api: httpx.AsyncClient) -> None:
         spec["paths"]
     )
     assert "bearer" in str(spec["components"]["securitySchemes"]).lower()
+
+
+@pytest.mark.parametrize(
+    ("host", "allowed"),
+    [
+        ("127.0.0.1:5274", True),
+        ("[::1]:5274", True),
+        ("10.1.2.3", True),
+        ("localhost:5274", True),
+        ("LOCALHOST.", True),
+        ("evil.example:5274", False),
+        ("127.0.0.1.nip.io:5274", False),
+        ("bad host", False),
+        ("[::1", False),
+    ],
+)
+async def test_unknown_hosts_are_refused_on_a_loopback_bind(
+    clock: FakeClock, host: str, allowed: bool
+) -> None:
+    client, _ = await build(clock, policy=AccessPolicy.build("127.0.0.1"))
+    async with client:
+        response = await client.get("/api/chargers", headers={"Host": host})
+    if allowed:
+        assert response.status_code == 200
+    else:
+        assert response.status_code == 400
+        assert response.json()["code"] == "bad_request"
+        assert (
+            "EVCSM_ALLOWED_HOSTS" in response.json()["detail"]
+            or "malformed" in (response.json()["detail"])
+        )
+
+
+async def test_allowed_hosts_add_names_and_domains(clock: FakeClock) -> None:
+    policy = AccessPolicy.build("0.0.0.0", allowed_hosts="evcsm.site.lan, *.example.com")
+    client, _ = await build(clock, policy=policy)
+    async with client:
+        for host, status in [
+            ("evcsm.site.lan:5274", 200),
+            ("ops.example.com", 200),
+            ("a.b.example.com", 200),
+            ("example.com", 400),
+            ("evcsm.site.lan.evil.example", 400),
+            ("192.168.1.20:5274", 200),
+        ]:
+            response = await client.get("/api/chargers", headers={"Host": host})
+            assert response.status_code == status, host
+    anything = AccessPolicy.build("127.0.0.1", allowed_hosts="*")
+    client, _ = await build(clock, policy=anything)
+    async with client:
+        assert (await client.get("/healthz", headers={"Host": "whatever"})).status_code == 200
+
+
+def test_default_hosts_follow_the_listen_address() -> None:
+    assert default_hosts("127.0.0.1") == ()
+    assert default_hosts("::1") == ()
+    assert default_hosts("localhost") == ()
+    assert default_hosts("evcsm.site.lan") == ("evcsm.site.lan",)
+    assert default_hosts("0.0.0.0") == (socket.gethostname().lower(),)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "http://evil.example", "Content-Type": "text/plain"},
+        {"Origin": "http://127.0.0.1:8080"},
+        {"Origin": "null"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},
+    ],
+)
+async def test_cross_origin_writes_are_refused_and_change_nothing(
+    clock: FakeClock, headers: dict[str, str]
+) -> None:
+    client, service = await build(clock, policy=AccessPolicy.build("127.0.0.1"))
+    async with client:
+        for path in (f"{SEED}/start", "/api/chargers/CP1/start"):
+            response = await client.post(path, headers=headers, content=b"x")
+            assert response.status_code == 403, path
+            assert response.headers["content-type"] == "application/problem+json"
+            assert response.json()["code"] == "forbidden"
+        reads = await client.get("/api/chargers", headers=headers)
+        assert reads.status_code == 200
+    assert (await service.store._sessions.count_documents({})) == 0
+
+
+async def test_the_swagger_ui_writes_from_its_own_origin(clock: FakeClock) -> None:
+    client, _ = await build(clock, policy=AccessPolicy.build("127.0.0.1", token=TOKEN))
+    browser = {"Origin": BASE, "Sec-Fetch-Site": "same-origin", **AUTH}
+    async with client:
+        page = await client.get("/swagger/index.html", headers={"Sec-Fetch-Site": "none"})
+        assert page.status_code == 200
+        started = await client.post("/api/chargers/CP1/start", headers=browser)
+        assert started.status_code == 201
+        stopped = await client.post(
+            "/api/chargers/CP1/stop", headers=browser, json={"reason": "from Swagger"}
+        )
+        assert stopped.json()["stopReason"] == "from Swagger"
+    client, _ = await build(
+        clock, policy=AccessPolicy.build("127.0.0.1"), base_url="http://localhost"
+    )
+    async with client:
+        own = {"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"}
+        assert (await client.post(f"{SEED}/start", headers=own)).status_code == 200
+
+
+async def test_allowed_origins_may_write_and_get_cors_headers(clock: FakeClock) -> None:
+    policy = AccessPolicy.build("127.0.0.1", allowed_origins="https://ops.example.com")
+    client, _ = await build(clock, policy=policy)
+    origin = {"Origin": "https://ops.example.com"}
+    async with client:
+        preflight = await client.options(
+            "/api/chargers/CP1/start",
+            headers={
+                **origin,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization",
+            },
+        )
+        assert preflight.status_code == 200
+        assert preflight.headers["access-control-allow-origin"] == "https://ops.example.com"
+        started = await client.post("/api/chargers/CP1/start", headers=origin)
+        assert started.status_code == 201
+        assert started.headers["access-control-allow-origin"] == "https://ops.example.com"
+        other = await client.post(
+            "/api/chargers/CP2/start", headers={"Origin": "https://x.example"}
+        )
+        assert other.status_code == 403
+
+
+async def test_the_token_is_checked_before_the_body_is_read(clock: FakeClock) -> None:
+    client, service = await build(clock, token=TOKEN)
+    async with client:
+        response = await client.post(
+            "/api/chargers/CP1/stop",
+            content=b"{not json",
+            headers={"content-type": "application/json"},
+        )
+    assert response.status_code == 401
+    assert (await service.store._sessions.count_documents({})) == 0

@@ -197,6 +197,9 @@ class AccessPolicy:
             raise CrossOrigin(
                 f"writes from origin {origin_header[:100]!r} are not allowed"
             ) from None
+        # The API's own origin: same host and port. The scheme is not compared: behind a TLS
+        # proxy the page is https while the daemon sees http, and no other server can serve a
+        # page from this host and port.
         if own is not None and (origin.host, origin.port) == (
             own[0],
             own[1] or DEFAULT_PORTS[origin.scheme],

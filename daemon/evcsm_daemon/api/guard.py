@@ -4,7 +4,7 @@ For every request, before any route runs and before a byte of body is read: the 
 (`api.access`: Host, the origin of a write, the bearer token), then the declared size. Only then
 is the body read, at most `max_body` bytes within `body_timeout` seconds, and handed to the app,
 which never waits on a client again. Every refusal is a problem-details response that closes the
-connection (the client may still be sending) and one log line.
+one log line.
 """
 
 import asyncio
@@ -42,6 +42,12 @@ class RequestGuard:
             return
         request = Request(scope)
         headers = request.headers
+        if (size := _head_size(scope)) > self.limits.max_header:
+            message = (
+                f"request head of {size} bytes is over the {self.limits.max_header} byte limit"
+            )
+            await _refusal(scope, 431, ErrorCode.BAD_REQUEST, message)(scope, receive, send)
+            return
         try:
             self.policy.check(request.method, dict(headers))
             declared = self._declared_size(headers)
@@ -51,13 +57,11 @@ class RequestGuard:
                     return  # the client went away
                 receive = _replay(body, receive)
         except EvcsmError as exc:
-            status = STATUS_OF[exc.code]
-            response = _refusal(scope, status, exc.code, exc.message)
-            await response(scope, receive, send)
+            await _refusal(scope, STATUS_OF[exc.code], exc.code, exc.message)(scope, receive, send)
             return
         except _BodyTimeout:
             message = f"request body not received within {self.limits.body_timeout:g} s"
-            response = _refusal(scope, 408, ErrorCode.BAD_REQUEST, message)
+            response = _refusal(scope, 408, ErrorCode.BAD_REQUEST, message, close=True)
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
@@ -96,11 +100,23 @@ class RequestGuard:
             raise _BodyTimeout from None
 
 
-def _refusal(scope: Scope, status: int, code: ErrorCode, detail: str) -> Response:
-    """The problem response that turns a request away, logged once; it closes the connection."""
+def _refusal(
+    scope: Scope, status: int, code: ErrorCode, detail: str, *, close: bool = False
+) -> Response:
+    """The problem response that turns a request away, logged once.
+
+    A body the client is still sending is drained by the server, within limits, so that the
+    client reads this answer rather than a reset connection (`api.server`).
+    """
     request = Request(scope)
     log_problem(request, status, detail)
-    return problem(request, status, code, detail, CLOSE)
+    return problem(request, status, code, detail, CLOSE if close else None)
+
+
+def _head_size(scope: Scope) -> int:
+    """Bytes of the request line and headers, near enough."""
+    target = len(scope.get("raw_path", b"")) + len(scope.get("query_string", b""))
+    return target + sum(len(name) + len(value) + 4 for name, value in scope["headers"])
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

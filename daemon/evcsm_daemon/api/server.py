@@ -50,6 +50,7 @@ class GuardedH11Protocol(H11Protocol):
         self._head_timer: asyncio.TimerHandle | None = None
         self._send_timer: asyncio.TimerHandle | None = None
         self._waiting_since = 0.0
+        self._drained = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Count the connection; make room for it, or refuse it, when the cap is reached."""
@@ -64,6 +65,15 @@ class GuardedH11Protocol(H11Protocol):
         self._cancel_timers()
         super().connection_lost(exc)
 
+    def data_received(self, data: bytes) -> None:
+        """Take data in; past a refusal, drain the rest of the body only up to `max_drain`."""
+        if self.conn.our_state is h11.DONE and self.conn.their_state is h11.SEND_BODY:
+            self._drained += len(data)
+            if self._drained > self.limits.max_drain:
+                self.transport.abort()
+                return
+        super().data_received(data)
+
     def handle_events(self) -> None:
         """Process what arrived; once a whole request head is in, its deadline is met."""
         super().handle_events()
@@ -73,6 +83,7 @@ class GuardedH11Protocol(H11Protocol):
 
     def on_response_complete(self) -> None:
         """A response went out: the next request head has its own deadline."""
+        self._drained = 0
         if not self.transport.is_closing():
             self._wait_for_head()
         super().on_response_complete()
