@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from pydantic_settings import CliApp
 
 from evcsm_daemon import logs
-from evcsm_daemon.config import Settings
+from evcsm_daemon.config import Settings, cli_source
 from evcsm_daemon.runtime import Daemon
 
 log = logging.getLogger("evcsm_daemon")
@@ -49,11 +49,16 @@ async def _serve(settings: Settings) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Console entry point."""
     try:
-        settings = CliApp.run(Settings, cli_args=sys.argv[1:] if argv is None else argv)
+        settings = CliApp.run(
+            Settings,
+            cli_args=sys.argv[1:] if argv is None else argv,
+            cli_settings_source=cli_source(),
+        )
     except ValidationError as exc:
         for error in exc.errors(include_url=False):
             where = ".".join(str(level) for level in error["loc"])
-            print(f"evcsm-daemon: {where}: {error['msg']}", file=sys.stderr)
+            message = error["msg"].removeprefix("Value error, ")
+            print(f"evcsm-daemon: {where}: {message}", file=sys.stderr)
         return 2
     logs.setup(settings.log_format, settings.log_level)
     try:

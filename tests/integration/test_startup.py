@@ -1,6 +1,7 @@
 """Start-up and shutdown: HTTP from the start, one line per retry, signals obeyed in every phase."""
 
 import asyncio
+import json
 import logging
 import signal
 import socket
@@ -10,6 +11,7 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
+from evcsm_daemon.config import METAVARS, Settings
 from evcsm_daemon.main import main
 from evcsm_daemon.runtime import connect_store
 
@@ -79,22 +81,51 @@ def test_bad_settings_are_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]
     assert "Traceback" not in err
 
 
-def test_help_lists_every_setting(capsys: pytest.CaptureFixture[str]) -> None:
+def test_help_lists_every_setting_readably(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["--help"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    for flag in (
-        "--mqtt-url",
-        "--mqtt-password",
-        "--mongodb-uri",
-        "--http-addr",
-        "--chargers",
-        "--sim-speed",
-        "--api-token",
-        "--log-format",
-    ):
-        assert flag in out
+    assert set(METAVARS) == set(Settings.model_fields)
+    for field, metavar in METAVARS.items():
+        flag = "--" + field.replace("_", "-")
+        assert f"[{flag} {metavar}]" in out, flag
+        assert f"EVCSM_{field.upper()}" in " ".join(out.split()), field
+    for python_type in ("SecretStr", "null", "{str", " str]", " float]", " int]"):
+        assert python_type not in out
+    assert "(default: unset)" in out
+
+
+@pytest.mark.usefixtures("_restore_logging")
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--log-level", "LOUD"], "log_level: must be one of DEBUG, INFO"),
+        (["--log-format", "xml"], "log_format: Input should be 'text' or 'json'"),
+        (["--allowed-origins", "ops.example.com"], "allowed_origins: 'ops.example.com' is not"),
+    ],
+)
+def test_bad_settings_name_the_setting(
+    capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    assert main([*args, "--mongodb-uri", "memory"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"evcsm-daemon: {message}")
+    assert "Traceback" not in err
+
+
+def test_json_logs_are_plain_json_lines() -> None:
+    with daemon_process(EVCSM_LOG_FORMAT="json") as daemon:
+        daemon.wait_until("/api/chargers", 200)
+        assert daemon.get("/api/nothing-here").status_code == 404
+        daemon.stop(signal.SIGTERM)
+        lines = daemon.output().splitlines()
+    assert any("Started server process" in line for line in lines)
+    for line in lines:
+        record = json.loads(line)
+        assert set(record) == {"time", "level", "logger", "message"}, line
+        assert "\x1b" not in line
+        assert "\\u001b" not in line
 
 
 def test_a_taken_http_port_is_one_line(
