@@ -1,10 +1,11 @@
 """Filter values as clients send them, checked strictly at the edge.
 
-A date-time filter is a string in RFC 3339 form with its offset (`2026-01-15T08:00:00Z`,
-`...+01:00`): a bare number is not read as a Unix time, a date-time without offset is not
-guessed to be UTC, and a value that does not fit between 1970 and year 9999 once moved to UTC
-(`9999-12-31T23:59:59-23:59`) is refused rather than passed on to the database. It is kept in
-UTC.
+A date-time filter is an RFC 3339 string with its offset (`2026-01-15T08:00:00Z`,
+`...+01:00`) in the years 1970 to 9998: a bare number is not read as a Unix time, a date-time
+without offset is not guessed to be UTC, and no value can fall outside what a datetime holds
+once moved to UTC (`9999-12-31T23:59:59-23:59` used to). The same pattern is in the JSON
+Schema and the OpenAPI description, so what is documented is exactly what is accepted. The
+value is kept in UTC.
 
 A whole number is an integer: in JSON a number without fraction (not `true`, not `5.0`), in a
 URL query string the digits alone (`5`, not `5.0` or `1e3`).
@@ -14,37 +15,38 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BeforeValidator, ValidationInfo
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, ValidationInfo, WithJsonSchema
 
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-"""No session starts before the Unix epoch."""
+FIRST_YEAR = 1970
+LAST_YEAR = 9998
+"""A year before 9999, so that no offset can push a date-time past what Python holds."""
 
-_RFC3339 = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:[Zz]|[+-]\d{2}:\d{2})",
-    re.ASCII,
+DATE_TIME_PATTERN = (
+    r"^(19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"
+    r"-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
 )
+"""RFC 3339 date-time with an offset, in the years FIRST_YEAR to LAST_YEAR."""
+
+_DATE_TIME = re.compile(DATE_TIME_PATTERN, re.ASCII)
 _DIGITS = re.compile(r"[0-9]+", re.ASCII)
 _MAX_DIGITS = 20
 
 
 def _date_time_text(value: Any) -> Any:  # noqa: ANN401 - whatever a client sent
     """Let through a datetime (built in Python) or an RFC 3339 string with its offset."""
-    if isinstance(value, datetime):
+    if isinstance(value, datetime) or (isinstance(value, str) and _DATE_TIME.match(value)):
         return value
-    if isinstance(value, str) and _RFC3339.fullmatch(value):
-        return value
-    raise ValueError("must be a date-time string with a time zone, such as 2026-01-15T08:00:00Z")
+    raise ValueError(
+        f"must be a date-time string with a time zone in the years {FIRST_YEAR} to"
+        f" {LAST_YEAR}, such as 2026-01-15T08:00:00Z"
+    )
 
 
 def _in_utc(value: datetime) -> datetime:
-    """The same instant in UTC, refused when it falls outside 1970 to year 9999."""
-    try:
-        utc = value.astimezone(UTC)
-    except OverflowError:
-        raise ValueError("is out of range: it falls outside years 1 to 9999 in UTC") from None
-    if utc < EARLIEST:
-        raise ValueError("is out of range: it is before 1970-01-01T00:00:00Z")
-    return utc
+    """The same instant in UTC."""
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"must be in the years {FIRST_YEAR} to {LAST_YEAR}")
+    return value.astimezone(UTC)
 
 
 def _whole_number(value: Any, info: ValidationInfo) -> Any:  # noqa: ANN401 - whatever a client sent
@@ -58,10 +60,15 @@ def _whole_number(value: Any, info: ValidationInfo) -> Any:  # noqa: ANN401 - wh
     raise ValueError("must be a whole number")
 
 
-FilterTime = Annotated[AwareDatetime, BeforeValidator(_date_time_text), AfterValidator(_in_utc)]
-"""A date-time filter: RFC 3339 with an offset, between 1970 and year 9999, kept in UTC."""
+FilterTime = Annotated[
+    AwareDatetime,
+    BeforeValidator(_date_time_text),
+    AfterValidator(_in_utc),
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": DATE_TIME_PATTERN}),
+]
+"""A date-time filter: RFC 3339 with an offset, years 1970 to 9998, kept in UTC."""
 
 WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
 """An integer sent as an integer: no bool, no fraction, no exponent."""
 
-__all__ = ["EARLIEST", "FilterTime", "WholeNumber"]
+__all__ = ["DATE_TIME_PATTERN", "FIRST_YEAR", "LAST_YEAR", "FilterTime", "WholeNumber"]

@@ -205,7 +205,7 @@ async def test_bad_session_filters_are_problems(api: httpx.AsyncClient, bad: Bad
 
 async def test_session_filters_in_range_are_answered(api: httpx.AsyncClient) -> None:
     await api.post("/api/chargers/CP1/start")
-    params = {"since": "2026-01-15T09:00:00+01:00", "until": "9999-12-31T23:59:59Z"}
+    params = {"since": "2026-01-15T09:00:00+01:00", "until": "9998-12-31T23:59:59Z"}
     page = await api.get("/api/sessions", params={**params, "limit": "1000", "offset": "0"})
     assert page.status_code == 200
     assert page.json()["total"] == 1
@@ -272,6 +272,11 @@ async def test_swagger_ui_is_served_offline(api: httpx.AsyncClient) -> None:
         spec["paths"]
     )
     assert "bearer" in str(spec["components"]["securitySchemes"]).lower()
+    stop = spec["paths"]["/api/chargers/{charger_id}/stop"]["post"]["responses"]
+    assert {"400", "401", "403", "404", "408", "413", "422", "503"} <= set(stop)
+    assert stop["413"]["content"] == {
+        "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+    }
 
 
 @pytest.mark.parametrize(

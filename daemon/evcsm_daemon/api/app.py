@@ -4,6 +4,8 @@ The app answers from the moment the daemon listens: health and readiness at once
 route that needs the database with 503 `unavailable` until `attach()` hands it the service.
 """
 
+from typing import Any
+
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from starlette.middleware.cors import CORSMiddleware
@@ -13,6 +15,7 @@ from evcsm_daemon.api.access import ANY, AccessPolicy
 from evcsm_daemon.api.guard import RequestGuard
 from evcsm_daemon.api.health import ReadinessProbe
 from evcsm_daemon.api.limits import HttpLimits
+from evcsm_daemon.api.responses import problems_as_problem_json
 from evcsm_daemon.service import ChargingService
 
 SWAGGER_UI = "/swagger/index.html"
@@ -38,6 +41,14 @@ def create_app(
     )
     app.state.service = service
     app.state.readiness = readiness
+    build_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = problems_as_problem_json(build_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend it
     problems.install(app)
     for module in (seed, chargers, sessions, health):
         app.include_router(module.router)

@@ -10,11 +10,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from evcsm_daemon.api.responses import MEDIA_TYPE
 from evcsm_daemon.errors import EvcsmError
 
 log = logging.getLogger(__name__)
 
-MEDIA_TYPE = "application/problem+json"
 
 STATUS_OF: dict[ErrorCode, int] = {
     ErrorCode.BAD_REQUEST: 400,
