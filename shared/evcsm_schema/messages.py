@@ -166,8 +166,8 @@ class SessionQuery(InboundModel):
     """A request for stored sessions on `evcsm/sessions/query`; also the REST list filters.
 
     Every value is checked before the database sees it (`evcsm_schema.bounds`): date-times are
-    RFC 3339 strings with an offset between 1970 and year 9999, `limit` and `offset` are
-    integers in range, and `since` is not after `until`.
+    RFC 3339 strings with an offset in the years 1970 to 9998 and `limit` and `offset` are
+    integers in range. A `since` after `until` is no error: it matches nothing.
     """
 
     charger_id: ChargerId | None = Field(default=None, description="Only this charger.")
@@ -182,12 +182,6 @@ class SessionQuery(InboundModel):
     offset: WholeNumber = Field(
         default=0, ge=0, le=MAX_OFFSET, description="Sessions to skip (at most 100000)."
     )
-
-    @model_validator(mode="after")
-    def _range_in_order(self) -> "SessionQuery":
-        if self.since is not None and self.until is not None and self.since > self.until:
-            raise ValueError("since must not be after until")
-        return self
 
 
 class SessionPage(WireModel):
