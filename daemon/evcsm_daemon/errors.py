@@ -6,7 +6,11 @@
     ├── UnknownCharger         no such charger configured (unknown_charger)
     ├── NoActiveSession        stop on an idle charger (no_active_session)
     ├── SessionNotFound        no session with that id (not_found)
-    └── StoreUnavailable       the database did not answer; nothing changed (unavailable)
+    ├── StoreUnavailable       the database did not answer; nothing changed (unavailable)
+    └── (REST access, in `api.access`)
+        ├── UnknownHost        a Host this daemon does not serve (bad_request, 400)
+        ├── CrossOrigin        a write from another site's web page (forbidden, 403)
+        └── Unauthorized       a write without the bearer token (unauthorized, 401)
 
 Adapters map these to MQTT error replies (`mqtt.replies`) and RFC 9457 problem details
 (`api.problems`), each in one place. Library errors are caught at the adapter that meets them
