@@ -1,5 +1,8 @@
 """The dashboard against a real Mosquitto and the real daemon in-process: keys in, screen out."""
 
+import asyncio
+import json
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +34,14 @@ def kwh(text: str) -> float:
     return float(text)
 
 
+def rest_charger(daemon: Daemon, charger_id: str) -> dict[str, Any]:
+    """The charger as the daemon's REST API shows it."""
+    url = f"http://127.0.0.1:{daemon.http_port}/api/chargers/{charger_id}"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        body: dict[str, Any] = json.load(response)
+        return body
+
+
 def exported_lines(folder: Path) -> list[str]:
     [export] = folder.glob("evcsm-sessions-*.csv")
     return export.read_text(encoding="utf-8").splitlines()
@@ -55,11 +66,18 @@ async def test_start_then_stop_from_the_keyboard(
         assert notes.find("information", "Start CP1") is not None
 
         await pilot.press("x")
-        await wait_until(pilot, "CP1 stopped", lambda: row(app, "CP1")["status"] == "Stopped")
+        await wait_until(pilot, "CP1 stopped", lambda: row(app, "CP1")["status"] == "Idle")
         stopped = row(app, "CP1")
         assert stopped["power"].endswith("0.00")
         assert kwh(stopped["energy"]) > first
         assert row(app, "CP2")["status"] == "Idle"
+        # One vocabulary: the dashboard says what REST and the retained state say.
+        rest = await asyncio.to_thread(rest_charger, daemon, "CP1")
+        assert rest["status"] == "Idle"
+        assert rest["session"]["status"] == "Stopped"
+        assert daemon.service is not None
+        assert daemon.service.state("CP1").status.value == stopped["status"]
+        assert detail_title(app) == "CP1 · Idle"
 
 
 async def test_selection_moves_with_j_and_k(
@@ -103,7 +121,7 @@ async def test_history_lists_the_session(broker: Mosquitto, daemon: Daemon, tmp_
         await pilot.press("s")
         await wait_until(pilot, "CP1 charging", lambda: row(app, "CP1")["status"] == "Charging")
         await pilot.press("x")
-        await wait_until(pilot, "CP1 stopped", lambda: row(app, "CP1")["status"] == "Stopped")
+        await wait_until(pilot, "CP1 stopped", lambda: row(app, "CP1")["status"] == "Idle")
         session = row(app, "CP1")["session"]
 
         await pilot.press("h")

@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import pytest
-from evcsm_schema import Availability, ChargerStatus, CommandAction
+from evcsm_schema import Availability, ChargerStatus, CommandAction, SessionStatus
 from evcsm_tui.state import (
     MAX_SAMPLES,
     SAMPLE_WINDOW,
@@ -33,7 +33,7 @@ def test_retained_states_build_the_fleet_in_id_order() -> None:
     state = folded(LinkChange(LinkStatus.CONNECTED), Availability.ONLINE, *reversed(FLEET))
     assert state.charger_ids == ["CP1", "CP2", "CP3", "DEPOT-04"]
     assert state.chargers["CP1"].status_label == "Charging"
-    assert state.chargers["CP2"].status_label == "Stopped"
+    assert state.chargers["CP2"].status_label == "Idle"  # its last session is Stopped
     assert state.chargers["DEPOT-04"].status_label == "Idle"
     assert state.live
 
@@ -85,7 +85,9 @@ def test_a_stop_ends_the_live_readings() -> None:
     )
     state = folded(*LIVE, *CP1_TICKS[:3], charger("CP1", 22.0, stopped))
     cp1 = state.chargers["CP1"]
-    assert cp1.status_label == "Stopped"
+    assert cp1.status_label == "Idle"
+    assert cp1.session is not None
+    assert cp1.session.status is SessionStatus.STOPPED
     assert cp1.power_kw == 0.0
     assert cp1.energy_kwh == pytest.approx(15.1)
     assert cp1.live is None

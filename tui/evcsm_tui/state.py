@@ -23,7 +23,6 @@ from evcsm_schema import (
     ChargerStatus,
     ChargingSession,
     CommandAction,
-    SessionStatus,
     SessionUpdate,
 )
 
@@ -97,12 +96,12 @@ class ChargerView:
 
     @property
     def status_label(self) -> str:
-        """Charging, Stopped (its last session ended) or Idle (no session yet)."""
-        if self.charging:
-            return "Charging"
-        if self.session is not None and self.session.status is SessionStatus.STOPPED:
-            return "Stopped"
-        return "Idle"
+        """The charger's status in the daemon's words: Charging or Idle.
+
+        A stopped session is a session's status, never a charger's: REST, the retained state
+        and the dashboard all call a charger without an active session Idle.
+        """
+        return self.state.status.value
 
     @property
     def energy_kwh(self) -> float | None:
