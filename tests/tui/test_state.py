@@ -14,6 +14,7 @@ from evcsm_tui.state import (
     LinkStatus,
     fold,
     set_pending,
+    set_read_only,
 )
 
 from tests.tui.data import CP1_SESSION, CP1_TICKS, CP2_SESSION, FLEET, NOW, charger, session, update
@@ -165,6 +166,19 @@ def test_no_selection_is_refused() -> None:
     state = folded(*LIVE)
     assert state.command_refusal(None, CommandAction.START) == "no charger is selected"
     assert state.command_refusal("CP9", CommandAction.START) == "no charger is selected"
+
+
+def test_read_only_refuses_every_command_and_outlives_a_reconnect() -> None:
+    state = set_read_only(folded(*LIVE), "not authorised")
+    assert state.read_only
+    assert state.command_refusal("CP1", CommandAction.STOP) == (
+        "Stop is unavailable: this dashboard is read-only."
+    )
+    state = folded(LinkChange(LinkStatus.DISCONNECTED, "gone"))
+    state = set_read_only(state, "not authorised")
+    again = fold(fold(state, LinkChange(LinkStatus.CONNECTED)), Availability.ONLINE)
+    assert again.read_only_reason == "not authorised"
+    assert set_read_only(again, "another reason") is again
 
 
 def test_duration_runs_until_now_and_stops_at_the_end() -> None:

@@ -19,17 +19,26 @@ from textual.worker import Worker, WorkerState
 
 from evcsm_tui.client import Backoff, Link, MqttLink
 from evcsm_tui.config import Options, parse_options
-from evcsm_tui.errors import ConfigError, RequestError
+from evcsm_tui.errors import ConfigError, NotAuthorised, RequestError
 from evcsm_tui.logs import setup_logging
 from evcsm_tui.screens.dashboard import DashboardScreen
 from evcsm_tui.screens.help import HelpScreen
 from evcsm_tui.screens.history import HistoryScreen
-from evcsm_tui.state import DashboardState, Inbound, LinkChange, LinkStatus, fold, set_pending
+from evcsm_tui.state import (
+    DashboardState,
+    Inbound,
+    LinkChange,
+    LinkStatus,
+    fold,
+    set_pending,
+    set_read_only,
+)
 
 log = logging.getLogger(__name__)
 
 LINK_RESTART_S = 1.0
 """Pause before the link starts again after a failure it did not handle itself."""
+READ_ONLY_REASON = "the broker refused a command from this login (not authorised)"
 
 
 class EvcsmApp(App[None]):
@@ -114,6 +123,15 @@ class EvcsmApp(App[None]):
         title = f"{action.value.capitalize()} {charger_id}"
         try:
             reply = await self.link.command(charger_id, action)
+        except NotAuthorised as exc:
+            log.warning("%s: %s; the dashboard is read-only from now on", title, exc)
+            self._latest = set_read_only(self._latest, READ_ONLY_REASON)
+            self.notify(
+                f"{exc}. This dashboard is read-only from now on.",
+                title=f"{title}: not authorised",
+                severity="error",
+                timeout=10,
+            )
         except RequestError as exc:
             self.notify(str(exc), title=f"{title}: no answer", severity="error", timeout=10)
         else:
@@ -136,13 +154,15 @@ class EvcsmApp(App[None]):
     def action_help(self) -> None:
         """Show the help."""
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.log_file))
+            self.push_screen(HelpScreen(self.log_file, self._latest.read_only_reason))
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """The palette: the built-in commands, plus start, stop and history by name."""
         yield from super().get_system_commands(screen)
         yield SystemCommand("Session history", "Past sessions", self._show_history)
         yield SystemCommand("Help", "Keys and meanings", self.action_help)
+        if self._latest.read_only:
+            return
         for charger_id in self._latest.charger_ids:
             for action in CommandAction:
                 yield SystemCommand(

@@ -83,6 +83,8 @@ class ChargerDetail(Vertical):
 
     @staticmethod
     def _notice(state: DashboardState, view: ChargerView | None) -> str:
+        if state.read_only:
+            return f"Read-only: {state.read_only_reason}"
         reason = state.blocked_reason()
         if reason is not None:
             return f"Start/stop unavailable: {reason}"

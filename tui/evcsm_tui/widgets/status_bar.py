@@ -14,6 +14,7 @@ LINK_TEXT = {
     LinkStatus.CONNECTED: "● broker: {label}",
     LinkStatus.DISCONNECTED: "✕ broker unreachable: retrying {label}",
 }
+READ_ONLY_TEXT = "◆ read-only"
 DAEMON_TEXT = {
     Availability.ONLINE: "● daemon online",
     Availability.OFFLINE: "✕ daemon offline",
@@ -22,10 +23,11 @@ DAEMON_TEXT = {
 
 
 class StatusBar(Horizontal):
-    """One line: title, broker state, daemon state. CSS classes carry the colours."""
+    """One line: title, broker state, daemon state, read-only. CSS classes carry the colours."""
 
     link: reactive[LinkStatus] = reactive(LinkStatus.CONNECTING)
     daemon: reactive[Availability | None] = reactive(None)
+    read_only: reactive[bool] = reactive(default=False)
 
     def __init__(self, title: str, broker_label: str, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -37,6 +39,7 @@ class StatusBar(Horizontal):
         yield Label(Content(self._title), id="title")
         yield Label(id="broker")
         yield Label(id="daemon")
+        yield Label(READ_ONLY_TEXT, id="read-only")
 
     def on_mount(self) -> None:
         """Paint the initial states."""
@@ -46,6 +49,7 @@ class StatusBar(Horizontal):
         """Follow `state`."""
         self.link = state.link
         self.daemon = state.daemon
+        self.read_only = state.read_only
 
     def watch_link(self) -> None:
         """Repaint when the broker state changes."""
@@ -54,6 +58,10 @@ class StatusBar(Horizontal):
     def watch_daemon(self) -> None:
         """Repaint when the daemon state changes."""
         self._paint()
+
+    def watch_read_only(self, read_only: bool) -> None:  # noqa: FBT001 - Textual's watcher
+        """Show or hide the read-only marker."""
+        self.set_class(read_only, "-read-only")
 
     def _paint(self) -> None:
         if not self.is_mounted:
