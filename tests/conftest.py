@@ -21,3 +21,11 @@ def _fresh_memory_store() -> Iterator[None]:
     reset_memory()
     yield
     reset_memory()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _state_home_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Programs started by tests keep their state (the dashboard's log) in a temporary folder."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state-home")))
+        yield
