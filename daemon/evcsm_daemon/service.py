@@ -84,6 +84,7 @@ class ChargingService:
             status=ChargerStatus.CHARGING if active else ChargerStatus.IDLE,
             session=active or self._last.get(charger_id),
             updated_at=self._clock(),
+            simulation_speed=charger.spec.simulation_speed,
         )
 
     def states(self) -> list[ChargerState]:
