@@ -15,7 +15,7 @@ from textual.app import App
 from textual.message import Message
 from textual.notifications import Notification, Notify
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Label
+from textual.widgets import DataTable, Label, Static
 
 WAIT_S = 20.0
 """Generous: the condition is what the test checks, not how fast it came."""
@@ -73,6 +73,15 @@ def row(app: App[Any], charger_id: str) -> dict[str, str]:
 def label(app: App[Any], selector: str) -> str:
     """The plain text of a label on the current screen."""
     return str(app.screen.query_one(selector, Label).render())
+
+
+def figure(app: App[Any], name: str) -> str:
+    """The value of one figure in the detail panel ("" when it is not shown)."""
+    text = str(app.screen.query_one("#figures", Static).render())
+    for line in text.splitlines():
+        if line.startswith(f"{name} "):
+            return line[len(name) :].strip()
+    return ""
 
 
 def detail_title(app: App[Any]) -> str:

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import re
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from tests.support.broker import Mosquitto
 from tests.tui.harness import (
     Notes,
     detail_title,
+    figure,
     label,
     mqtt_app,
     ready,
@@ -62,7 +64,10 @@ async def test_start_then_stop_from_the_keyboard(
         await wait_until(pilot, "energy grows", lambda: kwh(row(app, "CP1")["energy"]) > first)
         assert row(app, "CP1")["power"].endswith("22.0")
         assert row(app, "CP1")["session"] != "—"
-        assert detail_title(app) == "CP1 · Charging"
+        # The test daemon's meters run at x60: the header and the detail say so.
+        assert detail_title(app) == "CP1 · Charging · simulated x60"
+        assert label(app, "#simulated") == "◇ simulated x60"
+        assert re.fullmatch(r"for 0:00:\d\d \(\d:\d\d:\d\d simulated\)", figure(app, "Charging"))
         assert notes.find("information", "Start CP1") is not None
 
         await pilot.press("x")
@@ -77,7 +82,7 @@ async def test_start_then_stop_from_the_keyboard(
         assert rest["session"]["status"] == "Stopped"
         assert daemon.service is not None
         assert daemon.service.state("CP1").status.value == stopped["status"]
-        assert detail_title(app) == "CP1 · Idle"
+        assert detail_title(app) == "CP1 · Idle · simulated x60"
 
 
 async def test_selection_moves_with_j_and_k(
@@ -89,9 +94,9 @@ async def test_selection_moves_with_j_and_k(
         await pilot.press("j", "s")
         await wait_until(pilot, "CP2 charging", lambda: row(app, "CP2")["status"] == "Charging")
         assert row(app, "CP1")["status"] == "Idle"
-        assert detail_title(app) == "CP2 · Charging"
+        assert detail_title(app) == "CP2 · Charging · simulated x60"
         await pilot.press("k")
-        await wait_until(pilot, "CP1 in detail", lambda: detail_title(app) == "CP1 · Idle")
+        await wait_until(pilot, "CP1 in detail", lambda: detail_title(app).startswith("CP1 · Idle"))
         await pilot.press("down")
         await wait_until(pilot, "CP2 in detail", lambda: detail_title(app).startswith("CP2"))
 
