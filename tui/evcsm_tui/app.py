@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 LINK_RESTART_S = 1.0
 """Pause before the link starts again after a failure it did not handle itself."""
-READ_ONLY_REASON = "the broker refused a command from this login (not authorised)"
+READ_ONLY_REASON = "the broker does not let this login send commands"
 
 
 class EvcsmApp(App[None]):
