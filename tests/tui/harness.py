@@ -12,6 +12,7 @@ from evcsm_tui.widgets.charger_detail import ChargerDetail
 from evcsm_tui.widgets.charger_table import ChargerTable
 from rich.text import Text
 from textual.app import App
+from textual.command import CommandList, CommandPalette
 from textual.message import Message
 from textual.notifications import Notification, Notify
 from textual.pilot import Pilot
@@ -104,3 +105,14 @@ async def ready(pilot: Pilot[Any], app: App[Any], *charger_ids: str) -> None:
     await wait_until(
         pilot, f"{', '.join(charger_ids)} listed", lambda: all(row(app, c) for c in charger_ids)
     )
+
+
+def palette_first(app: App[Any]) -> str:
+    """The prompt of the palette's highlighted command, or '' while there is none."""
+    if not isinstance(app.screen, CommandPalette):
+        return ""
+    commands = app.screen.query_one(CommandList)
+    if commands.highlighted is None or commands.option_count == 0:
+        return ""
+    prompt = commands.get_option_at_index(commands.highlighted).prompt
+    return prompt.plain if isinstance(prompt, Text) else str(prompt)

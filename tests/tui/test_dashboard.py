@@ -11,9 +11,7 @@ import pytest
 from evcsm_daemon.runtime import Daemon
 from evcsm_tui.screens.dashboard import DashboardScreen
 from evcsm_tui.screens.help import HelpScreen
-from rich.text import Text
-from textual.app import App
-from textual.command import CommandList, CommandPalette
+from textual.command import CommandPalette
 from textual.widgets import DataTable, Markdown
 
 from tests.support.broker import Mosquitto
@@ -23,6 +21,7 @@ from tests.tui.harness import (
     figure,
     label,
     mqtt_app,
+    palette_first,
     ready,
     row,
     table_rows,
@@ -152,17 +151,6 @@ async def test_history_lists_the_session(broker: Mosquitto, daemon: Daemon, tmp_
 
         await pilot.press("escape")
         await wait_until(pilot, "back on the dashboard", lambda: bool(row(app, "CP1")))
-
-
-def palette_first(app: App[Any]) -> str:
-    """The prompt of the palette's highlighted command, or '' while there is none."""
-    if not isinstance(app.screen, CommandPalette):
-        return ""
-    commands = app.screen.query_one(CommandList)
-    if commands.highlighted is None or commands.option_count == 0:
-        return ""
-    prompt = commands.get_option_at_index(commands.highlighted).prompt
-    return prompt.plain if isinstance(prompt, Text) else str(prompt)
 
 
 async def test_the_command_palette_starts_a_charger_by_name(

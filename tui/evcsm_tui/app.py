@@ -17,6 +17,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from evcsm_tui import fmt
 from evcsm_tui.client import Backoff, Link, MqttLink
 from evcsm_tui.config import Options, parse_options
 from evcsm_tui.errors import ConfigError, NotAuthorised, RequestError
@@ -39,6 +40,8 @@ log = logging.getLogger(__name__)
 LINK_RESTART_S = 1.0
 """Pause before the link starts again after a failure it did not handle itself."""
 READ_ONLY_REASON = "the broker does not let this login send commands"
+SCREENSHOT_DELAY_S = 0.1
+"""Lets the command palette close before the screen is captured."""
 
 
 class EvcsmApp(App[None]):
@@ -158,7 +161,15 @@ class EvcsmApp(App[None]):
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """The palette: the built-in commands, plus start, stop and history by name."""
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):
+            if command.title == "Screenshot":  # Textual's saves to ~/Downloads, ours where CSVs go
+                yield SystemCommand(
+                    "Screenshot",
+                    f"Save an SVG of the screen in {self.export_dir}",
+                    lambda: self.set_timer(SCREENSHOT_DELAY_S, self.action_screenshot),
+                )
+            else:
+                yield command
         yield SystemCommand("Session history", "Past sessions", self._show_history)
         yield SystemCommand("Help", "Keys and meanings", self.action_help)
         if self._latest.read_only:
@@ -170,6 +181,24 @@ class EvcsmApp(App[None]):
                     f"Send {action.value} to charger {charger_id}",
                     lambda c=charger_id, a=action: self.request_command(c, a),
                 )
+
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """Save an SVG of the screen (in the export folder unless `path` says otherwise)."""
+        name = filename or f"evcsm-screen-{fmt.file_stamp(self.now(), self.tz)}.svg"
+        self._save_screenshot(Path(path) if path else self.export_dir, name)
+
+    @work(group="screenshot", exit_on_error=False)
+    async def _save_screenshot(self, folder: Path, name: str) -> None:
+        target = folder / name
+        svg = self.export_screenshot()
+        try:
+            await asyncio.to_thread(target.write_text, svg, encoding="utf-8")
+        except OSError as exc:
+            log.error("could not save the screenshot to %s: %s", target, exc)  # noqa: TRY400 - the cause, not a traceback
+            self.notify(str(exc), title="Screenshot not saved", severity="error", timeout=10)
+            return
+        log.info("screenshot saved to %s", target)
+        self.notify(f"Saved to {target}", title="Screenshot")
 
     def _show_history(self) -> None:
         self.switch_mode("history")

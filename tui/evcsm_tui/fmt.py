@@ -67,6 +67,11 @@ def stamp(moment: datetime | None, tz: tzinfo | None) -> str:
     return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S") if moment else DASH
 
 
+def file_stamp(moment: datetime, tz: tzinfo | None) -> str:
+    """`YYYYmmdd-HHMMSS` in the operator's time zone, for the names of files the dashboard saves."""
+    return moment.astimezone(tz).strftime("%Y%m%d-%H%M%S")
+
+
 def gauge(fraction: float, width: int) -> tuple[str, str]:
     """The filled and the empty part of a bar `width` cells wide."""
     filled = round(min(1.0, max(0.0, fraction)) * width)
