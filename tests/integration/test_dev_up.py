@@ -107,7 +107,9 @@ async def test_dev_up_runs_everything_and_quitting_stops_it(
             "EVCSM_CHARGERS",
         )
     )
-    command = f"cd {ROOT} && {settings} ./dev up"
+    work = run_dir.parent / "work"
+    work.mkdir()
+    command = f"cd {work} && {settings} {ROOT}/dev up"
     await terminal.tmux("new-session", "-d", "-s", "dash", "-x", "100", "-y", "30", command)
     await terminal.wait_for("the daemon online", lambda s: "daemon online" in s and "CP2" in s)
     await terminal.tmux("send-keys", "-t", "dash", "s")
@@ -119,6 +121,16 @@ async def test_dev_up_runs_everything_and_quitting_stops_it(
 
     states = await asyncio.to_thread(chargers)
     assert [(c["chargerId"], c["status"]) for c in states] == [("CP1", "Charging"), ("CP2", "Idle")]
+
+    # The palette's screenshot lands in the folder ./dev up was started from.
+    await terminal.tmux("send-keys", "-t", "dash", "C-p")
+    await terminal.wait_for("the palette", lambda s: "Search for commands" in s)
+    await terminal.tmux("send-keys", "-t", "dash", "-l", "screenshot")
+    await terminal.wait_for("Screenshot offered", lambda s: "Save an SVG" in s)
+    await terminal.tmux("send-keys", "-t", "dash", "Enter")
+    await terminal.wait_for("the saved notice", lambda s: "Saved to" in s)
+    [screenshot] = work.glob("evcsm-screen-*.svg")
+    assert "CP1" in screenshot.read_text(encoding="utf-8")
 
     await terminal.tmux("send-keys", "-t", "dash", "q")
     for _ in range(150):
