@@ -2,7 +2,7 @@
 
 import asyncio
 
-from evcsm_schema import topics
+from evcsm_schema import SessionQuery, SessionStatus, topics
 
 from tests.support.broker import Mosquitto
 from tests.support.daemon import daemon_settings, running_daemon
@@ -36,6 +36,7 @@ async def test_abrupt_restart_resumes_the_session(broker: Mosquitto) -> None:
             again = await watcher.request("evcsm/chargers/CP1/cmd/start")
             assert again["session"]["sessionId"] == session_id
             store = second.service.store
-            assert await store._sessions.count_documents({"status": "Charging"}) == 1
+            charging = await store.query(SessionQuery(status=SessionStatus.CHARGING))
+            assert charging.total == 1
             stopped = await watcher.request("evcsm/chargers/CP1/cmd/stop")
             assert stopped["session"]["energyConsumed"] >= resumed.energy_consumed
