@@ -8,12 +8,14 @@ raises it without applying, DOWN raises StoreUnavailable.
 import asyncio
 from collections.abc import Awaitable, Callable
 
+import httpx
 import pytest
+from evcsm_daemon.api import create_app
 from evcsm_daemon.errors import StoreError, StoreUnavailable, WriteNotConfirmed
 from evcsm_daemon.service import UNCONFIRMED_START_REASON, ChargingService
 from evcsm_daemon.store import SessionStore
 from evcsm_daemon.ticker import Ticker
-from evcsm_schema import ChargerStatus, ChargingSession, SessionQuery, SessionStatus
+from evcsm_schema import ChargerStatus, ChargingSession, Readiness, SessionQuery, SessionStatus
 from pymongo.errors import NetworkTimeout
 
 from tests.daemon.test_service import Recorder, make_service
@@ -60,13 +62,21 @@ async def test_a_start_lost_on_the_way_is_made_by_asking_again(faulty: FaultySto
     assert await charging(faulty.inner) == [session]
 
 
-async def test_a_stop_whose_acknowledgement_was_lost_is_a_stop(faulty: FaultyStore) -> None:
+async def charging_ten_minutes(
+    faulty: FaultyStore,
+) -> tuple[FakeClock, ChargingService, Recorder, ChargingSession]:
+    """A service on `faulty` whose CP1 (22 kW) has charged for ten minutes, and its events."""
     clock = FakeClock()
     service = await make_service(clock, faulty)
     events = Recorder()
     service.subscribe(events)
     session, _ = await service.start("CP1")
     clock.advance(600)
+    return clock, service, events, session
+
+
+async def test_a_stop_whose_acknowledgement_was_lost_is_a_stop(faulty: FaultyStore) -> None:
+    _, service, events, session = await charging_ten_minutes(faulty)
     faulty.fail("finish", Fault.LOST_ACK)
     stopped = await service.stop("CP1", "Unplugged")
     assert stopped.status is SessionStatus.STOPPED
@@ -153,12 +163,7 @@ async def test_a_start_waits_for_the_last_unconfirmed_one_to_settle(faulty: Faul
 async def test_an_unconfirmed_stop_is_in_effect_and_stored_later(
     faulty: FaultyStore, fault: Fault
 ) -> None:
-    clock = FakeClock()
-    service = await make_service(clock, faulty)
-    events = Recorder()
-    service.subscribe(events)
-    session, _ = await service.start("CP1")
-    clock.advance(600)
+    clock, service, events, session = await charging_ten_minutes(faulty)
     faulty.fail("finish", fault)
     faulty.fail("finish", Fault.DOWN)
     with pytest.raises(WriteNotConfirmed, match="charging is off, and the stop is stored"):
@@ -229,3 +234,27 @@ async def test_a_network_timeout_after_the_insert_landed_on_mongodb() -> None:
     stopped = await service.stop("CP1")
     assert stopped.session_id == session.session_id
     assert await charging(store) == []
+
+
+async def test_rest_says_what_is_in_effect_when_a_start_is_not_confirmed(
+    faulty: FaultyStore,
+) -> None:
+    service = await make_service(FakeClock(), faulty)
+
+    async def ready() -> Readiness:
+        return Readiness(ready=True, broker=True, database=True)
+
+    app = create_app(service, ready, None)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://evcsm") as client:
+        faulty.fail("insert_active", Fault.LOST_ACK)
+        faulty.fail("insert_active", Fault.DOWN)
+        response = await client.post("/api/chargers/CP1/start")
+        assert response.status_code == 503
+        problem = response.json()
+        assert problem["code"] == "unavailable"
+        assert "did not confirm the start" in problem["detail"]
+        assert "charging is off" in problem["detail"]
+        assert (await client.get("/api/chargers/CP1")).json()["status"] == "Idle"
+        assert (await client.post("/api/chargers/CP1/start")).status_code == 201
+    assert len(await charging(faulty.inner)) == 1

@@ -32,7 +32,12 @@ from pymongo.errors import (
     WriteConcernError,
 )
 
-from evcsm_daemon.errors import SessionNotFound, StoreUnavailable, WriteNotConfirmed
+from evcsm_daemon.errors import (
+    SessionNotFound,
+    StoreError,
+    StoreUnavailable,
+    WriteNotConfirmed,
+)
 from evcsm_daemon.store.documents import from_document, to_document
 
 COLLECTION = "sessions"
@@ -58,18 +63,18 @@ def driver_errors(*, write: bool) -> Iterator[None]:
     """
     try:
         yield
-    except _NOT_SENT as exc:
-        raise StoreUnavailable(f"database unavailable: {exc}") from exc
-    except _UNANSWERED as exc:
-        if write:
-            raise WriteNotConfirmed(f"database did not confirm the write: {exc}") from exc
-        raise StoreUnavailable(f"database unavailable: {exc}") from exc
-    except OperationFailure as exc:
-        raise StoreUnavailable(f"database refused the call: {exc}") from exc
     except PyMongoError as exc:
-        if write:
-            raise WriteNotConfirmed(f"database did not confirm the write: {exc}") from exc
-        raise StoreUnavailable(f"database unavailable: {exc}") from exc
+        raise _mapped(exc, write=write) from exc
+
+
+def _mapped(exc: PyMongoError, *, write: bool) -> StoreError:
+    if isinstance(exc, _NOT_SENT):
+        return StoreUnavailable(f"database unavailable: {exc}")
+    if isinstance(exc, OperationFailure) and not isinstance(exc, _UNANSWERED):
+        return StoreUnavailable(f"database refused the call: {exc}")
+    if write:
+        return WriteNotConfirmed(f"database did not confirm the write: {exc}")
+    return StoreUnavailable(f"database unavailable: {exc}")
 
 
 class MongoStore:

@@ -54,6 +54,7 @@ CREATE TABLE IF NOT EXISTS sessions (
 CREATE UNIQUE INDEX IF NOT EXISTS one_active_session_per_charger
     ON sessions (charger_id) WHERE status = '{CHARGING}';
 CREATE INDEX IF NOT EXISTS charger_history ON sessions (charger_id, start_ms, id);
+CREATE INDEX IF NOT EXISTS charger_status_history ON sessions (charger_id, status, start_ms, id);
 CREATE INDEX IF NOT EXISTS status_history ON sessions (status, start_ms, id);
 CREATE INDEX IF NOT EXISTS history ON sessions (start_ms, id);
 PRAGMA user_version = {SCHEMA_VERSION};
