@@ -37,7 +37,8 @@ SOC = "SoC"
 MAX_WH = 2**53 - 1
 """A register beyond this is no meter (and would not survive a JSON number)."""
 MAX_POWER_W = 10**9
-_NUMBER = re.compile(r"[+-]?(?:\d{1,30}(?:\.\d{0,30})?|\.\d{1,30})(?:[eE][+-]?\d{1,3})?")
+_NUMBER = re.compile(r"[+-]?(?:\d{1,30}(?:\.\d{0,30})?|\.\d{1,30})(?:[eE][+-]?\d{1,3})?", re.ASCII)
+"""A decimal number in ASCII digits (Unicode digits, NaN, inf and `_` are not meter values)."""
 _ENERGY_SCALE = {"Wh": 1, "kWh": 1000}
 _POWER_SCALE = {"W": Fraction(1, 1000), "kW": Fraction(1)}
 
