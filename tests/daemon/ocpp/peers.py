@@ -66,23 +66,39 @@ class LabChargePoint(ChargePoint):
             await asyncio.sleep(3600)
         return answer or default
 
+    async def _reply(self, action: str, default: str, fields: dict[str, Any]) -> Any:
+        """Record the call; answer its result class with the configured status."""
+        self._got(action, **fields)
+        status = await self._status(action, default)
+        return getattr(call_result, action)(status=status)
+
     @on(Action.remote_start_transaction)
     async def on_remote_start(self, **fields: Any) -> Any:
-        self._got("RemoteStartTransaction", **fields)
-        status = await self._status("RemoteStartTransaction", "Accepted")
-        return call_result.RemoteStartTransaction(status=status)
+        return await self._reply("RemoteStartTransaction", "Accepted", fields)
 
     @on(Action.remote_stop_transaction)
     async def on_remote_stop(self, **fields: Any) -> Any:
-        self._got("RemoteStopTransaction", **fields)
-        status = await self._status("RemoteStopTransaction", "Accepted")
-        return call_result.RemoteStopTransaction(status=status)
+        return await self._reply("RemoteStopTransaction", "Accepted", fields)
 
     @on(Action.change_configuration)
     async def on_change_configuration(self, **fields: Any) -> Any:
-        self._got("ChangeConfiguration", **fields)
-        status = await self._status("ChangeConfiguration", "Accepted")
-        return call_result.ChangeConfiguration(status=status)
+        return await self._reply("ChangeConfiguration", "Accepted", fields)
+
+    @on(Action.reset)
+    async def on_reset(self, **fields: Any) -> Any:
+        return await self._reply("Reset", "Accepted", fields)
+
+    @on(Action.unlock_connector)
+    async def on_unlock(self, **fields: Any) -> Any:
+        return await self._reply("UnlockConnector", "Unlocked", fields)
+
+    @on(Action.change_availability)
+    async def on_change_availability(self, **fields: Any) -> Any:
+        return await self._reply("ChangeAvailability", "Scheduled", fields)
+
+    @on(Action.trigger_message)
+    async def on_trigger(self, **fields: Any) -> Any:
+        return await self._reply("TriggerMessage", "Accepted", fields)
 
     @on(Action.get_configuration)
     async def on_get_configuration(self, **fields: Any) -> Any:
@@ -95,27 +111,6 @@ class LabChargePoint(ChargePoint):
             ],
             unknown_key=["Nope"],
         )
-
-    @on(Action.reset)
-    async def on_reset(self, **fields: Any) -> Any:
-        self._got("Reset", **fields)
-        return call_result.Reset(status=await self._status("Reset", "Accepted"))
-
-    @on(Action.unlock_connector)
-    async def on_unlock(self, **fields: Any) -> Any:
-        self._got("UnlockConnector", **fields)
-        return call_result.UnlockConnector(status=await self._status("UnlockConnector", "Unlocked"))
-
-    @on(Action.change_availability)
-    async def on_change_availability(self, **fields: Any) -> Any:
-        self._got("ChangeAvailability", **fields)
-        status = await self._status("ChangeAvailability", "Scheduled")
-        return call_result.ChangeAvailability(status=status)
-
-    @on(Action.trigger_message)
-    async def on_trigger(self, **fields: Any) -> Any:
-        self._got("TriggerMessage", **fields)
-        return call_result.TriggerMessage(status=await self._status("TriggerMessage", "Accepted"))
 
     async def boot(self) -> Any:
         """BootNotification; the central system's answer."""

@@ -139,13 +139,25 @@ class StationLink:
                 finally:
                     self._open = False
                     self._fail_pending(ChargerNoAnswer(f"charge point {self.station_id} closed"))
-                    await self._calls.put(None)
+                    self._stop_worker()
         finally:
             self.finished.set()
+
+    def _stop_worker(self) -> None:
+        """Queue the worker's end without waiting: requests still queued cannot be answered."""
+        while True:
+            try:
+                self._calls.put_nowait(None)
+            except asyncio.QueueFull:
+                dropped = self._calls.get_nowait()
+                log.debug("dropped %s of closed charge point %s", dropped, self.station_id)
+            else:
+                return
 
     async def supersede(self) -> None:
         """A new connection of the same identity takes over: close this one."""
         self._superseded = True
+        self.reason = "replaced by a new connection"
         await self.ws.close(CloseCode.NORMAL_CLOSURE, "replaced by a new connection")
 
     # --- reading -------------------------------------------------------------------------------
