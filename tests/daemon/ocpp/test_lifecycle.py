@@ -50,3 +50,12 @@ async def test_a_dropped_peer_is_disconnected_and_others_carry_on(
         assert gone.station_id == "CP1"
         assert (await point.boot()).status == "Accepted"
         assert central.connected == {"CP2"}
+
+
+async def test_a_peer_that_never_finishes_its_handshake_is_dropped(start_central: Start) -> None:
+    async with start_central(handshake_timeout_s=1.0) as (central, _):
+        reader, writer = await asyncio.open_connection("127.0.0.1", central.port)
+        writer.write(b"GET /ocpp/CP1 HTTP/1.1\r\nHost: x\r\n")  # and never the blank line
+        async with asyncio.timeout(30):
+            assert await reader.read() == b""
+        writer.close()
