@@ -207,11 +207,16 @@ async def drive(url: str, plan: argparse.Namespace, server_pid: int) -> dict[str
         figures.metering.set()
         await asyncio.sleep(plan.warmup + plan.interval)
         figures.window_open = True
-        cpu0, wall0 = cpu_seconds(server_pid), time.perf_counter()
+        cpu0, wall0, own0 = cpu_seconds(server_pid), time.perf_counter(), time.process_time()
         await asyncio.sleep(plan.seconds)
         figures.window_open = False
-        cpu1, wall1 = cpu_seconds(server_pid), time.perf_counter()
-        return {"ramp_s": ramp_s, "cpu_s": cpu1 - cpu0, "window_s": wall1 - wall0}
+        cpu1, wall1, own1 = cpu_seconds(server_pid), time.perf_counter(), time.process_time()
+        return {
+            "ramp_s": ramp_s,
+            "cpu_s": cpu1 - cpu0,
+            "window_s": wall1 - wall0,
+            "client_cpu_s": own1 - own0,
+        }
 
     budget = plan.ramp_timeout + plan.warmup + plan.interval + plan.seconds + STOP_TIMEOUT_S
     async with asyncio.timeout(budget), asyncio.TaskGroup() as group:
@@ -281,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
         "timeouts": figures.failures,
         "server_cpu_percent": round(100 * result["cpu_s"] / result["window_s"], 1),
         "server_cpu_us_per_meter_values": round(1e6 * result["cpu_s"] / max(1, len(meter_ms)), 0),
+        "simulator_cpu_percent": round(100 * result["client_cpu_s"] / result["window_s"], 1),
         "events_in_sink": events,
     }
     print(json.dumps(report, indent=2))

@@ -59,3 +59,25 @@ async def test_a_peer_that_never_finishes_its_handshake_is_dropped(start_central
         async with asyncio.timeout(30):
             assert await reader.read() == b""
         writer.close()
+
+
+async def test_connections_racing_for_one_identity_never_overlap(
+    start_central: Start, sink: RecordingSink
+) -> None:
+    async with start_central() as (central, url), raw_station(url, "CP1"):
+        await sink.wait_for(StationConnected)
+        async with raw_station(url, "CP1") as second, raw_station(url, "CP1") as third:
+            reply = await third.call("Heartbeat", {}, "alive")
+            assert reply[:2] == [3, "alive"]
+            with pytest.raises(ConnectionClosed) as closed:
+                await second.reply()
+            assert closed.value.rcvd is not None
+            assert closed.value.rcvd.reason == "replaced by a new connection"
+            assert central.connected == {"CP1"}
+    lifecycle = [
+        type(event).__name__
+        for event in sink.events
+        if isinstance(event, StationConnected | StationDisconnected)
+    ]
+    assert lifecycle[::2] == ["StationConnected"] * len(lifecycle[::2])
+    assert lifecycle[1::2] == ["StationDisconnected"] * len(lifecycle[1::2])
