@@ -25,7 +25,7 @@ import pytest
 from evcsm_schema import Availability, CommandAction, SessionStatus, topics
 
 from tests.deploy.clients import mqtt_client, role_client, role_clients
-from tests.deploy.compose import DAEMON_ENVIRONMENT, interpolate, load_compose
+from tests.deploy.compose import DAEMON_ENVIRONMENT, container_environment, load_compose
 from tests.deploy.deployment import (
     DAEMON_USER,
     MQTT_PORT,
@@ -50,7 +50,7 @@ def daemon_environment(deployment: Deployment, broker_port: int, http_port: int)
     env = stages(DAEMON_DOCKERFILE)[-1].env()
     here_bin = str(Path(sys.executable).parent)
     env["PATH"] = env["PATH"].replace(IMAGE_VENV_BIN, here_bin).replace("$PATH", os.defpath)
-    env |= {key: interpolate(value, deployment.env) for key, value in DAEMON_ENVIRONMENT.items()}
+    env |= container_environment(DAEMON_ENVIRONMENT, deployment.env)
     env["EVCSM_MQTT_URL"] = env["EVCSM_MQTT_URL"].replace(
         f"mosquitto:{MQTT_PORT}", f"127.0.0.1:{broker_port}"
     )
@@ -69,7 +69,7 @@ class DeployedDaemon:
         self.url = f"http://127.0.0.1:{self.http_port}"
         entry = stages(DAEMON_DOCKERFILE)[-1].last("ENTRYPOINT").exec_form()
         program = shutil.which(entry[0], path=self.env["PATH"])
-        assert program, f"{entry[0]} is not on the image's PATH here: uv sync --all-packages"
+        assert program, f"{entry[0]} is not on the image's PATH here: ./dev sync"
         self.command = [program, *entry[1:]]
         self.log = Path(tempfile.mkstemp(prefix="evcsm-deployed-daemon-", suffix=".log")[1])
         self.proc: subprocess.Popen[bytes] | None = None
