@@ -18,7 +18,6 @@ from tests.deploy.dockerfiles import (
     DAEMON_DOCKERFILE,
     TUI_DOCKERFILE,
     Stage,
-    run_build_stage,
     stages,
 )
 
@@ -110,9 +109,9 @@ def test_every_package_the_build_installs_or_runs_is_pinned_with_hashes(
 
 @pytest.mark.parametrize(("dockerfile", "package"), IMAGES.items(), ids=ids)
 def test_the_build_stage_installs_exactly_the_pins_for_real(
-    dockerfile: Path, package: str, tmp_path: Path
+    dockerfile: Path, package: str, request: pytest.FixtureRequest
 ) -> None:
-    venv = run_build_stage(dockerfile, tmp_path)
+    venv: Path = request.getfixturevalue(f"{package}_image")
     listed = subprocess.run(
         ["uv", "pip", "list", "--python", str(venv / "bin" / "python"), "--format", "json"],
         capture_output=True,
