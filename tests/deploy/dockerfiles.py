@@ -126,11 +126,11 @@ def build_environment(stage: Stage, folder: Path) -> dict[str, str]:
     return env
 
 
-def run_build_stage(dockerfile: Path, folder: Path) -> Path:
+def run_build_stage(dockerfile: Path, folder: Path, context: Path = REPO) -> Path:
     """Run the first stage's WORKDIR, COPY and RUN for real under `folder`; the built /opt/evcsm.
 
     The base image's Python is a fresh virtual environment at `folder`/usr/local with pip alone,
-    as in the image; the image's absolute paths move under `folder`; COPY reads the repository.
+    as in the image; the image's absolute paths move under `folder`; COPY reads `context`.
     """
     stage = stages(dockerfile)[0]
     base = ["uv", "venv", "--quiet", "--seed", "--python", sys.executable, f"{folder}/usr/local"]
@@ -147,7 +147,7 @@ def run_build_stage(dockerfile: Path, folder: Path) -> Path:
         elif instruction.keyword == "COPY":
             *sources, target = args.split()
             for source in sources:
-                copy_from_context(source, workdir / target)
+                copy_from_context(context / source, workdir / target)
         elif instruction.keyword == "RUN":
             done = subprocess.run(
                 ["sh", "-c", args],
@@ -164,10 +164,9 @@ def run_build_stage(dockerfile: Path, folder: Path) -> Path:
     return folder / "opt" / "evcsm"
 
 
-def copy_from_context(source: str, target: Path) -> None:
-    """COPY `source` (relative to the repository) to `target` (a folder when it ends in /)."""
-    origin = REPO / source
-    assert origin.exists(), f"COPY {source}: not in the repository"
+def copy_from_context(origin: Path, target: Path) -> None:
+    """COPY `origin` (in the build context) into `target`, a folder."""
+    assert origin.exists(), f"COPY {origin}: not in the build context"
     if origin.is_dir():
         shutil.copytree(origin, target, ignore=IGNORED, dirs_exist_ok=True)
     else:

@@ -3,6 +3,7 @@
 import json
 import re
 import shlex
+import shutil
 import subprocess
 import tomllib
 from importlib import metadata
@@ -18,6 +19,7 @@ from tests.deploy.dockerfiles import (
     DAEMON_DOCKERFILE,
     TUI_DOCKERFILE,
     Stage,
+    run_build_stage,
     stages,
 )
 
@@ -128,6 +130,21 @@ def test_the_build_stage_installs_exactly_the_pins_for_real(
         [str(venv / "bin" / entry), "--help"], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_the_build_refuses_a_package_whose_hash_is_not_the_pinned_one(tmp_path: Path) -> None:
+    context = tmp_path / "context"
+    for folder in ("shared", "daemon", "requirements"):
+        shutil.copytree(REPO / folder, context / folder)
+    pins = context / "requirements" / "daemon.txt"
+    # Every hash of one package replaced: what a tampered or substituted download looks like.
+    text = pins.read_text(encoding="utf-8")
+    entry = re.search(r"(?ms)^h11==.*?(?=^\S)", text)
+    assert entry, "pick another small package of daemon.txt"
+    tampered = re.sub(r"sha256:[0-9a-f]{64}", "sha256:" + "0" * 64, entry.group())
+    pins.write_text(text.replace(entry.group(), tampered), encoding="utf-8")
+    with pytest.raises(AssertionError, match=r"(?i)hash mismatch for `h11=="):
+        run_build_stage(DAEMON_DOCKERFILE, tmp_path / "build", context)
 
 
 def requirements(path: Path) -> dict[str, Version]:
