@@ -256,6 +256,11 @@ def lock_is_current() -> bool:
     return True
 
 
+def conflict(error: LockError) -> bool:
+    """Whether uv failed because the pins and the requirements cannot all hold (not the network)."""
+    return "No solution found" in str(error)
+
+
 def stale(lines: list[str]) -> int:
     """Say what is stale and how to fix it; the exit status."""
     say("requirements/ is stale: it no longer matches the pyproject files.")
@@ -271,6 +276,8 @@ def check() -> int:
         try:
             lock = seeded_lock(project_files(working_tree), all_committed_pins())
         except LockError as error:
+            if not conflict(error):
+                raise
             reason = str(error).splitlines()
             return stale(["  The committed pins conflict with them:", *(f"  {r}" for r in reason)])
         LOCK.write_text(lock, encoding="utf-8")
@@ -278,6 +285,8 @@ def check() -> int:
     try:
         found = export_differences() + build_differences()
     except LockError as error:
+        if not conflict(error):
+            raise
         return stale([f"  {line}" for line in str(error).splitlines()])
     return stale(found) if found else 0
 
@@ -327,6 +336,7 @@ def write(args: Sequence[str]) -> int:
         new = pins(path.read_text(encoding="utf-8"))
         if not old:
             print(f"  {path.relative_to(ROOT)}: {len(new)} pins", file=sys.stderr)
+            continue
         for line in changes(path, old, new):
             print(line, file=sys.stderr)
     return 0
