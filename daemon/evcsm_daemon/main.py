@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = CliApp.run(Settings, cli_args=sys.argv[1:] if argv is None else argv)
     except ValidationError as exc:
         for error in exc.errors(include_url=False):
-            where = ".".join(str(level) for level in error["loc"])
+            where = ".".join(str(level) for level in error["loc"]) or "settings"
             print(f"evcsm-daemon: {where}: {error['msg']}", file=sys.stderr)
         return 2
     logs.setup(settings.log_format, settings.log_level)

@@ -67,12 +67,16 @@ async def connect_store(uri: str, *, timeout_ms: int = 5000) -> SessionStore:
             await store.close()
             reason = exc.message.splitlines()[0][:160]
             log.warning(
-                "MongoDB %s unreachable (%s); retrying in %.0f s", redact_uri(uri), reason, delay
+                "%s %s unreachable (%s); retrying in %.0f s",
+                store.kind,
+                redact_uri(uri),
+                reason,
+                delay,
             )
             await asyncio.sleep(delay)
             delay = min(STORE_RETRY_MAX_S, delay * 2)
         else:
-            log.info("connected to MongoDB %s", redact_uri(uri))
+            log.info("connected to %s %s", store.kind, redact_uri(uri))
             return store
 
 

@@ -26,7 +26,8 @@ class ErrorCode(StrEnum):
     UNAUTHORIZED = "unauthorized"
     """A mutating REST call came without the right bearer token."""
     UNAVAILABLE = "unavailable"
-    """The database could not be reached; nothing was changed."""
+    """The database could not be reached (nothing was changed) or did not confirm a write (the
+    message says so, and what is in effect)."""
     INTERNAL = "internal"
     """An unexpected failure; the daemon logged it."""
 

@@ -10,7 +10,7 @@ from evcsm_daemon.chargers import ChargerSpec, SimulatedCharger
 from evcsm_daemon.core.profile import ChargeProfile
 from evcsm_daemon.service import ChargingService
 from evcsm_daemon.store import open_store
-from evcsm_schema import Readiness
+from evcsm_schema import Readiness, SessionQuery
 
 from tests.support.clock import FakeClock
 
@@ -182,7 +182,7 @@ async def test_bad_requests_are_problems_and_write_nothing(
     assert body["status"] == status
     assert body["code"] == code
     assert body["detail"]
-    assert (await service.store._sessions.count_documents({})) == 0
+    assert (await service.store.query(SessionQuery())).total == 0
 
 
 async def test_token_guards_mutating_calls_only(clock: FakeClock) -> None:
@@ -199,7 +199,7 @@ async def test_token_guards_mutating_calls_only(clock: FakeClock) -> None:
                 assert refused.status_code == 401, (path, headers)
                 assert refused.json()["code"] == "unauthorized"
                 assert refused.headers["www-authenticate"] == "Bearer"
-        assert (await service.store._sessions.count_documents({})) == 0
+        assert (await service.store.query(SessionQuery())).total == 0
         assert (await client.post(f"{SEED}/start", headers=AUTH)).status_code == 200
         assert (await client.post("/api/chargers/CP2/start", headers=AUTH)).status_code == 201
         assert (await client.post("/api/chargers/CP2/stop", headers=AUTH)).status_code == 200

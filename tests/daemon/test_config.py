@@ -5,6 +5,7 @@ from evcsm_daemon.config import Settings, parse_fleet, split_addr
 from evcsm_daemon.store.connect import redact_uri
 from evcsm_schema.broker import parse_broker_url
 from pydantic import ValidationError
+from pydantic_settings import CliApp
 
 
 def test_defaults_match_the_seed() -> None:
@@ -90,3 +91,22 @@ def test_passwords_are_kept_out_of_log_lines() -> None:
     uri = "mongodb://evcsm:hunter2@db1,db2/evcsm?replicaSet=rs0"
     assert "hunter2" not in redact_uri(uri)
     assert redact_uri(uri).startswith("mongodb://evcsm:***@db1")
+
+
+def test_the_store_is_named_by_either_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EVCSM_MONGODB_URI", "mongodb://db:27017/fleet")  # as docker-compose sets
+    assert Settings().store_uri == "mongodb://db:27017/fleet"
+    monkeypatch.delenv("EVCSM_MONGODB_URI")
+    monkeypatch.setenv("EVCSM_STORE_URI", "sqlite:/var/lib/evcsm/sessions.db")
+    settings = Settings()
+    assert settings.store_uri == settings.mongodb_uri == "sqlite:/var/lib/evcsm/sessions.db"
+    monkeypatch.setenv("EVCSM_MONGODB_URI", "sqlite:/var/lib/evcsm/sessions.db")
+    assert Settings().store_uri == "sqlite:/var/lib/evcsm/sessions.db"
+    monkeypatch.setenv("EVCSM_MONGODB_URI", "memory")
+    with pytest.raises(ValidationError, match="differ: set only one"):
+        Settings()
+
+
+def test_the_store_flags() -> None:
+    assert CliApp.run(Settings, cli_args=["--store-uri", "memory"]).store_uri == "memory"
+    assert CliApp.run(Settings, cli_args=["--mongodb-uri", "memory"]).store_uri == "memory"

@@ -110,14 +110,28 @@ async def test_dev_up_runs_everything_and_quitting_stops_it(
     work = run_dir.parent / "work"
     work.mkdir()
     command = f"cd {work} && {settings} {ROOT}/dev up"
-    await terminal.tmux("new-session", "-d", "-s", "dash", "-x", "100", "-y", "30", command)
-    await terminal.wait_for("the daemon online", lambda s: "daemon online" in s and "CP2" in s)
-    await terminal.tmux("send-keys", "-t", "dash", "s")
-    await terminal.wait_for("CP1 charging", lambda s: "Charging" in line_of(s, "CP1"))
+
+    async def up() -> None:
+        await terminal.tmux("new-session", "-d", "-s", "dash", "-x", "100", "-y", "30", command)
+        await terminal.wait_for("the daemon online", lambda s: "daemon online" in s and "CP2" in s)
+
+    async def quit_all() -> None:
+        await terminal.tmux("send-keys", "-t", "dash", "q")
+        for _ in range(150):
+            if not await terminal.alive() and not listening(mqtt_port) and not listening(http_port):
+                break
+            await asyncio.sleep(0.1)
+        assert not await terminal.alive()
+        assert not listening(http_port), "the daemon is still running after quitting"
+        assert not listening(mqtt_port), "the broker is still running after quitting"
 
     def chargers() -> list[dict[str, object]]:
         with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/api/chargers", timeout=5) as r:
             return list(json.load(r))
+
+    await up()
+    await terminal.tmux("send-keys", "-t", "dash", "s")
+    await terminal.wait_for("CP1 charging", lambda s: "Charging" in line_of(s, "CP1"))
 
     states = await asyncio.to_thread(chargers)
     assert [(c["chargerId"], c["status"]) for c in states] == [("CP1", "Charging"), ("CP2", "Idle")]
@@ -131,15 +145,16 @@ async def test_dev_up_runs_everything_and_quitting_stops_it(
     await terminal.wait_for("the saved notice", lambda s: "Saved to" in s)
     [screenshot] = work.glob("evcsm-screen-*.svg")
     assert "CP1" in screenshot.read_text(encoding="utf-8")
+    await quit_all()
 
-    await terminal.tmux("send-keys", "-t", "dash", "q")
-    for _ in range(150):
-        if not await terminal.alive() and not listening(mqtt_port) and not listening(http_port):
-            break
-        await asyncio.sleep(0.1)
-    assert not await terminal.alive()
-    assert not listening(http_port), "the daemon is still running after quitting"
-    assert not listening(mqtt_port), "the broker is still running after quitting"
+    # The sessions are in the SQLite file of the run folder: the next `./dev up` carries on.
+    assert (run_dir / "sessions.db").exists()
+    await up()
+    await terminal.wait_for("CP1 still charging", lambda s: "Charging" in line_of(s, "CP1"))
+    again = await asyncio.to_thread(chargers)
+    assert again[0]["session"]["sessionId"] == states[0]["session"]["sessionId"]  # type: ignore[index]
+    await quit_all()
+
     # Every log in the run folder it was given, none in the home or the checkout.
     assert "started session" in (run_dir / "daemon.log").read_text(encoding="utf-8")
     assert (run_dir / "mosquitto.log").exists()

@@ -10,5 +10,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     401: {**_PROBLEM, "description": "Missing or wrong bearer token (mutating calls)."},
     404: {**_PROBLEM, "description": "Unknown charger, no such session, or no active session."},
     422: {**_PROBLEM, "description": "Malformed parameters or body."},
-    503: {**_PROBLEM, "description": "The database is unavailable; nothing was changed."},
+    503: {
+        **_PROBLEM,
+        "description": "The database is unavailable (nothing was changed), or did not confirm "
+        "a start or stop (the detail says what is in effect).",
+    },
 }
