@@ -147,6 +147,8 @@ async def test_dev_up_runs_everything_and_quitting_stops_it(
     assert "CP1" in screenshot.read_text(encoding="utf-8")
     await quit_all()
 
+    assert "started session" in (run_dir / "daemon.log").read_text(encoding="utf-8")
+
     # The sessions are in the SQLite file of the run folder: the next `./dev up` carries on.
     assert (run_dir / "sessions.db").exists()
     await up()
@@ -156,7 +158,7 @@ async def test_dev_up_runs_everything_and_quitting_stops_it(
     await quit_all()
 
     # Every log in the run folder it was given, none in the home or the checkout.
-    assert "started session" in (run_dir / "daemon.log").read_text(encoding="utf-8")
+    assert "resumed session" in (run_dir / "daemon.log").read_text(encoding="utf-8")
     assert (run_dir / "mosquitto.log").exists()
     assert f"connected to mqtt://127.0.0.1:{mqtt_port}" in (run_dir / "tui.log").read_text(
         encoding="utf-8"
