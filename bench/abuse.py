@@ -66,9 +66,9 @@ def bodies() -> list[str]:
     for token, chunked in ((False, False), (True, False), (True, True)):
         with daemon_process(EVCSM_API_TOKEN=TOKEN) as daemon:
             daemon.wait_until("/api/chargers", 200)
-            before = memory_kb(daemon.proc.pid)[0]
-            answer, sent = send_body(daemon.port, 300 * MB, token=token, chunked=chunked)
-            after, peak = memory_kb(daemon.proc.pid)
+            before = memory_kb(daemon.process.pid)[0]
+            answer, sent = send_body(daemon.http_port, 300 * MB, token=token, chunked=chunked)
+            after, peak = memory_kb(daemon.process.pid)
             kind = ("chunked" if chunked else "Content-Length") + (", token" if token else "")
             rows.append(
                 f"| 300 MB POST ({kind}) | {answer} | {sent / MB:.1f} MB"
@@ -81,10 +81,10 @@ def slow_clients(count: int, hold: float) -> list[str]:
     rows = []
     with daemon_process() as daemon:
         daemon.wait_until("/api/chargers", 200)
-        before = memory_kb(daemon.proc.pid)[0]
+        before = memory_kb(daemon.process.pid)[0]
         held = []
         for _ in range(count):
-            sock = socket.create_connection(("127.0.0.1", daemon.port), timeout=5)
+            sock = socket.create_connection(("127.0.0.1", daemon.http_port), timeout=5)
             sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
             held.append(sock)
         started = time.monotonic()
@@ -99,7 +99,7 @@ def slow_clients(count: int, hold: float) -> list[str]:
                 pass
             time.sleep(max(0.0, 1.0 - (time.monotonic() - asked)))
         still_open = sum(1 for sock in held if _open(sock))
-        after, peak = memory_kb(daemon.proc.pid)
+        after, peak = memory_kb(daemon.process.pid)
         for sock in held:
             sock.close()
         rows.append(
@@ -125,7 +125,7 @@ def timed_stop(daemon: DaemonProcess, sig: signal.Signals) -> str:
         took = daemon.stop(sig)
     except AssertionError:
         return "still running after 10 s (killed)"
-    return f"{took:.2f} s, exit {daemon.proc.returncode}"
+    return f"{took:.2f} s, exit {daemon.process.returncode}"
 
 
 def signals() -> list[str]:
@@ -156,7 +156,7 @@ def signals() -> list[str]:
                 process.send_signal(signal.SIGSTOP)
             try:
                 if again:
-                    daemon.proc.send_signal(signal.SIGTERM)
+                    daemon.process.send_signal(signal.SIGTERM)
                     time.sleep(0.5)
                 return timed_stop(daemon, signal.SIGTERM)
             finally:

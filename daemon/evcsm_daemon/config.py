@@ -6,12 +6,15 @@ from typing import Any, Literal
 
 from evcsm_schema import CHARGER_ID_PATTERN
 from evcsm_schema.broker import parse_broker_url
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, CliSettingsSource, SettingsConfigDict
 
 from evcsm_daemon.api.access import parse_hosts, parse_origins
 from evcsm_daemon.api.limits import MAX_CONNECTIONS
 from evcsm_daemon.chargers.base import ChargerSpec
+from evcsm_daemon.store import check_uri
+
+DEFAULT_STORE = "mongodb://localhost:27017/evcsm"
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -38,9 +41,14 @@ class Settings(BaseSettings):
         default=None, description="CA bundle to verify an mqtts:// broker (system CAs if unset)."
     )
     mqtt_client_id: str = Field(default="evcsm-daemon", description="MQTT client id.")
+    store_uri: str = Field(
+        default=DEFAULT_STORE,
+        description="Where sessions are stored: a mongodb:// or mongodb+srv:// URI (replica sets "
+        "welcome), sqlite:PATH for a local file, or 'memory' (lost on exit; for tests).",
+    )
     mongodb_uri: str = Field(
-        default="mongodb://localhost:27017/evcsm",
-        description="MongoDB URI (replica sets welcome), or 'memory' for the in-process store.",
+        default=DEFAULT_STORE,
+        description="The earlier name of --store-uri, still read; set one of the two.",
     )
     http_addr: str = Field(default="127.0.0.1:5274", description="REST API listen host:port.")
     allowed_hosts: str | None = Field(
@@ -128,6 +136,21 @@ class Settings(BaseSettings):
         parse_broker_url(value)
         return value
 
+    @field_validator("store_uri", "mongodb_uri")
+    @classmethod
+    def _store_known(cls, value: str) -> str:
+        return check_uri(value)
+
+    @model_validator(mode="after")
+    def _one_store(self) -> "Settings":
+        """`store_uri` and its earlier name `mongodb_uri` hold the same value: the one set."""
+        given = {"store_uri", "mongodb_uri"} & self.model_fields_set
+        if given == {"store_uri", "mongodb_uri"} and self.store_uri != self.mongodb_uri:
+            raise ValueError("store_uri and mongodb_uri (its earlier name) differ: set only one")
+        chosen = self.mongodb_uri if given == {"mongodb_uri"} else self.store_uri
+        self.store_uri = self.mongodb_uri = chosen
+        return self
+
     def fleet(self) -> list[ChargerSpec]:
         """The configured chargers."""
         return parse_fleet(self.chargers)
@@ -138,6 +161,7 @@ METAVARS: dict[str, str] = {
     "mqtt_password": "PASSWORD",
     "mqtt_ca_file": "PATH",
     "mqtt_client_id": "ID",
+    "store_uri": "URI",
     "mongodb_uri": "URI",
     "http_addr": "HOST:PORT",
     "allowed_hosts": "NAMES",

@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     except ValidationError as exc:
         for error in exc.errors(include_url=False):
-            where = ".".join(str(level) for level in error["loc"])
+            where = ".".join(str(level) for level in error["loc"]) or "settings"
             message = error["msg"].removeprefix("Value error, ")
             print(f"evcsm-daemon: {where}: {message}", file=sys.stderr)
         return 2

@@ -88,7 +88,11 @@ async def connect_store(uri: str, *, timeout_ms: int = 5000) -> SessionStore:
             await store.close()
             reason = exc.message.splitlines()[0][:160]
             log.warning(
-                "MongoDB %s unreachable (%s); retrying in %.0f s", redact_uri(uri), reason, delay
+                "%s %s unreachable (%s); retrying in %.0f s",
+                store.kind,
+                redact_uri(uri),
+                reason,
+                delay,
             )
             await asyncio.sleep(delay)
             delay = min(STORE_RETRY_MAX_S, delay * 2)
@@ -96,7 +100,7 @@ async def connect_store(uri: str, *, timeout_ms: int = 5000) -> SessionStore:
             await _close(store)
             raise
         else:
-            log.info("connected to MongoDB %s", redact_uri(uri))
+            log.info("connected to %s %s", store.kind, redact_uri(uri))
             return store
 
 
@@ -172,7 +176,7 @@ class Daemon:
         """Reach the store and resume the sessions, retrying until both succeed."""
         delay = 1.0
         while True:
-            store = self.store = await connect_store(self.settings.mongodb_uri)
+            store = self.store = await connect_store(self.settings.store_uri)
             service = ChargingService(store, build_chargers(self.settings))
             try:
                 await service.resume()
@@ -180,7 +184,8 @@ class Daemon:
                 self.store = None
                 await _close(store)
                 log.warning(
-                    "MongoDB lost while resuming sessions (%s); reconnecting in %.0f s",
+                    "%s lost while resuming sessions (%s); reconnecting in %.0f s",
+                    store.kind,
                     exc.message.splitlines()[0][:160],
                     delay,
                 )

@@ -12,7 +12,7 @@ from evcsm_daemon.chargers import ChargerSpec, SimulatedCharger
 from evcsm_daemon.core.profile import ChargeProfile
 from evcsm_daemon.service import ChargingService
 from evcsm_daemon.store import open_store
-from evcsm_schema import Readiness
+from evcsm_schema import Readiness, SessionQuery
 
 from tests.support.clock import FakeClock
 from tests.support.queries import BAD_QUERIES, BadQuery
@@ -190,7 +190,7 @@ async def test_bad_requests_are_problems_and_write_nothing(
     assert body["status"] == status
     assert body["code"] == code
     assert body["detail"]
-    assert (await service.store._sessions.count_documents({})) == 0
+    assert (await service.store.query(SessionQuery())).total == 0
 
 
 @pytest.mark.parametrize("bad", BAD_QUERIES, ids=lambda bad: f"{bad.field}={bad.text[:24]}")
@@ -241,7 +241,7 @@ async def test_token_guards_mutating_calls_only(clock: FakeClock) -> None:
                 assert refused.status_code == 401, (path, headers)
                 assert refused.json()["code"] == "unauthorized"
                 assert refused.headers["www-authenticate"] == "Bearer"
-        assert (await service.store._sessions.count_documents({})) == 0
+        assert (await service.store.query(SessionQuery())).total == 0
         assert (await client.post(f"{SEED}/start", headers=AUTH)).status_code == 200
         assert (await client.post("/api/chargers/CP2/start", headers=AUTH)).status_code == 201
         assert (await client.post("/api/chargers/CP2/stop", headers=AUTH)).status_code == 200
@@ -360,7 +360,7 @@ async def test_cross_origin_writes_are_refused_and_change_nothing(
             assert response.json()["code"] == "forbidden"
         reads = await client.get("/api/chargers", headers=headers)
         assert reads.status_code == 200
-    assert (await service.store._sessions.count_documents({})) == 0
+    assert (await service.store.query(SessionQuery())).total == 0
 
 
 async def test_the_swagger_ui_writes_from_its_own_origin(clock: FakeClock) -> None:
@@ -416,4 +416,4 @@ async def test_the_token_is_checked_before_the_body_is_read(clock: FakeClock) ->
             headers={"content-type": "application/json"},
         )
     assert response.status_code == 401
-    assert (await service.store._sessions.count_documents({})) == 0
+    assert (await service.store.query(SessionQuery())).total == 0

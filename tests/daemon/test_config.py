@@ -6,6 +6,7 @@ from evcsm_daemon.runtime import Daemon, access_policy
 from evcsm_daemon.store.connect import redact_uri
 from evcsm_schema.broker import parse_broker_url
 from pydantic import ValidationError
+from pydantic_settings import CliApp
 
 
 def test_defaults_match_the_seed() -> None:
@@ -127,3 +128,22 @@ def test_access_defaults_come_from_the_listen_address() -> None:
 def test_bad_access_settings_are_refused(field: str, value: object) -> None:
     with pytest.raises(ValidationError):
         Settings.model_validate({field: value})
+
+
+def test_the_store_is_named_by_either_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EVCSM_MONGODB_URI", "mongodb://db:27017/fleet")  # as docker-compose sets
+    assert Settings().store_uri == "mongodb://db:27017/fleet"
+    monkeypatch.delenv("EVCSM_MONGODB_URI")
+    monkeypatch.setenv("EVCSM_STORE_URI", "sqlite:/var/lib/evcsm/sessions.db")
+    settings = Settings()
+    assert settings.store_uri == settings.mongodb_uri == "sqlite:/var/lib/evcsm/sessions.db"
+    monkeypatch.setenv("EVCSM_MONGODB_URI", "sqlite:/var/lib/evcsm/sessions.db")
+    assert Settings().store_uri == "sqlite:/var/lib/evcsm/sessions.db"
+    monkeypatch.setenv("EVCSM_MONGODB_URI", "memory")
+    with pytest.raises(ValidationError, match="differ: set only one"):
+        Settings()
+
+
+def test_the_store_flags() -> None:
+    assert CliApp.run(Settings, cli_args=["--store-uri", "memory"]).store_uri == "memory"
+    assert CliApp.run(Settings, cli_args=["--mongodb-uri", "memory"]).store_uri == "memory"

@@ -22,7 +22,7 @@ from evcsm_daemon.core.profile import ChargeProfile
 from evcsm_daemon.runtime import listen
 from evcsm_daemon.service import ChargingService
 from evcsm_daemon.store import open_store
-from evcsm_schema import Readiness
+from evcsm_schema import Readiness, SessionQuery
 
 TOKEN = "test-token-0123456789"
 DEADLINE_S = 30.0
@@ -188,7 +188,7 @@ async def test_a_chunked_body_is_cut_off_past_the_limit() -> None:
         # The rest is drained up to max_drain, then the connection is dropped.
         with pytest.raises(ConnectionError):
             await client.send_many(chunk, 2000)  # 32 MB if nothing stopped it
-        assert (await running.service.store._sessions.count_documents({})) == 0
+        assert (await running.service.store.query(SessionQuery())).total == 0
 
 
 async def test_a_body_within_the_limit_still_works() -> None:

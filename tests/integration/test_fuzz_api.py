@@ -42,9 +42,9 @@ def fuzzed_daemon() -> Iterator[DaemonProcess]:
         daemon.wait_until("/readyz", 200)
         yield daemon
         output = daemon.output()
-        assert daemon.proc.poll() is None, f"the daemon died under fuzzing:\n{output}"
+        assert daemon.process.poll() is None, f"the daemon died under fuzzing:\n{output}"
         daemon.stop(signal.SIGTERM)
-        assert daemon.proc.returncode == 0, output
+        assert daemon.process.returncode == 0, output
         assert "Traceback" not in output
         assert " ERROR " not in daemon.output()
 

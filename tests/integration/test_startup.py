@@ -161,7 +161,7 @@ def test_http_answers_while_the_database_is_unreachable_and_a_signal_stops_it(
         start = httpx.post(f"{daemon.url}/api/chargers/CP1/start", timeout=10)
         assert start.status_code == 503
         daemon.stop(sig)
-        assert daemon.proc.returncode == 0, daemon.output()
+        assert daemon.process.returncode == 0, daemon.output()
         assert "Traceback" not in daemon.output()
 
 
@@ -173,7 +173,7 @@ def test_a_signal_stops_it_while_the_broker_is_unreachable(sig: signal.Signals) 
         assert readiness.status_code == 503
         assert readiness.json() == {"ready": False, "broker": False, "database": True}
         daemon.stop(sig)
-        assert daemon.proc.returncode == 0, daemon.output()
+        assert daemon.process.returncode == 0, daemon.output()
         assert "Traceback" not in daemon.output()
 
 
@@ -192,9 +192,9 @@ def test_sigterm_stops_a_running_daemon_with_a_request_in_flight(broker: Mosquit
         daemon.wait_until("/readyz", 200)
         started = httpx.post(f"{daemon.url}/api/chargers/CP1/start", timeout=10)
         assert started.status_code == 201
-        with open_slow_request(daemon.port):
+        with open_slow_request(daemon.http_port):
             daemon.stop(signal.SIGTERM)
-        assert daemon.proc.returncode == 0, daemon.output()
+        assert daemon.process.returncode == 0, daemon.output()
         output = daemon.output()
         assert "Traceback" not in output
         assert "shutting down" in output
@@ -218,7 +218,7 @@ def test_sigterm_stops_it_when_the_broker_hangs_during_shutdown(broker: Mosquitt
         assert httpx.post(f"{daemon.url}/api/chargers/CP1/start", timeout=10).status_code == 201
         with frozen(broker):
             daemon.stop(signal.SIGTERM)
-        assert daemon.proc.returncode == 0, daemon.output()
+        assert daemon.process.returncode == 0, daemon.output()
         assert "Traceback" not in daemon.output()
 
 
@@ -226,10 +226,10 @@ def test_a_second_signal_during_shutdown_stops_it_at_once(broker: Mosquitto) -> 
     with daemon_process(EVCSM_MQTT_URL=broker.url) as daemon:
         daemon.wait_until("/readyz", 200)
         with frozen(broker):
-            daemon.proc.send_signal(signal.SIGTERM)
+            daemon.process.send_signal(signal.SIGTERM)
             wait_for_line(daemon, "shutting down")
             daemon.stop(signal.SIGINT)
-        assert daemon.proc.returncode == 0, daemon.output()
+        assert daemon.process.returncode == 0, daemon.output()
         assert "SIGINT received again: stopping now" in daemon.output()
         assert "Traceback" not in daemon.output()
 

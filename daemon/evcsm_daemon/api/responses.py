@@ -21,7 +21,10 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     **ANY_REQUEST,
     404: _problem("Unknown charger, no such session, or no active session."),
     422: _problem("Malformed parameters or body."),
-    503: _problem("The database is unavailable (or not reached yet); nothing was changed."),
+    503: _problem(
+        "The database is unavailable or not reached yet (nothing was changed), or did not"
+        " confirm a start or stop (the detail says what is in effect)."
+    ),
 }
 """What a route that uses the database may answer."""
 
