@@ -16,7 +16,7 @@ import uvicorn
 from evcsm_schema import Readiness
 
 from evcsm_daemon.api import create_app
-from evcsm_daemon.chargers import SimulatedCharger
+from evcsm_daemon.chargers import SimulatedCharger, SimulatedFleet
 from evcsm_daemon.config import Settings, split_addr
 from evcsm_daemon.core.profile import ChargeProfile
 from evcsm_daemon.errors import StoreUnavailable
@@ -39,21 +39,23 @@ class _Server(uvicorn.Server):
         yield
 
 
-def build_chargers(settings: Settings) -> list[SimulatedCharger]:
-    """The configured fleet as simulated chargers."""
-    return [
-        SimulatedCharger(
-            spec,
-            profile=ChargeProfile(
-                max_power_kw=spec.max_power_kw,
-                capacity_kwh=settings.battery_kwh,
-                initial_soc=settings.initial_soc,
-                taper_soc=settings.taper_soc,
-            ),
-            speed=settings.sim_speed,
-        )
-        for spec in settings.fleet()
-    ]
+def build_chargers(settings: Settings) -> SimulatedFleet:
+    """The configured fleet of simulated chargers."""
+    return SimulatedFleet(
+        [
+            SimulatedCharger(
+                spec,
+                profile=ChargeProfile(
+                    max_power_kw=spec.max_power_kw,
+                    capacity_kwh=settings.battery_kwh,
+                    initial_soc=settings.initial_soc,
+                    taper_soc=settings.taper_soc,
+                ),
+                speed=settings.sim_speed,
+            )
+            for spec in settings.fleet()
+        ]
+    )
 
 
 async def connect_store(uri: str, *, timeout_ms: int = 5000) -> SessionStore:

@@ -50,10 +50,10 @@ class ChargerDetail(Vertical):
         self.query_one("#energy", Digits).update(fmt.kwh(view.energy_kwh))
         gauge = self.query_one("#gauge", PowerGauge)
         gauge.power_kw = view.power_kw
-        gauge.max_kw = view.state.max_power_kw
+        gauge.max_kw = view.max_kw
         chart = self.query_one(PowerChart)
         chart.readings = tuple(sample.power_kw for sample in view.samples)
-        chart.ceiling_kw = view.state.max_power_kw
+        chart.ceiling_kw = view.max_kw
         self.query_one("#times", Label).update(Content(self._times(view, now, tz)))
         self.query_one("#totals", Label).update(Content(self._totals(view, now)))
 
