@@ -81,22 +81,22 @@ class Fleet:
 
     def connector(
         self, station_id: str, connector_id: int, driver: ChargerDriver | None
-    ) -> Charger:
-        """The charger of an OCPP connector, added (and announced) when first seen."""
+    ) -> tuple[Charger, bool]:
+        """The charger of an OCPP connector, and whether it was added now (first seen): the
+        caller announces it once it has applied what it learnt."""
         charger_id = fleet_id(station_id, connector_id)
         known = self.chargers.get(charger_id)
         if known is not None:
             if known.driver is None:
                 known.driver = driver
-            return known
+            return known, False
         added = Charger(charger_id, driver, station_id=station_id, connector_id=connector_id)
         self.chargers[charger_id] = added
         self.stations.setdefault(station_id, StationView(station_id))
         log.info(
             "charger %s joined the fleet (connector %d of %s)", charger_id, connector_id, station_id
         )
-        self.announce(charger_id)
-        return added
+        return added, True
 
     def of_station(self, station_id: str) -> list[str]:
         """The charger ids of a station's connectors."""

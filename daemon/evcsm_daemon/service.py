@@ -29,11 +29,10 @@ from datetime import datetime, timedelta
 from evcsm_schema import ChargerState, ChargingSession, SessionPage, SessionQuery
 from evcsm_schema.base import utc_now
 
-from evcsm_daemon.chargers.base import ChargerDriver, StationDriver
+from evcsm_daemon.chargers.base import ChargerDriver, RemoteTransactions, StationDriver
 from evcsm_daemon.chargers.simulated import SimulatedFleet
 from evcsm_daemon.core.events import (
     Acceptance,
-    ChargerCommands,
     ChargerEvent,
     ChargerOffline,
     FleetSampled,
@@ -103,8 +102,9 @@ class ChargingService:
         """Send status changes, charger changes and ticks to `listener` too."""
         self._fleet.listeners.append(listener)
 
-    def attach_stations(self, commands: ChargerCommands) -> None:
-        """Carry OCPP chargers' requests through `commands` (the central system)."""
+    def attach_stations(self, commands: RemoteTransactions) -> None:
+        """Carry OCPP chargers' start and stop requests through `commands` (the central system,
+        whose other `ChargerCommands` an adapter calls directly)."""
         driver = StationDriver(commands)
         self._stations.driver = driver
         for charger in self._fleet.chargers.values():

@@ -132,15 +132,15 @@ class StationEvents:
                     fleet.announce(charger_id)
             return
         self._touch(event.station_id)
-        charger = fleet.connector(event.station_id, event.connector_id, self.driver)
+        charger, added = fleet.connector(event.station_id, event.connector_id, self.driver)
         report = newer(charger.report, event)
-        if report != charger.report:
+        if added or report != charger.report:
             charger.report = report
             fleet.announce(charger.charger_id)
 
     async def _started(self, event: TransactionStarted) -> StartOutcome:
         fleet = self._fleet
-        charger = fleet.connector(event.station_id, event.connector_id, self.driver)
+        charger, _ = fleet.connector(event.station_id, event.connector_id, self.driver)
         verdict = self.authorize(event.id_tag)
         session_id = session_id_of(event)
         async with fleet.lock(charger.charger_id):
@@ -216,7 +216,9 @@ class StationEvents:
 
     def _metered(self, event: MeterValuesReported) -> None:
         fleet = self._fleet
-        charger = fleet.connector(event.station_id, event.connector_id, self.driver)
+        charger, added = fleet.connector(event.station_id, event.connector_id, self.driver)
+        if added:
+            fleet.announce(charger.charger_id)
         if event.transaction_id is not None:
             owner = fleet.transactions.get(event.transaction_id)
             session = fleet.active.get(owner) if owner is not None else None

@@ -10,7 +10,7 @@ Two drivers exist:
 
 - the simulated fleet (`chargers.simulated.SimulatedFleet`), whose chargers act at once: its
   `request_start` hands `SessionBegan` to the sink and answers when the sink has stored it;
-- OCPP stations, through `StationDriver` around the central system's `ChargerCommands`: a
+- OCPP stations, through `StationDriver` around the central system (`ChargerCommands`): a
   request is a RemoteStart/RemoteStopTransaction, and the transaction's events come later.
 """
 
@@ -19,7 +19,7 @@ from typing import Protocol
 
 from evcsm_schema import ChargingSession
 
-from evcsm_daemon.core.events import Acceptance, ChargerCommands
+from evcsm_daemon.core.events import Acceptance
 from evcsm_daemon.errors import BadRequest
 
 
@@ -47,10 +47,22 @@ class ChargerDriver(Protocol):
         ...
 
 
+class RemoteTransactions(Protocol):
+    """The part of `ChargerCommands` that starts and stops transactions."""
+
+    async def request_start(self, charger_id: str, id_tag: str) -> Acceptance:
+        """RemoteStartTransaction on the charger's connector for `id_tag`."""
+        ...
+
+    async def request_stop(self, charger_id: str, transaction_id: int) -> Acceptance:
+        """RemoteStopTransaction of `transaction_id` on the charger's station."""
+        ...
+
+
 class StationDriver:
     """`ChargerDriver` over OCPP: remote start and stop through the central system."""
 
-    def __init__(self, commands: ChargerCommands) -> None:
+    def __init__(self, commands: RemoteTransactions) -> None:
         self.commands = commands
 
     async def request_start(self, charger_id: str, id_tag: str) -> Acceptance:
