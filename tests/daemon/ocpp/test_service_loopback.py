@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from evcsm_daemon.chargers.ocpp import CentralSystem, ChargePointList, OcppConfig
 from evcsm_daemon.service import ChargingService
 from evcsm_daemon.store import open_store
-from evcsm_schema import ChargerStatus, SessionStatus
+from evcsm_schema import ChargerStatus, ChargingSession, SessionStatus
 from ocpp.v16 import call
 
 from tests.daemon.ocpp.peers import lab_charge_point
@@ -27,7 +27,7 @@ def power(kw: str) -> dict[str, str]:
 
 async def until(condition: Callable[[], bool], what: str) -> None:
     async with asyncio.timeout(20):
-        while not condition():
+        while not condition():  # noqa: ASYNC110 - polling state owned by the loop under test
             await asyncio.sleep(0.01)
     assert condition(), what
 
@@ -101,15 +101,18 @@ async def test_a_charge_point_charges_through_the_real_service() -> None:
             assert stop.id_tag_info is None
             stopped = await asyncio.wait_for(stopping.wait(), 20)
 
-    stored = await store.get(session.session_id)
-    assert stored == stopped
+    assert await store.get(session.session_id) == stopped
+    assert_stored(stopped, started.transaction_id)
+    assert service.state("LAB-7-1").status is ChargerStatus.OFFLINE  # the station has gone
+
+
+def assert_stored(stored: ChargingSession, transaction_id: int) -> None:
     assert stored.status is SessionStatus.STOPPED
     assert stored.charger_id == "LAB-7-1"
     assert (stored.charge_point_id, stored.connector_id, stored.id_tag) == ("LAB-7", 1, "RFID-42")
-    assert stored.transaction_id == started.transaction_id
+    assert stored.transaction_id == transaction_id
     assert stored.start_time == datetime(2025, 2, 25, 12, 0, tzinfo=UTC)
     assert stored.end_time == datetime(2025, 2, 25, 12, 30, tzinfo=UTC)
     assert (stored.meter_start_wh, stored.meter_wh) == (52_000, 63_000)
     assert stored.energy_consumed == 11.0
     assert stored.stop_reason == "Stopped by API request"
-    assert service.state("LAB-7-1").status is ChargerStatus.OFFLINE  # the station has gone
