@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     )
     sim_speed: float = Field(default=1.0, gt=0, description="Simulated clock speed-up.")
     tick_interval: float = Field(default=1.0, gt=0, description="Seconds between meter ticks.")
+    start_timeout: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds a charger that accepted a start request has to begin its session.",
+    )
     battery_kwh: float = Field(default=60.0, gt=0, description="Simulated battery capacity.")
     initial_soc: float = Field(default=0.2, ge=0, le=1, description="Simulated starting SoC.")
     taper_soc: float = Field(default=0.8, ge=0, lt=1, description="SoC where power tapers.")

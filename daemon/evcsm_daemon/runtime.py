@@ -116,7 +116,9 @@ class Daemon:
         sock = listen(settings.http_addr)
         store = await connect_store(settings.mongodb_uri)
         try:
-            service = ChargingService(store, build_chargers(settings))
+            service = ChargingService(
+                store, build_chargers(settings), start_timeout_s=settings.start_timeout
+            )
             await service.resume()
             bridge = MqttBridge(settings, service)
             ticker = Ticker(service, settings.tick_interval)
