@@ -27,6 +27,14 @@ def _fresh_memory_store() -> Iterator[None]:
     reset_memory()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _state_home_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Programs started by tests keep their state (the dashboard's log) in a temporary folder."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state-home")))
+        yield
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     """Each store backend in turn (tests/support/stores.py)."""

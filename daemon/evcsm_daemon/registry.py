@@ -44,6 +44,7 @@ class Charger:
     driver: ChargerDriver | None
     """Where its start and stop requests go; None for an OCPP charger with no central system."""
     max_power_kw: float | None = None
+    simulation_speed: float | None = None
     station_id: str | None = None
     connector_id: int | None = None
     report: Report | None = None
@@ -113,6 +114,7 @@ class Fleet:
         return charger_state(
             charger_id,
             max_power_kw=charger.max_power_kw,
+            simulation_speed=charger.simulation_speed,
             station=station,
             connector_id=charger.connector_id,
             report=charger.report,

@@ -88,7 +88,10 @@ class ChargingService:
         self._stations = StationEvents(self._fleet, store, self._requests, authorize)
         for spec in specs:
             self._fleet.chargers[spec.charger_id] = Charger(
-                spec.charger_id, simulated, max_power_kw=spec.max_power_kw
+                spec.charger_id,
+                simulated,
+                max_power_kw=spec.max_power_kw,
+                simulation_speed=spec.simulation_speed,
             )
         self.default_charger = specs[0].charger_id
         simulated.attach(self, clock)

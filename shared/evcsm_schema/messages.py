@@ -142,6 +142,15 @@ class ChargerState(WireModel):
         default=None, description="The active session, or the last one once stopped."
     )
     updated_at: AwareDatetime = Field(description="When this state was published (UTC).")
+    simulation_speed: float | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "A simulated charger's clock speed: its meter runs this many times faster than real"
+            " time, so energy grows that much faster than the session's wall-clock duration."
+            " Absent for a real charger."
+        ),
+    )
     charge_point_id: str | None = Field(default=None, description="OCPP charge point identity.")
     connector_id: int | None = Field(default=None, ge=1, description="OCPP connector number.")
     vendor: str | None = Field(default=None, description="Station vendor (BootNotification).")

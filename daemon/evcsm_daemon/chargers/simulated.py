@@ -18,6 +18,7 @@ progress, comes back with `power_up()` from the store.
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from evcsm_schema import ChargingSession
@@ -44,7 +45,8 @@ class SimulatedCharger:
     def __init__(self, spec: ChargerSpec, *, profile: ChargeProfile, speed: float = 1.0) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
-        self.spec = spec
+        self.spec = replace(spec, simulation_speed=speed)
+        """Id, maximum power and the simulated clock's speed."""
         self._profile = profile
         self._speed = speed
         self._started: datetime | None = None

@@ -138,6 +138,7 @@ def charger_state(
     *,
     max_power_kw: float | None,
     station: StationView | None,
+    simulation_speed: float | None = None,
     connector_id: int | None,
     report: Report | None,
     session: ChargingSession | None,
@@ -152,6 +153,7 @@ def charger_state(
             status=status,
             session=session,
             updated_at=now,
+            simulation_speed=simulation_speed,
         )
     wide = station.report if station.report and station.report.error_code else None
     error = wide or (report if report and report.error_code else None)
