@@ -16,35 +16,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from evcsm_schema import ChargingSession, ErrorCode
+from evcsm_schema import ChargingSession
 
-from evcsm_daemon.errors import EvcsmError
+from evcsm_daemon.errors import EvcsmError, StartTimeout, StopTimeout
 
 log = logging.getLogger(__name__)
-
-
-class StartRejected(EvcsmError):
-    """The charger rejected the start request (start_rejected)."""
-
-    code = ErrorCode.START_REJECTED
-
-
-class StartTimeout(EvcsmError):
-    """The charger accepted a start but began no transaction in time (start_timeout)."""
-
-    code = ErrorCode.START_TIMEOUT
-
-
-class StopRejected(EvcsmError):
-    """The charger rejected the stop request (stop_rejected)."""
-
-    code = ErrorCode.STOP_REJECTED
-
-
-class StopTimeout(EvcsmError):
-    """The charger accepted a stop but did not end its transaction in time (stop_timeout)."""
-
-    code = ErrorCode.STOP_TIMEOUT
 
 
 class Kind(StrEnum):

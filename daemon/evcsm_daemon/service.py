@@ -44,11 +44,13 @@ from evcsm_daemon.core.sessions import MeterReading, begin, finish, observe
 from evcsm_daemon.errors import (
     NoActiveSession,
     SessionNotFound,
+    StartRejected,
+    StopRejected,
     StoreError,
     StoreUnavailable,
     WriteNotConfirmed,
 )
-from evcsm_daemon.pending import Kind, Pending, Requests, StartRejected, StopRejected
+from evcsm_daemon.pending import Kind, Pending, Requests
 from evcsm_daemon.registry import Charger, Fleet, Listener
 from evcsm_daemon.stations import Authorizer, StationEvents, accept_any
 from evcsm_daemon.store import SessionStore
@@ -204,14 +206,7 @@ class ChargingService:
         if (waiting := self._requests.get(Kind.START, charger_id)) is not None:
             return waiting, False
         pending = Pending(Kind.START, charger_id, deadline)
-        self._requests.add(pending)
-        answer = await self._deliver(
-            pending, charger, lambda d: d.request_start(charger_id, id_tag)
-        )
-        if answer is Acceptance.REJECTED:
-            error = StartRejected(f"charger {charger_id!r} rejected the start request")
-            self._requests.fail(pending, error)
-            raise error
+        await self._deliver(pending, charger, lambda d: d.request_start(charger_id, id_tag))
         return pending, True
 
     async def request_stop(
@@ -241,14 +236,7 @@ class ChargingService:
         if session is None or (session_id is not None and session.session_id != session_id):
             raise NoActiveSession(charger_id)
         pending = Pending(Kind.STOP, charger_id, self._clock() + self._timeout, reason)
-        self._requests.add(pending)
-        answer = await self._deliver(
-            pending, charger, lambda d: d.request_stop(charger_id, session)
-        )
-        if answer is Acceptance.REJECTED:
-            error = StopRejected(f"charger {charger_id!r} rejected the stop request")
-            self._requests.fail(pending, error)
-            raise error
+        await self._deliver(pending, charger, lambda d: d.request_stop(charger_id, session))
         return pending
 
     async def stop(
@@ -263,17 +251,25 @@ class ChargingService:
         pending: Pending,
         charger: Charger,
         send: Callable[[ChargerDriver], Awaitable[Acceptance]],
-    ) -> Acceptance:
-        """Send a request to the charger's driver; a failure fails `pending` and is raised."""
+    ) -> None:
+        """Wait on `pending` and send its request to the charger's driver; a request that is
+        not delivered, or that the charger rejects, fails `pending` and is raised."""
+        self._requests.add(pending)
+        error: BaseException
         if charger.driver is None:
-            offline = ChargerOffline(charger.station_id or charger.charger_id)
-            self._requests.fail(pending, offline)
-            raise offline
-        try:
-            return await send(charger.driver)
-        except BaseException as exc:
-            self._requests.fail(pending, exc)
-            raise
+            error = ChargerOffline(charger.station_id or charger.charger_id)
+        else:
+            try:
+                answer = await send(charger.driver)
+            except BaseException as exc:
+                self._requests.fail(pending, exc)
+                raise
+            if answer is Acceptance.ACCEPTED:
+                return
+            rejected = StartRejected if pending.kind is Kind.START else StopRejected
+            error = rejected(f"charger {charger.charger_id!r} rejected the {pending.kind} request")
+        self._requests.fail(pending, error)
+        raise error
 
     # Events.
 

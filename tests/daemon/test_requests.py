@@ -7,8 +7,14 @@ import httpx
 import pytest
 from evcsm_daemon.api import create_app
 from evcsm_daemon.core.events import Acceptance, ChargerOffline, ConnectorStatus
-from evcsm_daemon.errors import NoActiveSession, UnknownCharger
-from evcsm_daemon.pending import StartRejected, StartTimeout, StopRejected, StopTimeout
+from evcsm_daemon.errors import (
+    NoActiveSession,
+    StartRejected,
+    StartTimeout,
+    StopRejected,
+    StopTimeout,
+    UnknownCharger,
+)
 from evcsm_daemon.service import REMOTE_ID_TAG, ChargingService
 from evcsm_daemon.store import SessionStore, open_store
 from evcsm_schema import ChargingSession, ErrorCode, Readiness, SessionStatus

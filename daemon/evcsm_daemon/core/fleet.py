@@ -145,31 +145,28 @@ def charger_state(
     now: datetime,
 ) -> ChargerState:
     """The state published for a charger: its status, session and, for OCPP, its station."""
-    status = charger_status(station, report, session)
-    if station is None:
-        return ChargerState(
-            charger_id=charger_id,
-            max_power_kw=max_power_kw,
-            status=status,
-            session=session,
-            updated_at=now,
-            simulation_speed=simulation_speed,
-        )
-    wide = station.report if station.report and station.report.error_code else None
-    error = wide or (report if report and report.error_code else None)
-    return ChargerState(
+    shown = ChargerState(
         charger_id=charger_id,
         max_power_kw=max_power_kw,
-        status=status,
+        status=charger_status(station, report, session),
         session=session,
         updated_at=now,
-        charge_point_id=station.station_id,
-        connector_id=connector_id,
-        vendor=station.vendor,
-        model=station.model,
-        serial_number=station.serial,
-        firmware_version=station.firmware,
-        last_message_at=station.last_seen,
-        error_code=error.error_code if error else None,
-        error_info=error.error_info if error else None,
+        simulation_speed=simulation_speed,
+    )
+    if station is None:
+        return shown
+    wide = station.report if station.report and station.report.error_code else None
+    error = wide or (report if report and report.error_code else None)
+    return shown.model_copy(
+        update={
+            "charge_point_id": station.station_id,
+            "connector_id": connector_id,
+            "vendor": station.vendor,
+            "model": station.model,
+            "serial_number": station.serial,
+            "firmware_version": station.firmware,
+            "last_message_at": station.last_seen,
+            "error_code": error.error_code if error else None,
+            "error_info": error.error_info if error else None,
+        }
     )
