@@ -80,6 +80,11 @@ class Settings(BaseSettings):
         default=1.0, gt=0, description="Speed-up of the simulated meters' clock."
     )
     tick_interval: float = Field(default=1.0, gt=0, description="Seconds between meter ticks.")
+    start_timeout: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds a charger that accepted a start request has to begin its session.",
+    )
     battery_kwh: float = Field(default=60.0, gt=0, description="Simulated car battery size in kWh.")
     initial_soc: float = Field(
         default=0.2, ge=0, le=1, description="Simulated car's charge when plugged in (0-1)."
@@ -170,6 +175,7 @@ METAVARS: dict[str, str] = {
     "chargers": "ID:KW,...",
     "sim_speed": "FACTOR",
     "tick_interval": "SECONDS",
+    "start_timeout": "SECONDS",
     "battery_kwh": "KWH",
     "initial_soc": "FRACTION",
     "taper_soc": "FRACTION",

@@ -28,7 +28,7 @@ from evcsm_daemon.api import attach, create_app
 from evcsm_daemon.api.access import AccessPolicy
 from evcsm_daemon.api.limits import HttpLimits
 from evcsm_daemon.api.server import HttpServer
-from evcsm_daemon.chargers import SimulatedCharger
+from evcsm_daemon.chargers import SimulatedCharger, SimulatedFleet
 from evcsm_daemon.config import Settings, split_addr
 from evcsm_daemon.core.profile import ChargeProfile
 from evcsm_daemon.errors import StoreUnavailable
@@ -49,21 +49,23 @@ process within 10 s; the HTTP server winds down meanwhile (`HttpLimits.shutdown_
 STORE_CLOSE_S = 1.0
 
 
-def build_chargers(settings: Settings) -> list[SimulatedCharger]:
-    """The configured fleet as simulated chargers."""
-    return [
-        SimulatedCharger(
-            spec,
-            profile=ChargeProfile(
-                max_power_kw=spec.max_power_kw,
-                capacity_kwh=settings.battery_kwh,
-                initial_soc=settings.initial_soc,
-                taper_soc=settings.taper_soc,
-            ),
-            speed=settings.sim_speed,
-        )
-        for spec in settings.fleet()
-    ]
+def build_chargers(settings: Settings) -> SimulatedFleet:
+    """The configured fleet of simulated chargers."""
+    return SimulatedFleet(
+        [
+            SimulatedCharger(
+                spec,
+                profile=ChargeProfile(
+                    max_power_kw=spec.max_power_kw,
+                    capacity_kwh=settings.battery_kwh,
+                    initial_soc=settings.initial_soc,
+                    taper_soc=settings.taper_soc,
+                ),
+                speed=settings.sim_speed,
+            )
+            for spec in settings.fleet()
+        ]
+    )
 
 
 def access_policy(settings: Settings) -> AccessPolicy:
@@ -177,7 +179,9 @@ class Daemon:
         delay = 1.0
         while True:
             store = self.store = await connect_store(self.settings.store_uri)
-            service = ChargingService(store, build_chargers(self.settings))
+            service = ChargingService(
+                store, build_chargers(self.settings), start_timeout_s=self.settings.start_timeout
+            )
             try:
                 await service.resume()
             except StoreUnavailable as exc:

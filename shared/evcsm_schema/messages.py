@@ -102,18 +102,43 @@ class SessionUpdate(WireModel):
 
 
 class ChargerStatus(StrEnum):
-    """What a charger is doing."""
+    """What a charger is doing: OCPP 1.6's connector states, with two differences.
+
+    `Idle` is OCPP's Available (ready, no session): simulated chargers and the seed's clients have
+    always said `Idle`, and one word per meaning keeps every client's switch simple. `Offline`
+    says the charger's station is not connected, so its last reported state is not known to hold.
+    A simulated charger is only ever `Idle` or `Charging`.
+    """
 
     IDLE = "Idle"
+    PREPARING = "Preparing"
     CHARGING = "Charging"
+    SUSPENDED_EV = "SuspendedEV"
+    SUSPENDED_EVSE = "SuspendedEVSE"
+    FINISHING = "Finishing"
+    RESERVED = "Reserved"
+    UNAVAILABLE = "Unavailable"
+    FAULTED = "Faulted"
+    OFFLINE = "Offline"
 
 
 class ChargerState(WireModel):
-    """Retained on `evcsm/chargers/{chargerId}/state`: a charger's state at its last change."""
+    """Retained on `evcsm/chargers/{chargerId}/state`: a charger's state at its last change.
+
+    The station fields are set for OCPP chargers only (a connector of a charge point).
+    """
 
     charger_id: ChargerId
-    max_power_kw: float = Field(gt=0, description="The charger's maximum power in kW.")
-    status: ChargerStatus = Field(description="'Charging' while a session is active.")
+    max_power_kw: float | None = Field(
+        default=None,
+        gt=0,
+        description="The charger's maximum power in kW; absent when unknown (OCPP chargers).",
+    )
+    status: ChargerStatus = Field(
+        description="'Idle' when ready, 'Charging' while delivering energy; OCPP chargers also "
+        "report Preparing, SuspendedEV, SuspendedEVSE, Finishing, Reserved, Unavailable, "
+        "Faulted, and Offline while their station is not connected."
+    )
     session: ChargingSession | None = Field(
         default=None, description="The active session, or the last one once stopped."
     )
@@ -126,6 +151,22 @@ class ChargerState(WireModel):
             " time, so energy grows that much faster than the session's wall-clock duration."
             " Absent for a real charger."
         ),
+    )
+    charge_point_id: str | None = Field(default=None, description="OCPP charge point identity.")
+    connector_id: int | None = Field(default=None, ge=1, description="OCPP connector number.")
+    vendor: str | None = Field(default=None, description="Station vendor (BootNotification).")
+    model: str | None = Field(default=None, description="Station model (BootNotification).")
+    serial_number: str | None = Field(default=None, description="Station serial number.")
+    firmware_version: str | None = Field(default=None, description="Station firmware version.")
+    last_message_at: AwareDatetime | None = Field(
+        default=None, description="When the station last sent anything (UTC)."
+    )
+    error_code: str | None = Field(
+        default=None,
+        description="OCPP ChargePointErrorCode of a Faulted connector or station, else absent.",
+    )
+    error_info: str | None = Field(
+        default=None, description="The station's free text and vendor code about the error."
     )
 
 

@@ -8,12 +8,11 @@ import pytest
 from evcsm_daemon.api import create_app
 from evcsm_daemon.api.access import AccessPolicy, default_hosts
 from evcsm_daemon.api.health import ReadinessProbe
-from evcsm_daemon.chargers import ChargerSpec, SimulatedCharger
-from evcsm_daemon.core.profile import ChargeProfile
 from evcsm_daemon.service import ChargingService
 from evcsm_daemon.store import open_store
 from evcsm_schema import Readiness, SessionQuery
 
+from tests.daemon.test_service import fleet
 from tests.support.clock import FakeClock
 from tests.support.queries import BAD_QUERIES, BadQuery
 
@@ -40,11 +39,7 @@ async def build(
 ) -> tuple[httpx.AsyncClient, ChargingService]:
     store = open_store("memory")
     await store.ensure_indexes()
-    chargers = [
-        SimulatedCharger(ChargerSpec(cid, kw), profile=ChargeProfile(max_power_kw=kw))
-        for cid, kw in (("CP1", 22.0), ("CP2", 11.0))
-    ]
-    service = ChargingService(store, chargers, clock=clock)
+    service = ChargingService(store, fleet(("CP1", 22.0), ("CP2", 11.0)), clock=clock)
     await service.resume()
     app = create_app(service, probe, policy or AccessPolicy.build("127.0.0.1", token=token))
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url)

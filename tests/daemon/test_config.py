@@ -14,13 +14,16 @@ def test_defaults_match_the_seed() -> None:
     assert settings.http_addr == "127.0.0.1:5274"
     assert settings.mongodb_uri == "mongodb://localhost:27017/evcsm"
     assert [c.charger_id for c in settings.fleet()] == ["CP1"]
+    assert settings.start_timeout == 60.0
 
 
 def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EVCSM_CHARGERS", "A:11, B:7.4")
     monkeypatch.setenv("EVCSM_SIM_SPEED", "30")
     monkeypatch.setenv("EVCSM_API_TOKEN", "s3cret")
+    monkeypatch.setenv("EVCSM_START_TIMEOUT", "90")
     settings = Settings()
+    assert settings.start_timeout == 90
     assert [(c.charger_id, c.max_power_kw) for c in settings.fleet()] == [("A", 11.0), ("B", 7.4)]
     assert settings.sim_speed == 30
     assert settings.api_token is not None

@@ -17,7 +17,7 @@ from evcsm_daemon.api.access import AccessPolicy
 from evcsm_daemon.api.health import ReadinessProbe
 from evcsm_daemon.api.limits import HttpLimits
 from evcsm_daemon.api.server import HttpServer
-from evcsm_daemon.chargers import ChargerSpec, SimulatedCharger
+from evcsm_daemon.chargers import ChargerSpec, SimulatedCharger, SimulatedFleet
 from evcsm_daemon.core.profile import ChargeProfile
 from evcsm_daemon.runtime import listen
 from evcsm_daemon.service import ChargingService
@@ -113,7 +113,9 @@ async def running_server(
 ) -> AsyncIterator[Running]:
     store = open_store("memory")
     await store.ensure_indexes()
-    chargers = [SimulatedCharger(ChargerSpec("CP1", 22.0), profile=ChargeProfile(22.0))]
+    chargers = SimulatedFleet(
+        [SimulatedCharger(ChargerSpec("CP1", 22.0), profile=ChargeProfile(22.0))]
+    )
     service = ChargingService(store, chargers)
     await service.resume()
     app = create_app(service, probe, AccessPolicy.build("127.0.0.1", token=token), limits)

@@ -24,6 +24,11 @@ STATUS_OF: dict[ErrorCode, int] = {
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.UNAUTHORIZED: 401,
     ErrorCode.FORBIDDEN: 403,
+    ErrorCode.CHARGER_OFFLINE: 503,
+    ErrorCode.START_REJECTED: 409,
+    ErrorCode.START_TIMEOUT: 504,
+    ErrorCode.STOP_REJECTED: 409,
+    ErrorCode.STOP_TIMEOUT: 504,
     ErrorCode.UNAVAILABLE: 503,
     ErrorCode.INTERNAL: 500,
 }

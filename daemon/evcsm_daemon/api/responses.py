@@ -20,11 +20,14 @@ ANY_REQUEST: dict[int | str, dict[str, Any]] = {
 ERRORS: dict[int | str, dict[str, Any]] = {
     **ANY_REQUEST,
     404: _problem("Unknown charger, no such session, or no active session."),
+    409: _problem("The charger rejected the start or stop request."),
     422: _problem("Malformed parameters or body."),
     503: _problem(
         "The database is unavailable or not reached yet (nothing was changed), or did not"
-        " confirm a start or stop (the detail says what is in effect)."
+        " confirm a start or stop (the detail says what is in effect), or the charger's station"
+        " is not connected (charger_offline)."
     ),
+    504: _problem("The charger accepted the request but did not start or stop in time."),
 }
 """What a route that uses the database may answer."""
 

@@ -64,10 +64,10 @@ class ChargerDetail(Vertical):
         )
         gauge = self.query_one("#gauge", PowerGauge)
         gauge.power_kw = view.power_kw
-        gauge.max_kw = view.state.max_power_kw
+        gauge.max_kw = view.max_kw
         chart = self.query_one(PowerChart)
         chart.readings = tuple(sample.power_kw for sample in view.samples)
-        chart.ceiling_kw = view.state.max_power_kw
+        chart.ceiling_kw = view.max_kw
         samples = view.samples
         chart.span_s = (samples[-1].at - samples[0].at).total_seconds() if samples else 0.0
 
