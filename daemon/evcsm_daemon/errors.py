@@ -4,6 +4,7 @@
     ├── BadRequest             malformed payload or parameters (bad_request)
     ├── PayloadTooLarge        payload over the size limit (payload_too_large)
     ├── UnknownCharger         no such charger configured (unknown_charger)
+    │   └── NoDefaultCharger   a seed call, but no default charger is configured
     ├── NoActiveSession        stop on an idle charger (no_active_session)
     ├── SessionNotFound        no session with that id (not_found)
     ├── StartRejected          the charger rejected a start request (start_rejected)
@@ -62,6 +63,17 @@ class UnknownCharger(EvcsmError):
 
     def __init__(self, charger_id: str) -> None:
         super().__init__(f"unknown charger {charger_id!r}")
+
+
+class NoDefaultCharger(UnknownCharger):
+    """A seed call (no charger named) on a daemon without a default charger."""
+
+    def __init__(self) -> None:
+        EvcsmError.__init__(
+            self,
+            "no default charger: no simulated charger is configured, so the seed's calls need "
+            "EVCSM_DEFAULT_CHARGER (such as an OCPP connector, CP-7-1)",
+        )
 
 
 class NoActiveSession(EvcsmError):

@@ -43,6 +43,7 @@ from evcsm_daemon.core.events import (
 from evcsm_daemon.core.sessions import MeterReading, begin, finish, observe
 from evcsm_daemon.errors import (
     NoActiveSession,
+    NoDefaultCharger,
     SessionNotFound,
     StartRejected,
     StopRejected,
@@ -76,10 +77,9 @@ class ChargingService:
         clock: Callable[[], datetime] = utc_now,
         start_timeout_s: float = START_TIMEOUT_S,
         authorize: Authorizer = accept_any,
+        default_charger: str | None = None,
     ) -> None:
         specs = simulated.specs
-        if not specs:
-            raise ValueError("at least one charger is needed")
         self._store = store
         self._simulated = simulated
         self._fleet = Fleet(clock)
@@ -95,7 +95,13 @@ class ChargingService:
                 max_power_kw=spec.max_power_kw,
                 simulation_speed=spec.simulation_speed,
             )
-        self.default_charger = specs[0].charger_id
+        self.default_charger = default_charger or (specs[0].charger_id if specs else None)
+        """The seed's charger: a simulated one, an OCPP connector, or None (no default)."""
+        if self.default_charger is not None and self.default_charger not in self._fleet.chargers:
+            station_id, _, connector = self.default_charger.rpartition("-")
+            if not station_id or not connector.isdecimal() or int(connector) < 1:
+                raise ValueError(f"default charger {self.default_charger!r} is not configured")
+            self._fleet.connector(station_id, int(connector), None)
         simulated.attach(self, clock)
 
     @property
@@ -115,6 +121,14 @@ class ChargingService:
         for charger in self._fleet.chargers.values():
             if charger.station_id is not None:
                 charger.driver = driver
+
+    def _named(self, charger_id: str | None) -> str:
+        """`charger_id`, or the default charger when None (the seed's calls)."""
+        if charger_id is not None:
+            return charger_id
+        if self.default_charger is None:
+            raise NoDefaultCharger
+        return self.default_charger
 
     # Views.
 
@@ -187,12 +201,12 @@ class ChargingService:
         session raised for a simulated charger. With a session already active the `Pending` is
         resolved with it at once; with a start already pending, that one is returned.
         """
-        pending, _ = await self._request_start(charger_id or self.default_charger, id_tag)
+        pending, _ = await self._request_start(self._named(charger_id), id_tag)
         return pending
 
     async def start(self, charger_id: str | None = None) -> tuple[ChargingSession, bool]:
         """Start charging and wait for the session; returns it and whether this call made it."""
-        pending, mine = await self._request_start(charger_id or self.default_charger, REMOTE_ID_TAG)
+        pending, mine = await self._request_start(self._named(charger_id), REMOTE_ID_TAG)
         session = await pending.wait()
         return session, mine and pending.created
 
@@ -224,7 +238,7 @@ class ChargingService:
         """
         if session_id is not None:
             charger_id = (await self.get(session_id)).charger_id
-        charger_id = charger_id or self.default_charger
+        charger_id = self._named(charger_id)
         charger = self._fleet.charger(charger_id)
         if (starting := self._requests.get(Kind.START, charger_id)) is not None:
             await _outcome(starting)  # a stop right after a start stops what it started
@@ -449,7 +463,7 @@ class ChargingService:
 
     async def latest(self, charger_id: str | None = None) -> ChargingSession:
         """The charger's active or most recent session (the seed's `status`)."""
-        charger_id = charger_id or self.default_charger
+        charger_id = self._named(charger_id)
         self._fleet.charger(charger_id)
         if (active := self._fleet.active.get(charger_id)) is not None:
             return active

@@ -20,16 +20,6 @@ from tests.support.daemon import daemon_settings, running_daemon
 from tests.support.process import DaemonProcess, daemon_process, unreachable_mongodb
 
 
-@pytest.fixture
-def _restore_logging() -> Iterator[None]:
-    """`main()` sets up logging for a process; put the test runner's back afterwards."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-
-
 async def test_unreachable_database_is_one_line_per_retry(caplog: pytest.LogCaptureFixture) -> None:
     port = free_port()
     uri = f"mongodb://evcsm:hunter2@127.0.0.1:{port}/evcsm"

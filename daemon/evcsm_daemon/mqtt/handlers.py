@@ -50,7 +50,7 @@ class Handlers:
         return None
 
     async def _seed(self, payload: bytes) -> CommandReply | None:
-        charger_id = self._service.default_charger
+        charger_id = self._service.default_charger or ""
         action = "seed"
         try:
             command = decode(SeedCommand, payload)
