@@ -7,6 +7,7 @@
     │   └── NoDefaultCharger   a seed call, but no default charger is configured
     ├── NoActiveSession        stop on an idle charger (no_active_session)
     ├── SessionNotFound        no session with that id (not_found)
+    ├── RequestNotFound        no start or stop request with that id (not_found)
     ├── StartRejected          the charger rejected a start request (start_rejected)
     ├── StartTimeout           it accepted, but began no session in time (start_timeout)
     ├── StopRejected           the charger rejected a stop request (stop_rejected)
@@ -87,6 +88,12 @@ class NoActiveSession(EvcsmError):
 
 class SessionNotFound(EvcsmError):
     """No session matches."""
+
+    code = ErrorCode.NOT_FOUND
+
+
+class RequestNotFound(EvcsmError):
+    """No start or stop request with that id is known."""
 
     code = ErrorCode.NOT_FOUND
 

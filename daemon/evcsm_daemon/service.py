@@ -44,6 +44,7 @@ from evcsm_daemon.core.sessions import MeterReading, begin, finish, observe
 from evcsm_daemon.errors import (
     NoActiveSession,
     NoDefaultCharger,
+    RequestNotFound,
     SessionNotFound,
     StartRejected,
     StopRejected,
@@ -121,6 +122,13 @@ class ChargingService:
         for charger in self._fleet.chargers.values():
             if charger.station_id is not None:
                 charger.driver = driver
+
+    def find_request(self, request_id: str) -> Pending:
+        """A start or stop request by id (pending, or among the latest made)."""
+        found = self._requests.find(request_id)
+        if found is None:
+            raise RequestNotFound(f"no request {request_id!r} (unknown, or long forgotten)")
+        return found
 
     def _named(self, charger_id: str | None) -> str:
         """`charger_id`, or the default charger when None (the seed's calls)."""

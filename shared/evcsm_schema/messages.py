@@ -193,11 +193,25 @@ class CommandRequest(InboundModel):
 class CommandReply(WireModel):
     """The daemon's answer to a command, sent to the request's response topic (QoS 1)."""
 
-    ok: bool = Field(description="True when the command took effect (or was already in effect).")
+    ok: bool = Field(
+        description="True when the command took effect (or was already in effect), or, with "
+        "`pending`, when the charger accepted it."
+    )
     charger_id: str = Field(description="The charger named in the command topic.")
     action: str = Field(description="The action named in the command topic.")
+    pending: bool | None = Field(
+        default=None,
+        description="True on the first reply to a request an OCPP charger accepted but has not "
+        "carried out yet: a second, final reply with the same correlation data follows, with "
+        "the session or the error (start_timeout...). Absent on a final reply.",
+    )
+    request_id: str | None = Field(
+        default=None,
+        description="Names a request an OCPP charger accepted (both replies carry it; REST "
+        "`GET /api/requests/{requestId}` shows it too).",
+    )
     session: ChargingSession | None = Field(
-        default=None, description="The started, existing or stopped session when ok."
+        default=None, description="The started, existing or stopped session when ok and final."
     )
     error: ErrorInfo | None = Field(default=None, description="Why it failed, when not ok.")
 

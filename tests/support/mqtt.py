@@ -53,13 +53,25 @@ class Probe:
 
     async def request(self, topic: str, payload: bytes | str = b"{}") -> Any:
         """Publish with a response topic and correlation data; return the decoded reply."""
+        correlation = await self.ask(topic, payload)
+        reply = await self.wait_for(lambda m: m.correlation == correlation)
+        return reply.json()
+
+    async def ask(self, topic: str, payload: bytes | str = b"{}") -> bytes:
+        """Publish a request with a response topic; returns its correlation data."""
         correlation = uuid.uuid4().bytes
         properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
         properties.ResponseTopic = topics.reply_topic(self.client_id)
         properties.CorrelationData = correlation
         await self.client.publish(topic, payload, qos=1, properties=properties)
-        reply = await self.wait_for(lambda m: m.correlation == correlation)
-        return reply.json()
+        return correlation
+
+    async def replies(self, correlation: bytes, count: int) -> list[Any]:
+        """The first `count` replies to one request (a pending one gets two), decoded."""
+        await self.wait_for(
+            lambda _: sum(m.correlation == correlation for m in self.messages) >= count
+        )
+        return [m.json() for m in self.messages if m.correlation == correlation][:count]
 
     async def _collect(self) -> None:
         async for message in self.client.messages:

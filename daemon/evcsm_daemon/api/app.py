@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from starlette.middleware.cors import CORSMiddleware
 
-from evcsm_daemon.api import chargers, health, problems, seed, sessions
+from evcsm_daemon.api import chargers, health, problems, requests, seed, sessions
 from evcsm_daemon.api.access import ANY, AccessPolicy
 from evcsm_daemon.api.guard import RequestGuard
 from evcsm_daemon.api.health import ReadinessProbe
@@ -50,7 +50,7 @@ def create_app(
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend it
     problems.install(app)
-    for module in (seed, chargers, sessions, health):
+    for module in (seed, chargers, requests, sessions, health):
         app.include_router(module.router)
     if policy.origins:
         app.add_middleware(

@@ -453,9 +453,13 @@ class ChargerOffline(ChargerCommandError):
 class ChargerNoAnswer(ChargerCommandError):
     """The station did not answer in time, or its connection dropped while waiting."""
 
+    code = ErrorCode.CHARGER_NO_ANSWER
+
 
 class ChargerRefused(ChargerCommandError):
     """The station answered the command with a CALLERROR."""
+
+    code = ErrorCode.CHARGER_REFUSED
 
     def __init__(self, message: str, ocpp_error: str) -> None:
         super().__init__(message)
@@ -464,3 +468,5 @@ class ChargerRefused(ChargerCommandError):
 
 class ChargerBadAnswer(ChargerCommandError):
     """The station's answer is not what OCPP 1.6 allows."""
+
+    code = ErrorCode.CHARGER_REFUSED

@@ -32,7 +32,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from evcsm_daemon.config import Settings
-from evcsm_daemon.mqtt.handlers import Handlers, Reply
+from evcsm_daemon.mqtt.handlers import Answer, Handlers, Reply
 from evcsm_daemon.service import ChargingService
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,8 @@ class Outgoing:
     payload: bytes
     qos: int
     retain: bool = False
+    correlation: bytes | None = None
+    """Set on a reply sent later (the final reply to a pending request)."""
 
 
 class MqttBridge:
@@ -154,13 +156,11 @@ class MqttBridge:
 
     async def _drain(self, client: aiomqtt.Client) -> None:
         while True:
-            item = await self._outbox.get()
-            await client.publish(item.topic, item.payload, qos=item.qos, retain=item.retain)
+            await _publish(client, await self._outbox.get())
 
     async def _drain_now(self, client: aiomqtt.Client) -> None:
         while not self._outbox.empty():
-            item = self._outbox.get_nowait()
-            await client.publish(item.topic, item.payload, qos=item.qos, retain=item.retain)
+            await _publish(client, self._outbox.get_nowait())
 
     async def _handle(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
         props = message.properties
@@ -176,22 +176,33 @@ class MqttBridge:
                 topics.REPLY_PREFIX,
             )
             response_topic = None
-        reply = await self._handlers.dispatch(
+        answer = await self._handlers.dispatch(
             message.topic.value, payload, has_reply_path=bool(response_topic)
         )
-        if reply is None or not response_topic:
+        if answer.reply is None or not response_topic:
             return
-        await self._send_reply(client, response_topic, correlation, reply)
+        await self._send_reply(client, response_topic, correlation, answer.reply)
+        if answer.follow is not None:
+            self._follow(answer, response_topic, correlation)
+
+    def _follow(self, answer: Answer, topic: str, correlation: bytes | None) -> None:
+        """Queue the final reply once the pending request settles (through the outbox, so a
+        reconnect meanwhile loses nothing)."""
+
+        def settled(_: object) -> None:
+            reply = answer.final().to_json()
+            self._enqueue(Outgoing(topic, reply, qos=1, correlation=correlation or b""))
+
+        assert answer.follow is not None  # noqa: S101 - checked by the caller
+        answer.follow.on_done(settled)
 
     async def _send_reply(
         self, client: aiomqtt.Client, topic: str, correlation: bytes | None, reply: Reply
     ) -> None:
-        properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-        properties.ContentType = "application/json"
-        if correlation is not None:
-            properties.CorrelationData = correlation
         try:
-            await client.publish(topic, reply.to_json(), qos=1, properties=properties)
+            await client.publish(
+                topic, reply.to_json(), qos=1, properties=_reply_properties(correlation)
+            )
         except aiomqtt.MqttError as exc:
             log.warning("reply to %s lost: %s", topic, exc)
 
@@ -227,6 +238,23 @@ class MqttBridge:
             socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
             max_queued_outgoing_messages=None,
         )
+
+
+def _reply_properties(correlation: bytes | None) -> Properties:
+    """The properties of a reply: JSON, and the request's correlation data if it had any."""
+    properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    properties.ContentType = "application/json"
+    if correlation:
+        properties.CorrelationData = correlation
+    return properties
+
+
+async def _publish(client: aiomqtt.Client, item: Outgoing) -> None:
+    """Publish one queued message (a late reply with its correlation data)."""
+    properties = _reply_properties(item.correlation) if item.correlation is not None else None
+    await client.publish(
+        item.topic, item.payload, qos=item.qos, retain=item.retain, properties=properties
+    )
 
 
 def _cancel_pending() -> bool:
