@@ -35,6 +35,7 @@ from evcsm_daemon.config import Settings, split_addr
 from evcsm_daemon.core.profile import ChargeProfile
 from evcsm_daemon.errors import StoreUnavailable
 from evcsm_daemon.mqtt import MqttBridge
+from evcsm_daemon.operations import StationOperations
 from evcsm_daemon.service import ChargingService
 from evcsm_daemon.store import SessionStore, open_store, redact_uri
 from evcsm_daemon.ticker import Ticker
@@ -167,6 +168,7 @@ class Daemon:
         self.bridge: MqttBridge | None = None
         self.ticker: Ticker | None = None
         self.central: CentralSystem | None = None
+        self.operations: StationOperations | None = None
         self.ocpp_port = 0
 
     async def readiness(self) -> Readiness:
@@ -202,10 +204,10 @@ class Daemon:
             async with asyncio.TaskGroup() as group:
                 group.create_task(server.serve(sockets=[sock]), name="http")
                 try:
-                    started = await _unless_stopped(stop, self._start(app), "start")
+                    started = await _unless_stopped(stop, self._start(app, ocpp), "start")
                     if started:
-                        if ocpp is not None and ocpp_sock is not None:
-                            await self._listen_ocpp(ocpp, ocpp_sock)
+                        if ocpp_sock is not None:
+                            await self._listen_ocpp(ocpp_sock)
                         await self._serve(stop, server, group)
                 finally:
                     server.should_exit = True
@@ -218,7 +220,7 @@ class Daemon:
                 await _close(self.store)
             log.info("stopped")
 
-    async def _start(self, app: FastAPI) -> bool:
+    async def _start(self, app: FastAPI, ocpp: OcppConfig | None) -> bool:
         """Reach the store and resume the sessions, retrying until both succeed."""
         delay = 1.0
         while True:
@@ -246,16 +248,18 @@ class Daemon:
             self.service = service
             self.bridge = MqttBridge(self.settings, service)
             self.ticker = Ticker(service, self.settings.tick_interval)
-            attach(app, service)
+            if ocpp is not None:
+                self.central = CentralSystem(ocpp, service)
+                service.attach_stations(self.central, ocpp.charge_points.passwords)
+            self.operations = StationOperations(service, self.central)
+            attach(app, service, self.operations)
             return True
 
-    async def _listen_ocpp(self, config: OcppConfig, sock: socket.socket) -> None:
-        """Serve charge points on `sock`, with the service as the central system's sink."""
-        assert self.service is not None  # noqa: S101 - set by _start
-        central = self.central = CentralSystem(config, self.service)
-        self.service.attach_stations(central)
-        await central.start(sock)
-        self.ocpp_port = central.port
+    async def _listen_ocpp(self, sock: socket.socket) -> None:
+        """Serve charge points on `sock`."""
+        assert self.central is not None  # noqa: S101 - set by _start
+        await self.central.start(sock)
+        self.ocpp_port = self.central.port
 
     async def _serve(
         self, stop: asyncio.Event, server: HttpServer, group: asyncio.TaskGroup

@@ -23,7 +23,7 @@ session nobody meters. OCPP stations instead send an unanswered transaction mess
 import contextlib
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 
 from evcsm_schema import ChargerState, ChargingSession, SessionPage, SessionQuery
@@ -40,6 +40,7 @@ from evcsm_daemon.core.events import (
     SessionBegan,
     SessionEnded,
 )
+from evcsm_daemon.core.fleet import StationView
 from evcsm_daemon.core.sessions import MeterReading, begin, finish, observe
 from evcsm_daemon.errors import (
     NoActiveSession,
@@ -50,6 +51,7 @@ from evcsm_daemon.errors import (
     StopRejected,
     StoreError,
     StoreUnavailable,
+    UnknownCharger,
     WriteNotConfirmed,
 )
 from evcsm_daemon.pending import Kind, Pending, Requests
@@ -114,9 +116,12 @@ class ChargingService:
         """Send status changes, charger changes and ticks to `listener` too."""
         self._fleet.listeners.append(listener)
 
-    def attach_stations(self, commands: RemoteTransactions) -> None:
+    def attach_stations(self, commands: RemoteTransactions, admitted: Iterable[str] = ()) -> None:
         """Carry OCPP chargers' start and stop requests through `commands` (the central system,
-        whose other `ChargerCommands` an adapter calls directly)."""
+        whose other `ChargerCommands` an adapter calls directly); the `admitted` stations are
+        known (listed, Offline) before they ever connect."""
+        for station_id in admitted:
+            self._fleet.stations.setdefault(station_id, StationView(station_id))
         driver = StationDriver(commands)
         self._stations.driver = driver
         for charger in self._fleet.chargers.values():
@@ -143,6 +148,11 @@ class ChargingService:
     def charger_ids(self) -> list[str]:
         """Every charger: the configured ones in order, then OCPP connectors as they came."""
         return list(self._fleet.chargers)
+
+    def station_views(self) -> list[tuple[StationView, list[str]]]:
+        """Every OCPP station known, by identity, with the charger ids of its connectors."""
+        fleet = self._fleet
+        return [(fleet.stations[sid], fleet.of_station(sid)) for sid in sorted(fleet.stations)]
 
     def active_sessions(self) -> list[ChargingSession]:
         """The sessions charging now."""
@@ -175,6 +185,7 @@ class ChargingService:
                 latest[charger_id] = found
                 fleet.last[charger_id] = found
         self._simulated.power_up(latest)
+        await self._resume_connectors()
         for session in await self._store.all_active():
             if session.charge_point_id is not None and session.connector_id is not None:
                 fleet.connector(
@@ -196,6 +207,18 @@ class ChargingService:
                     session.charger_id,
                 )
         self._simulated.sample(now)
+
+    async def _resume_connectors(self) -> None:
+        """Every OCPP connector with stored sessions joins the fleet with its latest one, so
+        listings and histories show it while its station is away."""
+        fleet = self._fleet
+        for charger_id in await self._store.ocpp_chargers():
+            station_id, _, number = charger_id.rpartition("-")
+            if charger_id in fleet.chargers or not number.isdecimal() or not station_id:
+                continue
+            fleet.connector(station_id, int(number), self._stations.driver)
+            if (found := await self._store.latest(charger_id)) is not None and not found.active:
+                fleet.last[charger_id] = found
 
     # Requests.
 
@@ -489,9 +512,16 @@ class ChargingService:
 
     async def query(self, query: SessionQuery) -> SessionPage:
         """Stored sessions matching the filters, active ones with their live reading."""
-        if query.charger_id is not None:
-            self._fleet.charger(query.charger_id)
         page = await self._store.query(query)
+        charger_id = query.charger_id
+        # A charger nobody knows, not one whose sessions are stored (another daemon's).
+        if (
+            charger_id is not None
+            and charger_id not in self._fleet.chargers
+            and not page.total
+            and await self._store.latest(charger_id) is None
+        ):
+            raise UnknownCharger(charger_id)
         live = {s.session_id: s for s in self._fleet.active.values()}
         live |= {i.stopped.session_id: i.stopped for i in self._unconfirmed.items()}
         if not any(item.session_id in live for item in page.items):

@@ -13,6 +13,7 @@ from typing import Annotated
 from pydantic import AwareDatetime, Field
 
 from evcsm_schema.base import InboundModel, WireModel
+from evcsm_schema.bounds import WholeNumber
 from evcsm_schema.session import ChargerId
 
 MAX_CONNECTOR_ID = 32
@@ -105,10 +106,18 @@ class ResetRequest(InboundModel):
     type: Resetting = Field(description="Soft or Hard.")
 
 
+class UnlockConnectorRequest(InboundModel):
+    """Body of `POST /api/stations/{id}/unlock-connector`."""
+
+    connector_id: WholeNumber = Field(
+        ge=1, le=MAX_CONNECTOR_ID, description="The connector to unlock."
+    )
+
+
 class ChangeAvailabilityRequest(InboundModel):
     """Body of `POST /api/stations/{id}/change-availability`."""
 
-    connector_id: int = Field(
+    connector_id: WholeNumber = Field(
         ge=0, le=MAX_CONNECTOR_ID, description="The connector; 0 for the whole station."
     )
     type: Operability = Field(description="Operative or Inoperative.")
@@ -118,7 +127,7 @@ class TriggerMessageRequest(InboundModel):
     """Body of `POST /api/stations/{id}/trigger-message`."""
 
     requested_message: TriggeredMessage = Field(description="The message to send now.")
-    connector_id: int | None = Field(
+    connector_id: WholeNumber | None = Field(
         default=None,
         ge=1,
         le=MAX_CONNECTOR_ID,

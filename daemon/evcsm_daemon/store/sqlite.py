@@ -246,6 +246,18 @@ class SqliteStore:
         """The session with this transaction id, if any."""
         return await self._one(f"{SELECT} WHERE transaction_id = ?", transaction_id)
 
+    async def ocpp_chargers(self) -> list[str]:
+        """Chargers that have a session with a charge point id."""
+
+        def read(conn: sqlite3.Connection) -> list[str]:
+            rows = conn.execute(
+                "SELECT DISTINCT charger_id FROM sessions WHERE charge_point_id IS NOT NULL "
+                "ORDER BY charger_id"
+            ).fetchall()
+            return [str(row[0]) for row in rows]
+
+        return await self._run(read)
+
     async def next_transaction_id(self) -> int:
         """The counter row, raised by one (created at 1 if missing)."""
 
