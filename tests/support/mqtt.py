@@ -55,7 +55,7 @@ class Probe:
         """Publish with a response topic and correlation data; return the decoded reply."""
         correlation = uuid.uuid4().bytes
         properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-        properties.ResponseTopic = topics.reply_topic(self.client_id)
+        properties.ResponseTopic = topics.reply_topic(None, self.client_id)
         properties.CorrelationData = correlation
         await self.client.publish(topic, payload, qos=1, properties=properties)
         reply = await self.wait_for(lambda m: m.correlation == correlation)
@@ -86,7 +86,7 @@ async def probe(
         "127.0.0.1", url_port, identifier=ident, protocol=aiomqtt.ProtocolVersion.V5, will=will
     ) as client:
         found = Probe(client, ident)
-        await client.subscribe(f"{topics.REPLY_PREFIX}/{ident}/#", qos=1)
+        await client.subscribe(topics.reply_branch(None, ident), qos=1)
         for topic in subscriptions:
             await client.subscribe(topic, qos=1)
         task = asyncio.create_task(found._collect(), name=f"probe-{ident}")
