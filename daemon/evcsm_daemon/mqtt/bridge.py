@@ -154,8 +154,11 @@ class MqttBridge:
         log.info("connected to MQTT broker %s", self.address)
         async with asyncio.TaskGroup() as group:
             group.create_task(self._drain(client), name="mqtt-outbox")
-            for number in range(WORKERS):
+            for number in range(1, WORKERS):
                 group.create_task(self.inbox.work(client), name=f"mqtt-worker-{number}")
+            # This task is worker 0. The body must not finish first: Python 3.11's TaskGroup
+            # leaves its task cancelled when a child fails while the body waits in __aexit__.
+            await self.inbox.work(client)
 
     async def _drain(self, client: aiomqtt.Client) -> None:
         while True:
