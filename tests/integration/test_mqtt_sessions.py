@@ -80,12 +80,13 @@ async def test_retained_commands_are_never_replayed(
         running_daemon(daemon_settings(proxy.url)) as daemon,
         probe(broker.port, topics.SEED_CHARGING) as client,
     ):
-        assert daemon.service is not None
+        service = daemon.service
+        assert service is not None
         started = await client.request("evcsm/chargers/CP1/cmd/start")
         assert started["ok"] is True
         # Planted while it runs: carried out once, as a command sent now.
         await client.client.publish(topics.SEED_CHARGING, b'{"status":"Stopped"}', 1, retain=True)
-        await wait_until(lambda: not daemon.service.active_sessions())
+        await wait_until(lambda: not service.active_sessions())
         again = await client.request("evcsm/chargers/CP1/cmd/start")
         assert again["ok"] is True
         assert again["session"]["sessionId"] != started["session"]["sessionId"]
