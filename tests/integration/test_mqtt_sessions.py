@@ -111,8 +111,8 @@ async def test_retained_commands_are_never_replayed(
                 >= 2
             )
         )
-        assert [s.charger_id for s in daemon.service.active_sessions()] == ["CP1"]
-        assert daemon.service.active_sessions()[0].session_id == again["session"]["sessionId"]
+        assert [s.charger_id for s in service.active_sessions()] == ["CP1"]
+        assert service.active_sessions()[0].session_id == again["session"]["sessionId"]
     async with probe(broker.port, topics.SEED_CHARGING) as late:
         marker = b'{"status":"Charging","sessionId":"marker"}'
         await late.client.publish(topics.SEED_CHARGING, marker, qos=1)
