@@ -130,6 +130,11 @@ class MqttBridge:
                 )
 
     @property
+    def connection(self) -> Connection | None:
+        """The broker connection, while there is one."""
+        return self._client
+
+    @property
     def backlog(self) -> int:
         """Incoming messages waiting for a worker."""
         return len(self._client.messages) if self._client is not None else 0

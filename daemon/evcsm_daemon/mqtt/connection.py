@@ -60,6 +60,7 @@ class Connection(aiomqtt.Client):
         super().__init__(*args, **kwargs)
         self._client.manual_ack_set(True)  # noqa: FBT003 - paho's API takes a positional flag
         self.broker_max_packet = MQTT_MAX_PACKET
+        self.received = 0
         self.dropped = 0
 
     def ack(self, message: aiomqtt.Message) -> None:
@@ -91,6 +92,7 @@ class Connection(aiomqtt.Client):
         userdata: Any,  # noqa: ANN401, ARG002 - paho's callback signature
         message: paho.MQTTMessage,
     ) -> None:
+        self.received += 1
         over = QOS0_QUEUE if message.qos == 0 else QOS0_QUEUE + RECEIVE_MAXIMUM
         if self._queue.qsize() >= over:
             # A QoS 1 message lands here only if the broker ignores the receive maximum.

@@ -32,16 +32,19 @@ class Inbox:
 
     def __init__(self, handlers: Handlers) -> None:
         self._handlers = handlers
+        self.busy = 0
         self.handled = 0
 
     async def work(self, client: Connection) -> None:
         """One worker: handle messages one by one until the connection ends."""
         async for message in client.messages:
+            self.busy += 1
             try:
                 await self.handle(client, message)
             except Exception:  # supervisor boundary: one message never stops the daemon
                 log.exception("failed to handle a message on %.200r", message.topic.value)
             finally:
+                self.busy -= 1
                 self.handled += 1
                 client.ack(message)
 
