@@ -32,7 +32,10 @@ class Settings(BaseSettings):
     mqtt_ca_file: str | None = Field(
         default=None, description="CA bundle to verify an mqtts:// broker (system CAs if unset)."
     )
-    mqtt_client_id: str = Field(default="evcsm-daemon", description="MQTT client id.")
+    mqtt_client_id: str = Field(
+        default="evcsm-daemon",
+        description="MQTT client id (with a broker password, a suffix derived from it is added).",
+    )
     mongodb_uri: str = Field(
         default="mongodb://localhost:27017/evcsm",
         description="MongoDB URI (replica sets welcome), or 'memory' for the in-process store.",

@@ -32,7 +32,7 @@ from evcsm_schema.broker import parse_broker_url
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from evcsm_daemon.config import Settings
-from evcsm_daemon.mqtt.connection import Connection, connect_properties
+from evcsm_daemon.mqtt.connection import Connection, client_id, connect_properties
 from evcsm_daemon.mqtt.handlers import Handlers
 from evcsm_daemon.mqtt.inbox import WORKERS, Inbox
 from evcsm_daemon.service import ChargingService
@@ -62,7 +62,7 @@ class MqttBridge:
         password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
         self._password = password or self._broker.password
         self._ca_file = settings.mqtt_ca_file
-        self._client_id = settings.mqtt_client_id
+        self.client_id = client_id(settings.mqtt_client_id, self._broker.username, self._password)
         self._service = service
         self.inbox = Inbox(Handlers(service))
         self._outbox: asyncio.Queue[Outgoing] = asyncio.Queue(maxsize=OUTBOX_LIMIT)
@@ -196,7 +196,7 @@ class MqttBridge:
             self._broker.port,
             username=self._broker.username,
             password=self._password,
-            identifier=self._client_id,
+            identifier=self.client_id,
             protocol=aiomqtt.ProtocolVersion.V5,
             will=aiomqtt.Will(
                 topics.AVAILABILITY, Availability.OFFLINE.value.encode(), qos=1, retain=True

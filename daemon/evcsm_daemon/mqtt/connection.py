@@ -14,9 +14,17 @@ aiomqtt's client with four changes, all about what a client can make the daemon 
 
 The session is persistent (clean start off, `SESSION_EXPIRY_S`): QoS 1 commands published while
 the daemon is away wait on the broker and are delivered when it connects again.
+
+Mosquitto binds no client id to a user: any user who presents the daemon's client id takes its
+session and disconnects it. So when the daemon logs in with a password its client id is the
+configured one plus a suffix derived from that password (`client_id`): the same on every start
+(the persistent session survives restarts), and unknowable to anyone who does not hold the
+password.
 """
 
 import contextlib
+import hashlib
+import hmac
 import logging
 from types import TracebackType
 from typing import Any
@@ -42,6 +50,22 @@ MQTT_MAX_PACKET = 268_435_455
 PACKET_OVERHEAD = 64
 """Bytes of a reply packet besides its payload, topic and correlation data, rounded up."""
 EXIT_WITH_WILL = ReasonCode(PacketTypes.DISCONNECT, "Disconnect with will message")
+SUFFIX_HEX = 20
+"""Hex digits of the client id's secret suffix (80 bits)."""
+
+
+def client_id(configured: str, username: str | None, password: str | None) -> str:
+    """The client id the daemon connects with: `configured`, plus a secret suffix with a password.
+
+    The suffix is an HMAC-SHA256 keyed with the password over the user name and `configured`:
+    stable across restarts, different for every user and prefix, and no help in guessing the
+    password (which the broker already holds as a hash).
+    """
+    if not password:
+        return configured
+    message = f"evcsm mqtt client id\x00{username or ''}\x00{configured}".encode()
+    digest = hmac.new(password.encode(), message, hashlib.sha256).hexdigest()
+    return f"{configured}-{digest[:SUFFIX_HEX]}"
 
 
 def connect_properties() -> Properties:
