@@ -16,6 +16,7 @@ import logging
 import random
 import socket
 import ssl
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,6 +24,7 @@ import aiomqtt
 from evcsm_schema import (
     Availability,
     ChargerState,
+    ChargerStatus,
     ChargingSession,
     SessionUpdate,
     StatusEvent,
@@ -35,6 +37,7 @@ from evcsm_daemon.config import Settings
 from evcsm_daemon.mqtt.connection import Connection, client_id, connect_properties
 from evcsm_daemon.mqtt.handlers import Handlers
 from evcsm_daemon.mqtt.inbox import WORKERS, Inbox
+from evcsm_daemon.mqtt.refresh import STATE_REFRESH_S, StateRefresh
 from evcsm_daemon.service import ChargingService
 
 log = logging.getLogger(__name__)
@@ -65,6 +68,7 @@ class MqttBridge:
         self.client_id = client_id(settings.mqtt_client_id, self._broker.username, self._password)
         self._service = service
         self.inbox = Inbox(Handlers(service))
+        self._refresh = StateRefresh(STATE_REFRESH_S, settings.tick_interval)
         self._outbox: asyncio.Queue[Outgoing] = asyncio.Queue(maxsize=OUTBOX_LIMIT)
         self._client: Connection | None = None
         self.connected = asyncio.Event()
@@ -85,11 +89,18 @@ class MqttBridge:
         self._enqueue(self._state_message(state))
 
     def ticked(self, sessions: Sequence[ChargingSession]) -> None:
-        """Queue one `session/updates` message per active session (dropped when offline)."""
+        """Queue one `session/updates` message per active session (dropped when offline).
+
+        A share of the charging chargers also get their retained state republished, so that it
+        carries live figures (`mqtt.refresh`).
+        """
         if not self.connected.is_set():
             return
         for session in sessions:
             self._enqueue(Outgoing(topics.SEED_SESSION, SessionUpdate.of(session).to_json(), 0))
+        charging = (session.charger_id for session in sessions)
+        for charger_id in self._refresh.due(charging, time.monotonic()):
+            self._enqueue(self._state_message(self._service.state(charger_id)))
 
     # Connection.
 
@@ -175,6 +186,13 @@ class MqttBridge:
             item = self._outbox.get_nowait()
             await client.publish(item.topic, item.payload, qos=item.qos, retain=item.retain)
 
+    def _state_message(self, state: ChargerState) -> Outgoing:
+        if state.status is ChargerStatus.CHARGING:
+            self._refresh.published(state.charger_id, time.monotonic())
+        else:
+            self._refresh.forget(state.charger_id)
+        return Outgoing(topics.charger_state(state.charger_id), state.to_json(), qos=1, retain=True)
+
     def _enqueue(self, item: Outgoing) -> None:
         try:
             self._outbox.put_nowait(item)
@@ -182,10 +200,6 @@ class MqttBridge:
             self.dropped += 1
             if self.dropped % 1000 == 1:
                 log.warning("MQTT outbox full: %d messages dropped so far", self.dropped)
-
-    @staticmethod
-    def _state_message(state: ChargerState) -> Outgoing:
-        return Outgoing(topics.charger_state(state.charger_id), state.to_json(), qos=1, retain=True)
 
     def _make_client(self) -> Connection:
         tls: ssl.SSLContext | None = None
