@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 from evcsm_daemon.store.connect import reset_memory
+from hypothesis import settings
 
 from tests.support.broker import Mosquitto
 
@@ -21,3 +22,10 @@ def _fresh_memory_store() -> Iterator[None]:
     reset_memory()
     yield
     reset_memory()
+
+
+# Property tests: a few hundred examples each in every run; `--hypothesis-profile=long` for a
+# deeper search (docs/testing.md).
+settings.register_profile("default", max_examples=150, deadline=None)
+settings.register_profile("long", max_examples=20_000, deadline=None)
+settings.load_profile("default")
