@@ -1,12 +1,16 @@
-"""Client ids on the repo's broker: no user can take the daemon's, nor read replies by borrowing one.
+"""Attacks through the repo's broker config: what a logged-in client sends never stops the daemon,
+takes its client id, or reads another client's replies by borrowing its id.
 
 Mosquitto binds no client id to a user: whoever presents an id in use takes over its session
 and disconnects its owner. The daemon's id therefore carries a suffix only its password gives,
 and reply branches name the user as well as the client id.
 """
 
+import asyncio
+import subprocess
 import uuid
 
+import httpx
 import pytest
 from evcsm_daemon.mqtt.connection import client_id
 from evcsm_schema import topics
@@ -19,6 +23,7 @@ from tests.deploy.clients import (
     role_clients,
 )
 from tests.deploy.deployment import DAEMON_USER, OPERATOR_USER, VIEWER_USER, Deployment
+from tests.deploy.test_daemon_deployed import deployed_daemon
 from tests.support.broker import Mosquitto
 from tests.support.daemon import daemon_settings, running_daemon
 
@@ -87,3 +92,38 @@ async def test_borrowing_a_client_id_does_not_read_its_replies(
             # Its own user's branch under that id is its own, and it does read that.
             own = topics.reply_topic(VIEWER_USER, victim)
             assert await delivered(clients, DAEMON_USER, VIEWER_USER, own)
+
+
+async def test_a_viewers_request_with_a_wildcard_response_topic_stops_nothing(
+    deployment: Deployment, locked_broker: Mosquitto
+) -> None:
+    with deployed_daemon(deployment, locked_broker) as daemon:
+        assert daemon.proc is not None
+        for response_topic in ("evcsm/replies/x/a+b", "evcsm/replies/x/#", "evcsm/replies//x/y"):
+            sent = await asyncio.to_thread(
+                subprocess.run,
+                [
+                    *("mosquitto_pub", "-V", "mqttv5", "-p", str(locked_broker.port)),
+                    *("-u", VIEWER_USER, "-P", deployment.password(VIEWER_USER)),
+                    *("-t", topics.SESSION_QUERY, "-m", "{}", "-q", "1"),
+                    *("-D", "publish", "response-topic", response_topic),
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=30,
+            )
+            assert sent.returncode == 0, sent.stderr
+        async with role_client(locked_broker.port, deployment, VIEWER_USER) as viewer:
+            reply = await viewer.request(topics.SESSION_QUERY)
+            assert reply["ok"] is True
+            await viewer.subscribe(topics.AVAILABILITY)
+            await viewer.wait_for(b"online")
+        assert daemon.proc.poll() is None, daemon.output()
+        async with httpx.AsyncClient(base_url=daemon.url, timeout=10) as http:
+            assert (await http.get("/readyz")).status_code == 200
+        assert "Traceback" not in daemon.output()
+        refused = [
+            line for line in daemon.output().splitlines() if "refused response topic" in line
+        ]
+        assert len(refused) == 3
