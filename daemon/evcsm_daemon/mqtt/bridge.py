@@ -13,6 +13,7 @@ outbox.
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import socket
 import ssl
@@ -179,7 +180,9 @@ class MqttBridge:
     async def _drain(self, client: aiomqtt.Client) -> None:
         while True:
             item = await self._outbox.get()
-            await client.publish(item.topic, item.payload, qos=item.qos, retain=item.retain)
+            await client.publish(
+                item.topic, item.payload, qos=item.qos, retain=item.retain, timeout=math.inf
+            )
 
     async def _drain_now(self, client: aiomqtt.Client) -> None:
         while not self._outbox.empty():

@@ -6,12 +6,17 @@ reaches the connection. A reply goes only to a valid topic name inside `evcsm/re
 daemon may write the retained state topics, so a reply anywhere else could forge a charger's
 state, and a topic the broker refuses would get the daemon disconnected.
 
+The daemon's publications wait for their acknowledgement however long it takes: behind a flood
+the broker's PUBACK can queue for many seconds in the same TCP stream, and a timeout there would
+only drop a live connection. A dead connection shows as a closed socket or a missed keepalive.
+
 A retained message on a command topic is the broker replaying something published earlier, not a
 command sent now: it is logged and ignored. The daemon clears one planted on `charging/updates`
 (the only command topic it may write), so no client that subscribes later receives it either.
 """
 
 import logging
+import math
 
 import aiomqtt
 from evcsm_schema import topics
@@ -76,7 +81,7 @@ class Inbox:
         )
         if topic == topics.SEED_CHARGING:
             try:
-                await client.publish(topic, b"", qos=1, retain=True)
+                await client.publish(topic, b"", qos=1, retain=True, timeout=math.inf)
             except aiomqtt.MqttError as exc:
                 log.warning("could not clear the retained message on %s: %s", topic, exc)
             else:
@@ -119,6 +124,6 @@ async def _send_reply(
     if correlation is not None:
         properties.CorrelationData = correlation
     try:
-        await client.publish(topic, body, qos=1, properties=properties)
+        await client.publish(topic, body, qos=1, properties=properties, timeout=math.inf)
     except (aiomqtt.MqttError, ValueError) as exc:
         log.warning("reply to %.200r lost: %s", topic, exc)
