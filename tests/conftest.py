@@ -27,5 +27,5 @@ def _fresh_memory_store() -> Iterator[None]:
 # Property tests: a few hundred examples each in every run; `--hypothesis-profile=long` for a
 # deeper search (docs/testing.md).
 settings.register_profile("default", max_examples=150, deadline=None)
-settings.register_profile("long", max_examples=20_000, deadline=None)
+settings.register_profile("long", max_examples=5_000, deadline=None)
 settings.load_profile("default")
