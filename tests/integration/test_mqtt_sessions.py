@@ -4,30 +4,17 @@ The daemon reaches the broker through a proxy the test cuts, so its connection d
 broker and the test's clients carry on.
 """
 
-import asyncio
-import itertools
 import logging
 from collections.abc import Awaitable, Callable
 
 import pytest
 from evcsm_daemon.runtime import Daemon
 from evcsm_schema import topics
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 
 from tests.support.broker import Mosquitto
 from tests.support.daemon import daemon_settings, running_daemon
-from tests.support.mqtt import WAIT_S, probe
+from tests.support.mqtt import probe, wait_until
 from tests.support.proxy import Proxy, proxy_to
-
-
-async def wait_until(condition: Callable[[], bool]) -> None:
-    """Poll `condition` until it is true, within WAIT_S."""
-    async with asyncio.timeout(WAIT_S):
-        for _ in itertools.count():
-            if condition():
-                return
-            await asyncio.sleep(0.02)
 
 
 async def reconnect(
@@ -55,12 +42,7 @@ async def test_a_command_sent_while_the_daemon_is_away_is_carried_out(broker: Mo
         correlation = b"sent-while-away"
 
         async def send() -> None:
-            properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-            properties.ResponseTopic = topics.reply_topic(None, operator.client_id)
-            properties.CorrelationData = correlation
-            await operator.client.publish(
-                "evcsm/chargers/CP2/cmd/start", b"{}", qos=1, properties=properties
-            )
+            await operator.send("evcsm/chargers/CP2/cmd/start", b"{}", correlation)
 
         await reconnect(daemon, proxy, send)
         reply = await operator.wait_for(lambda m: m.correlation == correlation)
