@@ -114,7 +114,7 @@ async def flood(args: argparse.Namespace) -> Result:
     with Mosquitto(BROKER_CONF) as broker:
         env = os.environ | {
             "EVCSM_MQTT_URL": broker.url,
-            "EVCSM_MONGODB_URI": "memory",
+            "EVCSM_STORE_URI": "memory",
             "EVCSM_HTTP_ADDR": f"127.0.0.1:{http_port}",
             "EVCSM_CHARGERS": "CP1:22,CP2:11",
             "EVCSM_LOG_LEVEL": os.environ.get("EVCSM_LOG_LEVEL", "ERROR"),

@@ -10,6 +10,7 @@
 set -eu
 
 cd "$(dirname -- "$0")/.."
+# Everything it creates is private unless opened on purpose below: .env stays mode 600.
 umask 077
 
 ENV_FILE=.env
@@ -87,6 +88,10 @@ done
 
 # 2. The broker's password file, one user per role of mosquitto.acl.
 mkdir -p "$SECRETS_DIR"
+# The broker, in the container (uid 1883) or on the host (Debian's mosquitto user), reads the
+# file as a user that owns neither it nor the folder: the folder must let everyone through.
+# It holds the hashed file alone; the plain-text one below is private (umask) while it exists.
+chmod 755 "$SECRETS_DIR"
 plain=$SECRETS_DIR/mosquitto.passwd.new
 # The plain-text passwords never outlive the script, whichever way it ends.
 trap 'rm -f "$plain"' EXIT

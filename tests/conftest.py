@@ -1,12 +1,15 @@
 """Fixtures shared by every test package."""
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 
 import pytest
-from evcsm_daemon.store.connect import reset_memory
-from hypothesis import settings
+from evcsm_daemon.store import SessionStore
+from evcsm_daemon.store.memory import reset_memory
 
 from tests.support.broker import Mosquitto
+from tests.support.stores import BACKENDS, Backend
+from tests.support.stores import backend as make_backend
 
 
 @pytest.fixture
@@ -24,8 +27,37 @@ def _fresh_memory_store() -> Iterator[None]:
     reset_memory()
 
 
-# Property tests: a few hundred examples each in every run; `--hypothesis-profile=long` for a
-# deeper search (docs/testing.md).
-settings.register_profile("default", max_examples=150, deadline=None)
-settings.register_profile("long", max_examples=5_000, deadline=None)
-settings.load_profile("default")
+@pytest.fixture(scope="session", autouse=True)
+def _state_home_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Programs started by tests keep their state (the dashboard's log) in a temporary folder."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state-home")))
+        yield
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    """Each store backend in turn (tests/support/stores.py)."""
+    return make_backend(request.param, tmp_path)
+
+
+@pytest.fixture
+async def stores(backend: Backend) -> AsyncIterator[Callable[[], Awaitable[SessionStore]]]:
+    """Opens ready stores on the backend's database; closes them after the test."""
+    opened: list[SessionStore] = []
+
+    async def open_ready() -> SessionStore:
+        store = backend.open()
+        opened.append(store)
+        await store.ensure_indexes()
+        return store
+
+    yield open_ready
+    for store in opened:
+        await store.close()
+
+
+@pytest.fixture
+async def store(stores: Callable[[], Awaitable[SessionStore]]) -> SessionStore:
+    """A ready store on each backend in turn."""
+    return await stores()

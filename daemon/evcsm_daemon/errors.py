@@ -6,7 +6,13 @@
     ├── UnknownCharger         no such charger configured (unknown_charger)
     ├── NoActiveSession        stop on an idle charger (no_active_session)
     ├── SessionNotFound        no session with that id (not_found)
-    └── StoreUnavailable       the database did not answer; nothing changed (unavailable)
+    ├── StoreError             the session store failed a call (unavailable)
+    │   ├── StoreUnavailable   it did not answer, or refused: nothing changed
+    │   └── WriteNotConfirmed  a write was sent but not confirmed: it may or may not be applied
+    └── (REST access, in `api.access`)
+        ├── UnknownHost        a Host this daemon does not serve (bad_request, 400)
+        ├── CrossOrigin        a write from another site's web page (forbidden, 403)
+        └── Unauthorized       a write without the bearer token (unauthorized, 401)
 
 Adapters map these to MQTT error replies (`mqtt.replies`) and RFC 9457 problem details
 (`api.problems`), each in one place. Library errors are caught at the adapter that meets them
@@ -66,7 +72,19 @@ class SessionNotFound(EvcsmError):
     code = ErrorCode.NOT_FOUND
 
 
-class StoreUnavailable(EvcsmError):
-    """The database could not be reached; nothing was changed."""
+class StoreError(EvcsmError):
+    """The session store failed a call; the subclass says whether anything changed."""
 
     code = ErrorCode.UNAVAILABLE
+
+
+class StoreUnavailable(StoreError):
+    """The database could not be reached, or refused the call; nothing was changed."""
+
+
+class WriteNotConfirmed(StoreError):
+    """A write reached the database, or may have, but no answer came: it may be applied or not.
+
+    Every store write is idempotent (keyed by the session's UUID), so repeating it tells which;
+    the service does that, and keeps the write to settle later when even the repeat fails.
+    """

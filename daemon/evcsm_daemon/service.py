@@ -4,9 +4,15 @@ A command arrives at an adapter (MQTT or REST) and becomes a call here; the serv
 core what changes, writes it through the store, and hands the result to its event sinks (the
 MQTT publisher). Per-charger locks serialise commands inside one daemon; the store's unique
 index keeps the one-active-session guarantee across daemons.
+
+The service depends on the `SessionStore` boundary only. A start or stop whose write the store
+could not confirm is asked again (`unconfirmed.confirmed`); if that fails too, the charger is
+turned off, the client is told exactly that, and the session is settled later (`settle()`), so
+the store never keeps a `Charging` session nobody meters.
 """
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -17,12 +23,21 @@ from evcsm_schema.base import utc_now
 
 from evcsm_daemon.chargers.base import Charger
 from evcsm_daemon.core.sessions import MeterReading, begin, finish, observe
-from evcsm_daemon.errors import NoActiveSession, SessionNotFound, StoreUnavailable, UnknownCharger
-from evcsm_daemon.store.sessions import SessionStore
+from evcsm_daemon.errors import (
+    NoActiveSession,
+    SessionNotFound,
+    StoreError,
+    StoreUnavailable,
+    UnknownCharger,
+    WriteNotConfirmed,
+)
+from evcsm_daemon.store import SessionStore
+from evcsm_daemon.unconfirmed import Unconfirmed, confirmed, settle
 
 log = logging.getLogger(__name__)
 
 ORPHAN_REASON = "Charger no longer configured"
+UNCONFIRMED_START_REASON = "Start not confirmed by the database"
 
 
 class EventSink(Protocol):
@@ -56,6 +71,7 @@ class ChargingService:
         self._locks = {charger_id: asyncio.Lock() for charger_id in self._chargers}
         self._sinks: list[EventSink] = []
         self._unsaved: dict[str, ChargingSession] = {}
+        self._unconfirmed = Unconfirmed()
 
     @property
     def store(self) -> SessionStore:
@@ -84,6 +100,7 @@ class ChargingService:
             status=ChargerStatus.CHARGING if active else ChargerStatus.IDLE,
             session=active or self._last.get(charger_id),
             updated_at=self._clock(),
+            simulation_speed=charger.spec.simulation_speed,
         )
 
     def states(self) -> list[ChargerState]:
@@ -106,7 +123,7 @@ class ChargingService:
         for orphan in await self._store.all_active():
             if orphan.charger_id not in self._chargers:
                 stopped = finish(orphan, _last_reading(orphan), now, ORPHAN_REASON)
-                await self._store.finish(stopped)
+                await confirmed(functools.partial(self._store.finish, stopped))
                 log.warning(
                     "stopped session %s: charger %s is no longer configured",
                     orphan.session_id,
@@ -120,19 +137,32 @@ class ChargingService:
         async with self._locks[charger_id]:
             if (active := self._active.get(charger_id)) is not None:
                 return active, False
+            await self._settle_charger(charger_id)
             now = self._clock()
             if (elsewhere := await self._store.active(charger_id)) is not None:
                 return await self._adopt(charger, elsewhere, now), False
             reading = await charger.start(now)
+            begun = begin(charger_id, reading.wh, now)
             try:
-                stored, created = await self._store.insert_active(
-                    begin(charger_id, reading.wh, now)
-                )
+                stored, created = await confirmed(lambda: self._store.insert_active(begun))
             except StoreUnavailable:
                 await charger.stop(now)
                 raise
+            except WriteNotConfirmed as exc:
+                await charger.stop(now)
+                off = finish(begun, _last_reading(begun), now, UNCONFIRMED_START_REASON)
+                self._unconfirmed.add(begun, off)
+                raise WriteNotConfirmed(
+                    f"the database did not confirm the start of session {begun.session_id} on "
+                    f"{charger_id}: charging is off, and the session is stored as stopped once "
+                    f"the database answers ({exc.message})"
+                ) from exc
             if not created:
                 return await self._adopt(charger, stored, now), False
+            if not stored.active:  # ours, but stopped elsewhere before the repeat read it back
+                await charger.stop(now)
+                self._last[charger_id] = stored
+                return stored, True
             self._active[charger_id] = self._last[charger_id] = stored
             self._emit_status(stored)
             log.info("started session %s on %s", stored.session_id, charger_id)
@@ -145,26 +175,80 @@ class ChargingService:
         charger_id = charger_id or self.default_charger
         charger = self._charger(charger_id)
         async with self._locks[charger_id]:
+            await self._settle_charger(charger_id)
             session = self._active.get(charger_id) or await self._store.active(charger_id)
             if session is None:
                 raise NoActiveSession(charger_id)
             now = self._clock()
             reading = await charger.stop(now)
+            stopped = finish(session, reading, now, reason)
+
+            async def store_stop() -> ChargingSession:
+                # None: not Charging any more (another daemon, or this stop's first attempt).
+                done = await self._store.finish(stopped)
+                return done or await self._store.get(session.session_id)
+
             try:
-                stored = await self._store.finish(finish(session, reading, now, reason))
+                stored = await confirmed(store_stop)
             except StoreUnavailable:
                 await charger.resume(session.start_time, session.meter_start_wh)
                 raise
-            if stored is None:  # another daemon stopped it first
-                stored = await self._store.get(session.session_id)
-            self._unsaved.pop(session.session_id, None)
-            self._active.pop(charger_id, None)
-            self._last[charger_id] = stored
-            self._emit_status(stored)
+            except WriteNotConfirmed as exc:
+                self._unconfirmed.add(session, stopped)
+                self._off(stopped)
+                raise WriteNotConfirmed(
+                    f"the database did not confirm the stop of session {session.session_id} on "
+                    f"{charger_id}: charging is off, and the stop is stored once the database "
+                    f"answers ({exc.message})"
+                ) from exc
+            self._off(stored)
             log.info(
                 "stopped session %s on %s: %s", stored.session_id, charger_id, stored.stop_reason
             )
             return stored
+
+    def _off(self, stopped: ChargingSession) -> None:
+        """The charger is off: forget its active session and announce the stop."""
+        self._unsaved.pop(stopped.session_id, None)
+        self._active.pop(stopped.charger_id, None)
+        self._last[stopped.charger_id] = stopped
+        self._emit_status(stopped)
+
+    @property
+    def unconfirmed(self) -> int:
+        """How many sessions wait for the store to confirm how they ended."""
+        return len(self._unconfirmed)
+
+    async def settle(self) -> int:
+        """Bring the store in line with every unconfirmed start and stop; returns how many
+        settled. Raises StoreError when the store still cannot say: they are kept for later."""
+        done = 0
+        for charger_id in {item.charger_id for item in self._unconfirmed.items()}:
+            async with self._locks[charger_id]:
+                done += await self._settle_charger(charger_id)
+        return done
+
+    async def _settle_charger(self, charger_id: str) -> int:
+        """Settle the charger's unconfirmed sessions (its lock held); StoreError if not now."""
+        items = self._unconfirmed.items(charger_id)
+        for item in items:
+            try:
+                stored = await settle(self._store, item)
+            except StoreError as exc:
+                raise StoreUnavailable(
+                    f"session {item.started.session_id} on {charger_id} is not settled yet, "
+                    f"so nothing was changed: {exc.message}"
+                ) from exc
+            self._unconfirmed.discard(item.started.session_id)
+            if stored is not None and charger_id not in self._active:
+                self._last[charger_id] = stored
+            log.info(
+                "session %s on %s settled: %s",
+                item.started.session_id,
+                charger_id,
+                "stored as stopped" if stored is not None else "never stored",
+            )
+        return len(items)
 
     def tick(self) -> list[ChargingSession]:
         """Read every active charger's meter and publish the readings; `flush()` stores them.
@@ -195,14 +279,14 @@ class ChargingService:
         """Store the latest unsaved reading of every session in one bulk write.
 
         Returns how many were written. On failure they are kept (newer readings taken in the
-        meantime win) and StoreUnavailable is raised.
+        meantime win) and StoreError is raised; writing them again is harmless.
         """
         batch, self._unsaved = self._unsaved, {}
         if not batch:
             return 0
         try:
             await self._store.save_readings(list(batch.values()))
-        except StoreUnavailable:
+        except StoreError:  # unavailable or unconfirmed: `$max` makes storing them again safe
             self._unsaved = {**batch, **self._unsaved}
             raise
         return len(batch)
@@ -216,14 +300,14 @@ class ChargingService:
         latest = await self._store.latest(charger_id)
         if latest is None:
             raise SessionNotFound(f"no session on charger {charger_id!r} yet")
-        return latest
+        return self._unconfirmed.stopped(latest.session_id) or latest
 
     async def get(self, session_id: str) -> ChargingSession:
         """One session by id (live values while it is charging)."""
         for session in self._active.values():
             if session.session_id == session_id:
                 return session
-        return await self._store.get(session_id)
+        return self._unconfirmed.stopped(session_id) or await self._store.get(session_id)
 
     async def query(self, query: SessionQuery) -> SessionPage:
         """Stored sessions matching the filters, active ones with their live reading."""
@@ -231,6 +315,7 @@ class ChargingService:
             self._charger(query.charger_id)
         page = await self._store.query(query)
         live = {s.session_id: s for s in self._active.values()}
+        live |= {i.stopped.session_id: i.stopped for i in self._unconfirmed.items()}
         if not any(item.session_id in live for item in page.items):
             return page
         items = [live.get(item.session_id, item) for item in page.items]

@@ -4,7 +4,8 @@ Every `interval` seconds, `service.tick()` reads the meters and publishes; it ne
 database. A second loop, the flusher, stores the latest reading of every session in one bulk
 write, then pauses at least one interval and at least `FLUSH_DUTY` times as long as the write took,
 so a slow store is written less often instead of slowing the ticks or eating the CPU. Readings it
-has not stored yet lose nothing: they are recomputed from the meter after a restart.
+has not stored yet lose nothing: they are recomputed from the meter after a restart. After each
+flush, the flusher also settles the starts and stops the store could not confirm (`service.settle`).
 
 Ticks are scheduled on the event loop's monotonic clock; a tick that starts late is measured
 (lag = actual start - scheduled start) and, if a whole interval was missed, the schedule skips
@@ -17,7 +18,7 @@ import logging
 from collections import deque
 from dataclasses import dataclass, field
 
-from evcsm_daemon.errors import StoreUnavailable
+from evcsm_daemon.errors import StoreError
 from evcsm_daemon.service import ChargingService
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ class TickStats:
     skipped: int = 0
     flushed: int = 0
     failed: int = 0
+    settled: int = 0
 
 
 class Ticker:
@@ -98,14 +100,16 @@ class Ticker:
         started = loop.time()
         try:
             self.stats.flushed += await self._service.flush()
-        except StoreUnavailable as exc:
+            if self._service.unconfirmed:
+                self.stats.settled += await self._service.settle()
+        except StoreError as exc:
             self.stats.failed += 1
             if not self._store_down:
-                log.warning("readings not stored, will retry: %s", exc.message)
+                log.warning("store writes failed, will retry: %s", exc.message)
             self._store_down = True
         else:
             if self._store_down:
-                log.info("readings are stored again")
+                log.info("store writes succeed again")
             self._store_down = False
         took = loop.time() - started
         self.stats.store_durations.append(took)

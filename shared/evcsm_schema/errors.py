@@ -25,8 +25,11 @@ class ErrorCode(StrEnum):
     """The session or resource asked for does not exist."""
     UNAUTHORIZED = "unauthorized"
     """A mutating REST call came without the right bearer token."""
+    FORBIDDEN = "forbidden"
+    """A mutating REST call came from another site's web page (cross-origin)."""
     UNAVAILABLE = "unavailable"
-    """The database could not be reached; nothing was changed."""
+    """The database could not be reached (nothing was changed) or did not confirm a write (the
+    message says so, and what is in effect)."""
     INTERNAL = "internal"
     """An unexpected failure; the daemon logged it."""
 

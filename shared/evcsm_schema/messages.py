@@ -18,6 +18,7 @@ from typing import Annotated, Any
 from pydantic import AwareDatetime, BeforeValidator, Field, model_validator
 
 from evcsm_schema.base import InboundModel, WireModel
+from evcsm_schema.bounds import FilterTime, WholeNumber
 from evcsm_schema.errors import ErrorInfo
 from evcsm_schema.session import ChargerId, ChargingSession, SessionStatus
 
@@ -117,6 +118,15 @@ class ChargerState(WireModel):
         default=None, description="The active session, or the last one once stopped."
     )
     updated_at: AwareDatetime = Field(description="When this state was published (UTC).")
+    simulation_speed: float | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "A simulated charger's clock speed: its meter runs this many times faster than real"
+            " time, so energy grows that much faster than the session's wall-clock duration."
+            " Absent for a real charger."
+        ),
+    )
 
 
 class Availability(StrEnum):
@@ -157,15 +167,30 @@ class CommandReply(WireModel):
         return self
 
 
+MAX_OFFSET = 100_000
+"""Deepest page a query may skip to; older sessions are reached with `since`/`until`."""
+
+
 class SessionQuery(InboundModel):
-    """A request for stored sessions on `evcsm/sessions/query`; also the REST list filters."""
+    """A request for stored sessions on `evcsm/sessions/query`; also the REST list filters.
+
+    Every value is checked before the database sees it (`evcsm_schema.bounds`): date-times are
+    RFC 3339 strings with an offset in the years 1970 to 9998 and `limit` and `offset` are
+    integers in range. A `since` after `until` is no error: it matches nothing.
+    """
 
     charger_id: ChargerId | None = Field(default=None, description="Only this charger.")
     status: SessionStatus | None = Field(default=None, description="Only this status.")
-    since: AwareDatetime | None = Field(default=None, description="Started at or after (UTC).")
-    until: AwareDatetime | None = Field(default=None, description="Started before (UTC).")
-    limit: int = Field(default=100, ge=1, le=1000, description="Page size, newest first.")
-    offset: int = Field(default=0, ge=0, description="Sessions to skip.")
+    since: FilterTime | None = Field(
+        default=None, description="Started at or after this date-time (RFC 3339, with offset)."
+    )
+    until: FilterTime | None = Field(
+        default=None, description="Started before this date-time (RFC 3339, with offset)."
+    )
+    limit: WholeNumber = Field(default=100, ge=1, le=1000, description="Page size, newest first.")
+    offset: WholeNumber = Field(
+        default=0, ge=0, le=MAX_OFFSET, description="Sessions to skip (at most 100000)."
+    )
 
 
 class SessionPage(WireModel):

@@ -15,19 +15,28 @@ from evcsm_daemon.mqtt.decode import decode
 from evcsm_daemon.mqtt.handlers import Handlers
 from evcsm_daemon.service import ChargingService
 from evcsm_daemon.store import open_store
-from evcsm_schema import CommandReply, CommandRequest, SeedCommand, SessionQuery, topics
+from evcsm_schema import (
+    ChargingSession,
+    CommandReply,
+    CommandRequest,
+    SeedCommand,
+    SessionPage,
+    SessionQuery,
+    topics,
+)
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from paho.mqtt.client import Client as PahoClient
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from tests.daemon.test_service import fleet
-from tests.support.strategies import PAYLOADS, TOPICS
+from tests.support.strategies import FUZZ, PAYLOADS, TOPICS
 
 INBOUND = [SeedCommand, CommandRequest, SessionQuery]
 
 
 @pytest.mark.parametrize("model", INBOUND, ids=lambda model: model.__name__)
+@FUZZ
 @given(payload=PAYLOADS, empty_ok=st.booleans())
 def test_decode_returns_the_model_or_a_client_error(
     model: Any, payload: bytes, empty_ok: bool
@@ -53,14 +62,10 @@ class Harness:
         self.service = ChargingService(store, fleet(("CP1", 22.0), ("CP2", 11.0)))
         self.handlers = Handlers(self.service)
 
-    def snapshot(self) -> tuple[list[dict[str, Any]], list[str]]:
-        """Every stored document and the sessions charging now."""
-
-        async def documents() -> list[dict[str, Any]]:
-            return [doc async for doc in self.store._sessions.find({}, sort=[("_id", 1)])]
-
-        charging = [s.session_id for s in self.service.active_sessions()]
-        return self.loop.run_until_complete(documents()), charging
+    def snapshot(self) -> tuple[SessionPage, list[ChargingSession]]:
+        """Every stored session and the sessions charging now."""
+        stored = self.loop.run_until_complete(self.store.query(SessionQuery(limit=1000)))
+        return stored, self.service.active_sessions()
 
 
 @pytest.fixture
@@ -74,7 +79,7 @@ def harness() -> Iterator[Harness]:
 
 # The harness lives across examples on purpose: chargers charge or not as earlier examples left
 # them, and the properties hold whatever the state.
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(FUZZ, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(topic=TOPICS, payload=PAYLOADS, has_reply_path=st.booleans())
 def test_dispatch_never_raises_and_a_rejected_message_writes_nothing(
     harness: Harness, topic: str, payload: bytes, has_reply_path: bool
@@ -98,6 +103,7 @@ def test_dispatch_never_raises_and_a_rejected_message_writes_nothing(
         assert harness.snapshot() == before
 
 
+@FUZZ
 @given(topic=st.text(max_size=300))
 def test_a_topic_name_the_daemon_accepts_is_one_paho_publishes(topic: str) -> None:
     if not topics.is_topic_name(topic):

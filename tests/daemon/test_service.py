@@ -263,3 +263,16 @@ async def test_queries_show_active_sessions_live_before_any_flush() -> None:
     assert item.session_id == session.session_id
     assert item.meter_wh == 366
     assert (await service.get(session.session_id)).meter_wh == 366
+
+
+async def test_a_simulated_chargers_state_says_how_fast_its_meter_runs() -> None:
+    store = open_store("memory")
+    await store.ensure_indexes()
+    fast = SimulatedCharger(
+        ChargerSpec("CP1", 22.0), profile=ChargeProfile(max_power_kw=22.0), speed=10.0
+    )
+    service = ChargingService(store, [fast], clock=FakeClock())
+    state = service.state("CP1")
+    assert state.simulation_speed == 10.0
+    assert b'"simulationSpeed":10.0' in state.to_json()
+    assert ChargerSpec("CP9", 50.0).simulation_speed is None  # a real charger's spec

@@ -1,55 +1,59 @@
-"""The session store on mongomock-motor, through the same code as production."""
+"""The store conformance suite: every backend (tests/support/stores.py) passes every test here.
+
+The `store` and `stores` fixtures (tests/conftest.py) run each test on MongoStore over
+mongomock-motor (PyMongo's code path), the in-process store and a SQLite file. What only one
+backend has (MongoDB's document shape, SQLite's file) is tested beside this, in
+test_store_mongo.py and test_store_sqlite.py.
+"""
 
 import asyncio
+import itertools
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import pytest
-from bson import ObjectId
 from evcsm_daemon.core.sessions import MeterReading, begin, finish, observe
-from evcsm_daemon.store import SessionStore, open_store
-from evcsm_schema import SessionQuery, SessionStatus
+from evcsm_daemon.errors import SessionNotFound
+from evcsm_daemon.store import SessionStore
+from evcsm_schema import ChargingSession, SessionQuery, SessionStatus
 
 from tests.support.clock import T0
+from tests.support.faults import Fault, FaultyStore
+
+Opener = Callable[[], Awaitable[SessionStore]]
 
 
-@pytest.fixture(params=["direct", "update_one"])
-async def store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> SessionStore:
-    """The in-process store, with readings written directly and through the public fallback."""
-    if request.param == "update_one":
-        monkeypatch.setattr("evcsm_daemon.store.sessions.documents_of", lambda _collection: None)
-    opened = open_store("memory")
-    await opened.ensure_indexes()
-    assert (opened._memory_documents is None) == (request.param == "update_one")
-    return opened
+async def charging_count(store: SessionStore) -> int:
+    return (await store.query(SessionQuery(status=SessionStatus.CHARGING))).total
 
 
-async def raw(store: SessionStore, session_id: str) -> dict[str, object]:
-    doc = await store._sessions.find_one({"sessionId": session_id})
-    assert doc is not None
-    return dict(doc)
-
-
-async def test_documents_have_the_seed_shape(store: SessionStore) -> None:
+async def test_sessions_read_back_as_stored(store: SessionStore) -> None:
     session, created = await store.insert_active(begin("CP1", 500, T0))
     assert created
-    doc = await raw(store, session.session_id)
-    assert isinstance(doc["_id"], ObjectId)
-    assert doc["sessionId"] == session.session_id
-    assert doc["status"] == "Charging"
-    assert doc["startTime"] == T0
-    assert doc["energyConsumed"] == 0.0
-    assert "endTime" not in doc  # only on completed sessions
-    assert doc["chargerId"] == "CP1"
-    assert session.id == str(doc["_id"])
+    assert session.id is not None
+    assert len(session.id) == 24
+    stored = await store.get(session.session_id)
+    assert stored == session
+    assert stored.status is SessionStatus.CHARGING
+    assert stored.start_time == T0
+    assert stored.start_time.utcoffset() == timedelta(0)
+    assert stored.energy_consumed == 0.0
+    assert stored.end_time is None  # only on completed sessions
+    assert stored.charger_id == "CP1"
 
-    later = T0 + timedelta(minutes=30)
+    later = T0 + timedelta(minutes=30, milliseconds=123)
     stopped = await store.finish(finish(session, MeterReading(15_700, 0), later, "Done"))
     assert stopped is not None
-    doc = await raw(store, session.session_id)
-    assert doc["status"] == "Stopped"
-    assert doc["endTime"] == later
-    assert doc["energyConsumed"] == 15.2
-    assert doc["stopReason"] == "Done"
+    assert stopped == await store.get(session.session_id)
+    assert stopped.id == session.id
+    assert stopped.status is SessionStatus.STOPPED
+    assert stopped.end_time == later
+    assert stopped.energy_consumed == 15.2
+    assert stopped.meter_wh == 15_700
+    assert stopped.power_kw == 0.0
+    assert stopped.stop_reason == "Done"
 
 
 async def test_one_active_session_per_charger_under_concurrent_starts(store: SessionStore) -> None:
@@ -59,7 +63,22 @@ async def test_one_active_session_per_charger_under_concurrent_starts(store: Ses
     assert sorted(s.charger_id for s in created) == ["CP1", "CP2"]
     winners = {s.charger_id: s.session_id for s in created}
     assert all(s.session_id == winners[s.charger_id] for s, _ in results)
-    assert await store._sessions.count_documents({"status": "Charging"}) == 2
+    assert await charging_count(store) == 2
+    assert {s.session_id for s in await store.all_active()} == set(winners.values())
+
+
+async def test_two_stores_on_one_database_share_the_guarantee(stores: Opener) -> None:
+    first, second = await stores(), await stores()
+    attempts = [begin("CP1", 0, T0) for _ in range(10)]
+    results = await asyncio.gather(
+        *(store.insert_active(s) for store, s in zip(itertools.cycle((first, second)), attempts))
+    )
+    assert sum(created for _, created in results) == 1
+    assert len({s.session_id for s, _ in results}) == 1
+    (winner,) = [s for s, created in results if created]
+    assert await second.active("CP1") == winner
+    assert await first.finish(finish(winner, MeterReading(10, 0), T0, None)) is not None
+    assert await second.active("CP1") is None
 
 
 async def test_a_stopped_session_frees_the_charger(store: SessionStore) -> None:
@@ -79,12 +98,12 @@ async def test_readings_only_move_forward_and_never_touch_stopped_sessions(
     behind = observe(session, MeterReading(1000, 11), T0 + timedelta(seconds=1))
     await store.save_readings([ahead])
     await store.save_readings([behind])  # late write from a slower tick
-    doc = await raw(store, session.session_id)
-    assert doc["meterWh"] == 2000
-    assert doc["energyConsumed"] == 2.0
-    assert doc["powerKw"] == 11.0
-    assert doc["updatedAt"] == T0 + timedelta(seconds=1)  # the late write's time, read back aware
-    assert (await store.get(session.session_id)).meter_wh == 2000
+    stored = await store.get(session.session_id)
+    assert stored.meter_wh == 2000
+    assert stored.energy_consumed == 2.0
+    assert stored.power_kw == 11.0
+    assert stored.updated_at == T0 + timedelta(seconds=1)  # the late write's time, read back aware
+    assert stored.updated_at.utcoffset() == timedelta(0)
 
     stopped = await store.finish(
         finish(ahead, MeterReading(2500, 0), T0 + timedelta(seconds=3), None)
@@ -92,10 +111,21 @@ async def test_readings_only_move_forward_and_never_touch_stopped_sessions(
     assert stopped is not None
     late = observe(ahead, MeterReading(9000, 11), T0 + timedelta(seconds=4))
     await store.save_readings([late])
-    doc = await raw(store, session.session_id)
-    assert doc["status"] == "Stopped"
-    assert doc["meterWh"] == 2500
+    stored = await store.get(session.session_id)
+    assert stored.status is SessionStatus.STOPPED
+    assert stored.meter_wh == 2500
     assert await store.finish(finish(late, MeterReading(9000, 0), T0, None)) is None
+
+
+async def test_a_stop_never_lowers_the_register(store: SessionStore) -> None:
+    session, _ = await store.insert_active(begin("CP1", 0, T0))
+    await store.save_readings([observe(session, MeterReading(3000, 11), T0 + timedelta(seconds=5))])
+    stopped = await store.finish(
+        finish(session, MeterReading(2000, 0), T0 + timedelta(seconds=6), None)
+    )
+    assert stopped is not None
+    assert stopped.meter_wh == 3000
+    assert stopped.energy_consumed == 3.0
 
 
 async def test_bulk_readings_for_many_sessions(store: SessionStore) -> None:
@@ -104,11 +134,15 @@ async def test_bulk_readings_for_many_sessions(store: SessionStore) -> None:
         observe(s, MeterReading(k * 10, 3.5), T0 + timedelta(seconds=1))
         for k, s in enumerate(sessions)
     ]
-    await store.save_readings(readings)
+    unknown = observe(begin("CPX", 0, T0), MeterReading(5, 1), T0)  # never stored: ignored
+    await store.save_readings([*readings, unknown])
+    await store.save_readings([])
     for k, session in enumerate(sessions):
-        doc = await raw(store, session.session_id)
-        assert doc["meterWh"] == k * 10
-        assert doc["powerKw"] == 3.5
+        stored = await store.get(session.session_id)
+        assert stored.meter_wh == k * 10
+        assert stored.power_kw == 3.5
+    with pytest.raises(SessionNotFound):
+        await store.get(unknown.session_id)
 
 
 async def test_query_filters_and_pages(store: SessionStore) -> None:
@@ -137,6 +171,46 @@ async def test_query_filters_and_pages(store: SessionStore) -> None:
     assert sorted(s.start_time.hour for s in window.items) == [11, 12, 13]  # 08:00 + 3..5 h
 
 
+async def test_every_filter_and_page_matches_a_plain_scan(store: SessionStore) -> None:
+    """Pages of every filter combination against a list filtered and sorted by hand."""
+    everything: list[ChargingSession] = []
+    for k in range(40):
+        charger = ("CP1", "CP2", "CP3")[k % 3]
+        start = T0 + timedelta(minutes=7 * (k // 2))  # pairs share a start time
+        session, created = await store.insert_active(begin(charger, 0, start))
+        assert created
+        if k < 37:
+            done = await store.finish(finish(session, MeterReading(k, 0), start, None))
+            assert done is not None
+            session = done
+        everything.append(session)
+    newest_first = sorted(everything, key=lambda s: (s.start_time, s.id or ""), reverse=True)
+    times = (None, T0 + timedelta(minutes=21), T0 + timedelta(minutes=100))
+    for only, status, since, until in itertools.product(
+        (None, "CP1", "CP3", "CP9"), (None, *SessionStatus), times, times
+    ):
+        matching = [
+            s
+            for s in newest_first
+            if only in (None, s.charger_id)
+            and status in (None, s.status)
+            and (since is None or s.start_time >= since)
+            and (until is None or s.start_time < until)
+        ]
+        for offset, limit in ((0, 5), (3, 4), (11, 100), (40, 1)):
+            query = SessionQuery(
+                charger_id=only,
+                status=status,
+                since=since,
+                until=until,
+                offset=offset,
+                limit=limit,
+            )
+            page = await store.query(query)
+            assert page.total == len(matching), query
+            assert page.items == matching[offset : offset + limit], query
+
+
 async def test_latest_and_get(store: SessionStore) -> None:
     assert await store.latest("CP1") is None
     old, _ = await store.insert_active(begin("CP1", 0, T0))
@@ -148,61 +222,89 @@ async def test_latest_and_get(store: SessionStore) -> None:
     assert (await store.get(old.session_id)).status is SessionStatus.STOPPED
     with pytest.raises(Exception, match="no session with id"):
         await store.get("nope")
+    with pytest.raises(SessionNotFound):
+        await store.get("nope")
     assert await store.ping()
 
 
-class RecordingCollection:
-    """Stands in for a PyMongo async collection and records what `save_readings` sends."""
-
-    def __init__(self) -> None:
-        self.bulk_calls: list[tuple[list[object], bool]] = []
-
-    async def bulk_write(self, requests: list[object], *, ordered: bool) -> None:
-        self.bulk_calls.append((requests, ordered))
+async def test_a_stop_of_an_unknown_session_stores_nothing(store: SessionStore) -> None:
+    never = begin("CP1", 0, T0)
+    assert await store.finish(finish(never, MeterReading(10, 0), T0, None)) is None
+    assert (await store.query(SessionQuery())).total == 0
 
 
-async def test_a_tick_on_mongodb_is_one_unordered_bulk_write() -> None:
-    from pymongo import UpdateOne
-
-    collection = RecordingCollection()
-    store = SessionStore({"sessions": collection}, in_process=False, close=lambda: None)
-    sessions = [begin(f"CP{k}", 0, T0) for k in range(3)]
-    readings = [
-        observe(s, MeterReading(100 * (k + 1), 7.0), T0 + timedelta(seconds=1))
-        for k, s in enumerate(sessions)
-    ]
-    await store.save_readings(readings)
-    ((requests, ordered),) = collection.bulk_calls
-    assert ordered is False
-    expected = [
-        UpdateOne(
-            {"sessionId": r.session_id, "status": "Charging"},
-            {
-                "$max": {"meterWh": r.meter_wh, "energyConsumed": r.energy_consumed},
-                "$set": {"powerKw": 7.0, "updatedAt": T0 + timedelta(seconds=1)},
-            },
-        )
-        for r in readings
-    ]
-    assert requests == expected
-    await store.save_readings([])
-    assert len(collection.bulk_calls) == 1  # an idle tick writes nothing
+async def test_a_repeated_insert_reads_back_the_first(store: SessionStore) -> None:
+    """An insert whose acknowledgement was lost, asked again: it answers as the first did."""
+    faulty = FaultyStore(store)
+    faulty.fail("insert_active", Fault.LOST_ACK)
+    session = begin("CP1", 0, T0)
+    with pytest.raises(Exception, match="did not confirm"):
+        await faulty.insert_active(session)
+    again, created = await faulty.insert_active(session)
+    assert created
+    assert again.session_id == session.session_id
+    assert again == await store.get(session.session_id)
+    assert (await store.query(SessionQuery())).total == 1
+    other, created = await store.insert_active(begin("CP1", 0, T0))
+    assert not created
+    assert other == again
 
 
-@pytest.mark.parametrize(
-    ("uri", "database"),
-    [
-        ("mongodb://db1:27017,db2:27017,db3:27017/fleet?replicaSet=rs0", "fleet"),
-        ("mongodb://evcsm:secret@mongo:27017/?authSource=admin", "evcsm"),
-        ("mongodb://localhost:27017/evcsm", "evcsm"),
-    ],
-)
-async def test_mongodb_uris_open_without_a_server(uri: str, database: str) -> None:
-    """Opening is lazy: a replica-set URI names its database, and nothing connects yet."""
-    opened = open_store(uri, timeout_ms=100)
-    try:
-        assert opened._db.name == database
-        assert opened._sessions.name == "sessions"
-        assert not opened._in_process
-    finally:
-        await opened.close()
+async def test_a_repeated_insert_of_a_session_stopped_since_reads_it_back(
+    store: SessionStore,
+) -> None:
+    session = begin("CP1", 0, T0)
+    stored, _ = await store.insert_active(session)
+    await store.finish(finish(stored, MeterReading(7, 0), T0, "elsewhere"))
+    again, created = await store.insert_active(session)
+    assert created  # it is this session, stored once
+    assert again.status is SessionStatus.STOPPED
+    assert await store.active("CP1") is None
+    assert (await store.query(SessionQuery())).total == 1
+
+
+async def test_a_repeated_stop_changes_nothing_more(store: SessionStore) -> None:
+    faulty = FaultyStore(store)
+    session, _ = await store.insert_active(begin("CP1", 0, T0))
+    stopped = finish(session, MeterReading(4000, 0), T0 + timedelta(minutes=10), "Done")
+    faulty.fail("finish", Fault.LOST_ACK)
+    with pytest.raises(Exception, match="did not confirm"):
+        await faulty.finish(stopped)
+    first = await store.get(session.session_id)
+    assert first.status is SessionStatus.STOPPED
+    later = finish(session, MeterReading(4000, 0), T0 + timedelta(minutes=11), "Again")
+    assert await faulty.finish(later) is None
+    assert await store.get(session.session_id) == first
+
+
+async def test_repeated_readings_leave_what_one_write_leaves(store: SessionStore) -> None:
+    faulty = FaultyStore(store)
+    session, _ = await store.insert_active(begin("CP1", 0, T0))
+    reading = observe(session, MeterReading(1200, 11), T0 + timedelta(seconds=30))
+    faulty.fail("save_readings", Fault.LOST_ACK)
+    with pytest.raises(Exception, match="did not confirm"):
+        await faulty.save_readings([reading])
+    once = await store.get(session.session_id)
+    await faulty.save_readings([reading])
+    assert await store.get(session.session_id) == once
+    assert once.meter_wh == 1200
+
+
+async def test_ties_in_start_time_order_by_id_newest_first(store: SessionStore) -> None:
+    made = [(await store.insert_active(begin(f"CP{k}", 0, T0)))[0] for k in range(5)]
+    page = await store.query(SessionQuery())
+    assert [s.session_id for s in page.items] == [s.session_id for s in reversed(made)]
+    await store.finish(finish(made[0], MeterReading(0, 0), T0, None))
+    again, _ = await store.insert_active(begin("CP0", 0, T0))
+    assert (await store.latest("CP0")) == again  # same start time, newer id
+
+
+def test_the_daemon_needs_no_mongomock() -> None:
+    """mongomock is a development dependency: the daemon and its memory store never load it."""
+    code = (
+        "import sys, evcsm_daemon.runtime\n"
+        "from evcsm_daemon.store import open_store\n"
+        "open_store('memory'); open_store('sqlite:x.db')\n"
+        "assert not [m for m in sys.modules if m.startswith('mongomock')], 'mongomock loaded'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -1,7 +1,8 @@
 """What docker-compose.yml gives the daemon, and Compose's variable interpolation.
 
 `DAEMON_ENVIRONMENT` is the daemon service's `environment:` as the file must hold it (a test
-compares the two): the contract the daemon is started with here.
+compares the two): the contract the daemon is started with here. A `None` value passes the
+variable on from .env when it is set there, and leaves it unset otherwise.
 """
 
 import re
@@ -16,7 +17,7 @@ import yaml  # type: ignore[import-untyped]  # PyYAML ships no type information
 from tests.deploy.deployment import COMPOSE_FILE
 
 SETUP_FIRST = "run deploy/setup.sh first"
-DAEMON_ENVIRONMENT = {
+DAEMON_ENVIRONMENT: dict[str, str | None] = {
     "EVCSM_MQTT_URL": "mqtt://evcsm-daemon@mosquitto:1883",
     "EVCSM_MQTT_PASSWORD": f"${{MQTT_DAEMON_PASSWORD:?{SETUP_FIRST}}}",
     "EVCSM_MQTT_CLIENT_ID": "evcsm-daemon",
@@ -31,6 +32,8 @@ DAEMON_ENVIRONMENT = {
     "EVCSM_TICK_INTERVAL": "${EVCSM_TICK_INTERVAL:-1}",
     "EVCSM_LOG_FORMAT": "${EVCSM_LOG_FORMAT:-json}",
     "EVCSM_LOG_LEVEL": "${EVCSM_LOG_LEVEL:-INFO}",
+    "EVCSM_ALLOWED_HOSTS": None,
+    "EVCSM_ALLOWED_ORIGINS": None,
 }
 VARIABLE = re.compile(r"\$\{(?P<name>\w+)(?:(?P<op>:-|:\?)(?P<arg>[^}]*))?\}")
 
@@ -47,6 +50,24 @@ def interpolate(value: str, env: dict[str, str]) -> str:
         return match["arg"] or ""
 
     return VARIABLE.sub(resolve, value)
+
+
+def container_environment(
+    environment: dict[str, str | None], env: dict[str, str]
+) -> dict[str, str]:
+    """A service's `environment:` as its container gets it, with `env` (.env) as Compose's."""
+    resolved: dict[str, str] = {}
+    for key, value in environment.items():
+        if value is not None:
+            resolved[key] = interpolate(value, env)
+        elif key in env:
+            resolved[key] = env[key]
+    return resolved
+
+
+def passed_on(environment: dict[str, str | None]) -> set[str]:
+    """The variables an `environment:` passes on from .env by name."""
+    return {key for key, value in environment.items() if value is None}
 
 
 def variables(text: str) -> set[str]:

@@ -1,10 +1,13 @@
-"""Fixtures: the deployment files set up in a temporary copy, and its locked-down broker."""
+"""Fixtures: the deployment files set up in a temporary copy, its locked-down broker, and the
+images' virtual environments as their Dockerfiles' build stages make them."""
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.deploy.deployment import Deployment, running_broker
+from tests.deploy.dockerfiles import DAEMON_DOCKERFILE, TUI_DOCKERFILE, run_build_stage
 from tests.support.broker import Mosquitto
 
 
@@ -19,3 +22,15 @@ def locked_broker(deployment: Deployment) -> Iterator[Mosquitto]:
     """A real Mosquitto running the repo's mosquitto.conf, ACL and generated password file."""
     with running_broker(deployment) as (running, _):
         yield running
+
+
+@pytest.fixture(scope="session")
+def daemon_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The daemon image's /opt/evcsm, built here by daemon/Dockerfile's build stage."""
+    return run_build_stage(DAEMON_DOCKERFILE, tmp_path_factory.mktemp("daemon-image"))
+
+
+@pytest.fixture(scope="session")
+def tui_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The dashboard image's /opt/evcsm, built here by tui/Dockerfile's build stage."""
+    return run_build_stage(TUI_DOCKERFILE, tmp_path_factory.mktemp("tui-image"))

@@ -1,8 +1,15 @@
-"""Dockerfiles read as the builder reads them: instructions, stages, ARG defaults, ENV."""
+"""Dockerfiles read as the builder reads them: instructions, stages, ARG defaults, ENV.
+
+`run_build_stage` goes further: it runs a build stage's steps for real, outside Docker.
+"""
 
 import json
+import os
 import re
 import shlex
+import shutil
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,3 +96,79 @@ def stages(path: Path) -> list[Stage]:
             assert result, f"{instruction.keyword} before the first FROM"
             result[-1].instructions.append(instruction)
     return result
+
+
+# Where the build stage's absolute paths land when `run_build_stage` runs it in a folder.
+IMAGE_PATHS = ("/usr/local", "/opt/evcsm", "/src")
+# The build context's clutter, which .dockerignore keeps out.
+IGNORED = shutil.ignore_patterns(
+    "__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache", "*.egg-info"
+)
+# Left out to keep the test fast; none changes what is installed, and hashes are still checked.
+SPEED_ONLY = {"UV_NO_CACHE", "PIP_NO_CACHE_DIR", "UV_COMPILE_BYTECODE"}
+
+
+def build_environment(stage: Stage, folder: Path) -> dict[str, str]:
+    """This machine's environment without pip's and uv's settings, then the stage's ENV.
+
+    The image has no pip or uv configuration, so neither may this run: they reach the
+    registry with their defaults, as in the image.
+    """
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("PIP_", "UV_")) and key != "VIRTUAL_ENV"
+    }
+    env |= {key: value for key, value in stage.env().items() if key not in SPEED_ONLY}
+    env["PIP_CONFIG_FILE"] = os.devnull
+    env["UV_NO_CONFIG"] = "1"
+    env["PATH"] = f"{folder}/usr/local/bin{os.pathsep}{env['PATH']}"
+    return env
+
+
+def run_build_stage(dockerfile: Path, folder: Path, context: Path = REPO) -> Path:
+    """Run the first stage's WORKDIR, COPY and RUN for real under `folder`; the built /opt/evcsm.
+
+    The base image's Python is a fresh virtual environment at `folder`/usr/local with pip alone,
+    as in the image; the image's absolute paths move under `folder`; COPY reads `context`.
+    """
+    stage = stages(dockerfile)[0]
+    base = ["uv", "venv", "--quiet", "--seed", "--python", sys.executable, f"{folder}/usr/local"]
+    subprocess.run(base, check=True)
+    env = build_environment(stage, folder)
+    workdir = folder
+    for instruction in stage.instructions:
+        args = instruction.args
+        for path in IMAGE_PATHS:
+            args = args.replace(path, f"{folder}{path}")
+        if instruction.keyword == "WORKDIR":
+            workdir = Path(args)
+            workdir.mkdir(parents=True, exist_ok=True)
+        elif instruction.keyword == "COPY":
+            *sources, target = args.split()
+            for source in sources:
+                copy_from_context(context / source, workdir / target)
+        elif instruction.keyword == "RUN":
+            done = subprocess.run(
+                ["sh", "-c", args],
+                cwd=workdir,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=600,
+            )
+            assert done.returncode == 0, f"RUN {instruction.args}\n{done.stdout}{done.stderr}"
+        else:
+            assert instruction.keyword == "ENV", f"{instruction.keyword}: not emulated here"
+    return folder / "opt" / "evcsm"
+
+
+def copy_from_context(origin: Path, target: Path) -> None:
+    """COPY `origin` (in the build context) into `target`, a folder."""
+    assert origin.exists(), f"COPY {origin}: not in the build context"
+    if origin.is_dir():
+        shutil.copytree(origin, target, ignore=IGNORED, dirs_exist_ok=True)
+    else:
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(origin, target / origin.name)

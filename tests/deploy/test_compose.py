@@ -1,17 +1,20 @@
 """docker-compose.yml: it validates, and it holds what a deployment needs."""
 
 import re
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml  # type: ignore[import-untyped]  # PyYAML ships no type information
 
 from tests.deploy.compose import (
     DAEMON_ENVIRONMENT,
     SETUP_FIRST,
     compose_config,
     load_compose,
+    passed_on,
     variables,
 )
 from tests.deploy.deployment import (
@@ -20,6 +23,8 @@ from tests.deploy.deployment import (
     MOSQUITTO_CONF,
     MQTT_PORT,
     SETUP,
+    TLS_PORT,
+    WEBSOCKETS_PORT,
     Deployment,
     read_env,
 )
@@ -55,10 +60,14 @@ def test_without_env_it_refuses_and_says_to_run_setup(tmp_path: Path) -> None:
     assert SETUP_FIRST in done.stderr
 
 
-def test_every_variable_is_documented_in_the_example() -> None:
+def test_every_variable_is_documented_in_the_example(compose: dict[str, Any]) -> None:
     used = variables(COMPOSE_FILE.read_text(encoding="utf-8")) - TERMINAL_VARIABLES
     documented = set(read_env(ENV_EXAMPLE))
     assert used <= documented
+    # Passed on only when set: the example shows them commented out, with what they mean.
+    example = ENV_EXAMPLE.read_text(encoding="utf-8")
+    for name in passed_on(service(compose, "daemon")["environment"]):
+        assert re.search(rf"(?m)^#{name}=", example), f"{name}: document it in .env.example"
     setup = SETUP.read_text(encoding="utf-8")
     for name in documented - used:
         assert f" {name})" in setup, f"{name} is documented but neither compose nor setup reads it"
@@ -102,7 +111,7 @@ def test_the_daemon_starts_after_a_healthy_broker_and_database(compose: dict[str
         "mongo": {"condition": "service_healthy"},
     }
     assert "/readyz" in " ".join(daemon["healthcheck"]["test"])
-    assert daemon["ports"] == ["${HOST_BIND:-0.0.0.0}:${HOST_HTTP_PORT:-5274}:5274"]
+    assert daemon["ports"] == ["${HOST_BIND:-127.0.0.1}:${HOST_HTTP_PORT:-5274}:5274"]
     # Longer than the 10 s the daemon takes at most to stop on SIGTERM.
     assert int(daemon["stop_grace_period"].removesuffix("s")) > 10
 
@@ -160,6 +169,8 @@ def test_mongo_is_reachable_only_inside_the_compose_network(compose: dict[str, A
 def test_no_secret_is_written_in_the_file(compose: dict[str, Any]) -> None:
     for name, definition in compose["services"].items():
         for key, value in definition.get("environment", {}).items():
+            if value is None:  # passed on from .env, where it may be set
+                continue
             if re.search(r"PASSWORD|TOKEN|SECRET|KEY", key):
                 assert REFERENCE.fullmatch(value), f"{name}.{key}: a required ${{VAR:?...}}"
             for userinfo in re.findall(r"://([^/@]*)@", value):
@@ -188,14 +199,64 @@ def test_the_broker_health_check_fails_on_an_open_broker_and_on_none(
     assert broker_health_check(compose, free_port()) != 0
 
 
-def test_the_broker_serves_mqtt_and_websockets_on_the_published_ports(
+def test_the_broker_serves_mqtt_websockets_and_tls_on_the_published_ports(
     compose: dict[str, Any],
 ) -> None:
     # Debian's Mosquitto has no websockets, so this listener is checked here, not run.
     conf = MOSQUITTO_CONF.read_text(encoding="utf-8")
-    assert re.search(r"(?m)^listener 9001\nprotocol websockets$", conf)
-    assert re.search(r"(?m)^listener 1883\nprotocol mqtt$", conf)
+    assert re.search(rf"(?m)^listener {WEBSOCKETS_PORT}\nprotocol websockets$", conf)
+    assert re.search(rf"(?m)^listener {MQTT_PORT}\nprotocol mqtt$", conf)
+    assert re.search(rf"(?m)^#?listener {TLS_PORT}\n#?protocol mqtt$", conf)
     assert service(compose, "mosquitto")["ports"] == [
-        "${HOST_BIND:-0.0.0.0}:${HOST_MQTT_PORT:-1883}:1883",
-        "${HOST_BIND:-0.0.0.0}:${HOST_MQTT_WS_PORT:-9001}:9001",
+        f"${{HOST_BIND:-127.0.0.1}}:${{HOST_MQTT_PORT:-{MQTT_PORT}}}:{MQTT_PORT}",
+        f"${{HOST_BIND:-127.0.0.1}}:${{HOST_MQTT_WS_PORT:-{WEBSOCKETS_PORT}}}:{WEBSOCKETS_PORT}",
+        f"${{HOST_MQTT_TLS_BIND:-127.0.0.1}}:${{HOST_MQTT_TLS_PORT:-{TLS_PORT}}}:{TLS_PORT}",
     ]
+
+
+def published(config: dict[str, Any]) -> dict[str, list[tuple[str, int]]]:
+    """Each service's published ports as (host address, host port), from `config` output."""
+    found: dict[str, list[tuple[str, int]]] = {}
+    for name, definition in config["services"].items():
+        for port in definition.get("ports", []):
+            if isinstance(port, dict):  # Compose 2's long form
+                address, number = port.get("host_ip", ""), str(port["published"])
+            else:  # Compose 1.29: "address:published:target/protocol"
+                address, number, _ = port.split(":")
+            found.setdefault(name, []).append((address, int(number)))
+    return found
+
+
+def test_every_port_is_published_on_loopback_alone_by_default(deployment: Deployment) -> None:
+    done = compose_config(deployment.root)
+    assert done.returncode == 0, done.stderr
+    ports = published(yaml.safe_load(done.stdout))
+    assert set(ports) == {"mosquitto", "daemon"}
+    for name, bindings in ports.items():
+        for address, number in bindings:
+            assert address == "127.0.0.1", f"{name}: port {number} is published on {address!r}"
+    # Without the lines in .env, the file's own defaults are loopback too.
+    text = COMPOSE_FILE.read_text(encoding="utf-8")
+    defaults = re.findall(r'- "\$\{HOST_\w*BIND:-([^}]*)\}:', text)
+    assert defaults
+    assert set(defaults) == {"127.0.0.1"}
+
+
+def test_opening_a_site_address_publishes_tls_there_and_nothing_plain(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    # docs/deploy.md's recipe: TLS on the site address, every plain port on loopback.
+    site = tmp_path / "site"
+    shutil.copytree(deployment.root, site)
+    env_file = site / ".env"
+    text = env_file.read_text(encoding="utf-8")
+    env_file.write_text(
+        text.replace("HOST_MQTT_TLS_BIND=127.0.0.1", "HOST_MQTT_TLS_BIND=192.0.2.10"),
+        encoding="utf-8",
+    )
+    done = compose_config(site)
+    assert done.returncode == 0, done.stderr
+    ports = published(yaml.safe_load(done.stdout))
+    assert ("192.0.2.10", TLS_PORT) in ports["mosquitto"]
+    plain = [(a, n) for bindings in ports.values() for a, n in bindings if n != TLS_PORT]
+    assert all(address == "127.0.0.1" for address, _ in plain), plain

@@ -1,5 +1,7 @@
 """The daemon as its image runs it: the entry point with the image's and compose's environment.
 
+It runs from the image's virtual environment, built here by the Dockerfile's own build stage
+(`daemon_image`): the pinned packages the image holds, nothing of the development environment.
 Only what cannot exist outside the compose network is changed: the broker address becomes the
 locked-down test broker on loopback, the database the in-process store, the REST port a free
 one. Credentials and the API token are the ones deploy/setup.sh generated.
@@ -12,7 +14,6 @@ import shutil
 import signal
 import ssl
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ import pytest
 from evcsm_schema import Availability, CommandAction, SessionStatus, topics
 
 from tests.deploy.clients import mqtt_client, role_client, role_clients
-from tests.deploy.compose import DAEMON_ENVIRONMENT, interpolate, load_compose
+from tests.deploy.compose import DAEMON_ENVIRONMENT, container_environment, load_compose
 from tests.deploy.deployment import (
     DAEMON_USER,
     MQTT_PORT,
@@ -45,12 +46,14 @@ SHUTDOWN_DEADLINE_S = 10.0
 IMAGE_VENV_BIN = "/opt/evcsm/bin"
 
 
-def daemon_environment(deployment: Deployment, broker_port: int, http_port: int) -> dict[str, str]:
-    """The image's ENV, then compose's `environment:`, then the local stand-ins."""
+def daemon_environment(
+    deployment: Deployment, image: Path, broker_port: int, http_port: int
+) -> dict[str, str]:
+    """The image's ENV (its venv at `image`), then compose's `environment:`, then stand-ins."""
     env = stages(DAEMON_DOCKERFILE)[-1].env()
-    here_bin = str(Path(sys.executable).parent)
-    env["PATH"] = env["PATH"].replace(IMAGE_VENV_BIN, here_bin).replace("$PATH", os.defpath)
-    env |= {key: interpolate(value, deployment.env) for key, value in DAEMON_ENVIRONMENT.items()}
+    image_bin = str(image / "bin")
+    env["PATH"] = env["PATH"].replace(IMAGE_VENV_BIN, image_bin).replace("$PATH", os.defpath)
+    env |= container_environment(DAEMON_ENVIRONMENT, deployment.env)
     env["EVCSM_MQTT_URL"] = env["EVCSM_MQTT_URL"].replace(
         f"mosquitto:{MQTT_PORT}", f"127.0.0.1:{broker_port}"
     )
@@ -62,14 +65,17 @@ def daemon_environment(deployment: Deployment, broker_port: int, http_port: int)
 class DeployedDaemon:
     """The image's entry point as a subprocess, its output in a log file."""
 
-    def __init__(self, deployment: Deployment, broker: Mosquitto, **overrides: str) -> None:
+    def __init__(
+        self, deployment: Deployment, broker: Mosquitto, image: Path, **overrides: str
+    ) -> None:
         self.http_port = free_port()
-        self.env = daemon_environment(deployment, broker.port, self.http_port) | overrides
+        self.env = daemon_environment(deployment, image, broker.port, self.http_port) | overrides
         self.token = deployment.env["EVCSM_API_TOKEN"]
         self.url = f"http://127.0.0.1:{self.http_port}"
         entry = stages(DAEMON_DOCKERFILE)[-1].last("ENTRYPOINT").exec_form()
         program = shutil.which(entry[0], path=self.env["PATH"])
-        assert program, f"{entry[0]} is not on the image's PATH here: uv sync --all-packages"
+        assert program, f"{entry[0]} is not on the image's PATH"
+        assert Path(program).parent == image / "bin", f"{program} is not the image's"
         self.command = [program, *entry[1:]]
         self.log = Path(tempfile.mkstemp(prefix="evcsm-deployed-daemon-", suffix=".log")[1])
         self.proc: subprocess.Popen[bytes] | None = None
@@ -105,10 +111,10 @@ class DeployedDaemon:
 
 @contextmanager
 def deployed_daemon(
-    deployment: Deployment, broker: Mosquitto, **overrides: str
+    deployment: Deployment, broker: Mosquitto, image: Path, **overrides: str
 ) -> Iterator[DeployedDaemon]:
     """A deployed daemon, ready; killed afterwards if it still runs."""
-    running = DeployedDaemon(deployment, broker, **overrides)
+    running = DeployedDaemon(deployment, broker, image, **overrides)
     try:
         running.start()
         yield running
@@ -117,16 +123,20 @@ def deployed_daemon(
 
 
 @pytest.fixture
-def fresh_daemon(deployment: Deployment, locked_broker: Mosquitto) -> Iterator[DeployedDaemon]:
+def fresh_daemon(
+    deployment: Deployment, locked_broker: Mosquitto, daemon_image: Path
+) -> Iterator[DeployedDaemon]:
     """A deployed daemon of this test's own."""
-    with deployed_daemon(deployment, locked_broker) as running:
+    with deployed_daemon(deployment, locked_broker, daemon_image) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
-def daemon(deployment: Deployment, locked_broker: Mosquitto) -> Iterator[DeployedDaemon]:
+def daemon(
+    deployment: Deployment, locked_broker: Mosquitto, daemon_image: Path
+) -> Iterator[DeployedDaemon]:
     """One deployed daemon shared by this module's tests."""
-    with deployed_daemon(deployment, locked_broker) as running:
+    with deployed_daemon(deployment, locked_broker, daemon_image) as running:
         yield running
 
 
@@ -229,14 +239,14 @@ def tls_broker(deployment: Deployment) -> Iterator[tuple[Mosquitto, int, Path]]:
 
 
 async def test_over_tls_with_the_ca_file_it_works_end_to_end(
-    deployment: Deployment, tls_broker: tuple[Mosquitto, int, Path]
+    deployment: Deployment, tls_broker: tuple[Mosquitto, int, Path], daemon_image: Path
 ) -> None:
     broker, tls_port, ca_file = tls_broker
     tls = {
         "EVCSM_MQTT_URL": f"mqtts://{DAEMON_USER}@localhost:{tls_port}",
         "EVCSM_MQTT_CA_FILE": str(ca_file),
     }
-    with deployed_daemon(deployment, broker, **tls) as running:
+    with deployed_daemon(deployment, broker, daemon_image, **tls) as running:
         assert f"mqtts://localhost:{tls_port}" in running.output()
         async with role_client(broker.port, deployment, OPERATOR_USER) as operator:
             reply = await operator.request(topics.charger_command(CHARGER, CommandAction.START))

@@ -1,7 +1,10 @@
-"""The images: what each Dockerfile holds, and what the daemon image installs."""
+"""The images: what each Dockerfile holds, and what their build stages install, for real."""
 
+import json
 import re
 import shlex
+import shutil
+import subprocess
 import tomllib
 from importlib import metadata
 from pathlib import Path
@@ -9,14 +12,22 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from tests.deploy.deployment import REPO
-from tests.deploy.dockerfiles import DAEMON_DOCKERFILE, TUI_DOCKERFILE, Stage, stages
+from tests.deploy.dockerfiles import (
+    DAEMON_DOCKERFILE,
+    TUI_DOCKERFILE,
+    Stage,
+    run_build_stage,
+    stages,
+)
 
 # Which package folder each image installs, besides the shared contract.
 IMAGES = {DAEMON_DOCKERFILE: "daemon", TUI_DOCKERFILE: "tui"}
 BUILD_TOOLS = re.compile(r"\b(uv|pip3?|apt-get|apt|gcc|cc|make|build-essential|hatch)\b")
 ids = [str(path.relative_to(REPO)) for path in IMAGES]
+UV_PIP_INSTALL = ["uv", "pip", "install"]
 
 
 def final(path: Path) -> Stage:
@@ -60,20 +71,93 @@ def test_final_stage_holds_no_build_tools(dockerfile: Path) -> None:
 
 
 @pytest.mark.parametrize(("dockerfile", "package"), IMAGES.items(), ids=ids)
-def test_the_build_copies_and_installs_only_the_contract_and_its_own_package(
+def test_the_build_copies_only_the_contract_its_package_and_their_pins(
     dockerfile: Path, package: str
 ) -> None:
     build = stages(dockerfile)[0]
-    copied = {copy.args.split()[0] for copy in build.all("COPY")}
-    assert copied == {"shared/", f"{package}/"}
-    installs = [
+    copied = sorted(source for copy in build.all("COPY") for source in copy.args.split()[:-1])
+    assert copied == sorted(
+        ["shared/", f"{package}/", "requirements/build.txt", f"requirements/{package}.txt"]
+    )
+
+
+def build_commands(dockerfile: Path) -> list[list[str]]:
+    """The build stage's shell commands, split into words."""
+    return [
         shlex.split(command.strip())
-        for run in build.all("RUN")
+        for run in stages(dockerfile)[0].all("RUN")
         for command in run.args.split("&&")
-        if command.strip().startswith("uv pip install")
     ]
-    assert len(installs) == 1
-    assert [word for word in installs[0] if word.startswith("./")] == ["./shared", f"./{package}"]
+
+
+@pytest.mark.parametrize(("dockerfile", "package"), IMAGES.items(), ids=ids)
+def test_every_package_the_build_installs_or_runs_is_pinned_with_hashes(
+    dockerfile: Path, package: str
+) -> None:
+    commands = build_commands(dockerfile)
+    installs = [c for c in commands if c[:2] == ["pip", "install"] or c[:3] == UV_PIP_INSTALL]
+    tools, dependencies, own = installs
+    assert tools[:2] == ["pip", "install"]
+    assert {"--require-hashes", "requirements/build.txt"} <= set(tools)
+    assert {"--require-hashes", f"requirements/{package}.txt"} <= set(dependencies)
+    assert [word for word in own if word.startswith("./")] == ["./shared", f"./{package}"]
+    assert "--no-deps" in own, "the dependencies come from the pins alone"
+    for install in (dependencies, own):
+        # Whatever a build runs (a build backend) is pinned with hashes in build.txt too.
+        assert "--require-build-hashes" in install
+        assert install[install.index("--build-constraints") + 1] == "requirements/build.txt"
+    assert commands[-1][:3] == ["uv", "pip", "check"], "the installed set is complete"
+
+
+@pytest.mark.parametrize(("dockerfile", "package"), IMAGES.items(), ids=ids)
+def test_the_build_stage_installs_exactly_the_pins_for_real(
+    dockerfile: Path, package: str, request: pytest.FixtureRequest
+) -> None:
+    venv: Path = request.getfixturevalue(f"{package}_image")
+    listed = subprocess.run(
+        ["uv", "pip", "list", "--python", str(venv / "bin" / "python"), "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    installed = {canonicalize_name(p["name"]): p["version"] for p in json.loads(listed.stdout)}
+    pinned = requirements(REPO / "requirements" / f"{package}.txt")
+    expected = {name: str(version) for name, version in pinned.items()}
+    expected |= {"evcsm-schema": "0.1.0", f"evcsm-{package}": "0.1.0"}
+    assert installed == expected
+    entry = final(dockerfile).last("ENTRYPOINT").exec_form()[0]
+    done = subprocess.run(
+        [str(venv / "bin" / entry), "--help"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_the_build_refuses_a_package_whose_hash_is_not_the_pinned_one(tmp_path: Path) -> None:
+    context = tmp_path / "context"
+    for folder in ("shared", "daemon", "requirements"):
+        shutil.copytree(REPO / folder, context / folder)
+    pins = context / "requirements" / "daemon.txt"
+    # Every hash of one package replaced: what a tampered or substituted download looks like.
+    text = pins.read_text(encoding="utf-8")
+    entry = re.search(r"(?ms)^h11==.*?(?=^\S)", text)
+    assert entry, "pick another small package of daemon.txt"
+    tampered = re.sub(r"sha256:[0-9a-f]{64}", "sha256:" + "0" * 64, entry.group())
+    pins.write_text(text.replace(entry.group(), tampered), encoding="utf-8")
+    with pytest.raises(AssertionError, match=r"(?i)hash mismatch for `h11=="):
+        run_build_stage(DAEMON_DOCKERFILE, tmp_path / "build", context)
+
+
+def requirements(path: Path) -> dict[str, Version]:
+    """The pins of a requirements file that apply on this machine, by name."""
+    found: dict[str, Version] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line[:1].isalnum():
+            requirement = Requirement(line.removesuffix("\\").strip())
+            if requirement.marker is None or requirement.marker.evaluate():
+                (spec,) = requirement.specifier
+                assert spec.operator == "==", line
+                found[canonicalize_name(requirement.name)] = Version(spec.version)
+    return found
 
 
 @pytest.mark.parametrize(("dockerfile", "package"), IMAGES.items(), ids=ids)
@@ -122,5 +206,6 @@ def test_the_build_context_keeps_secrets_and_clutter_out() -> None:
         if line and not line.startswith("#")
     ]
     assert patterns[0] == "*", "exclude everything, then let the package folders in"
-    assert {p for p in patterns if p.startswith("!")} == {"!shared/", "!daemon/", "!tui/"}
+    allowed = {"!shared/", "!daemon/", "!tui/", "!requirements/"}
+    assert {p for p in patterns if p.startswith("!")} == allowed
     assert "**/.env" in patterns

@@ -9,6 +9,7 @@ and reply branches name the user as well as the client id.
 import asyncio
 import subprocess
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -95,9 +96,9 @@ async def test_borrowing_a_client_id_does_not_read_its_replies(
 
 
 async def test_a_viewers_request_with_a_wildcard_response_topic_stops_nothing(
-    deployment: Deployment, locked_broker: Mosquitto
+    deployment: Deployment, locked_broker: Mosquitto, daemon_image: Path
 ) -> None:
-    with deployed_daemon(deployment, locked_broker) as daemon:
+    with deployed_daemon(deployment, locked_broker, daemon_image) as daemon:
         assert daemon.proc is not None
         for response_topic in ("evcsm/replies/x/a+b", "evcsm/replies/x/#", "evcsm/replies//x/y"):
             sent = await asyncio.to_thread(

@@ -2,10 +2,13 @@
 
 import base64
 import hashlib
+import os
 import re
 import shutil
 import stat
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +22,7 @@ from tests.deploy.deployment import (
     read_env,
     run_setup,
 )
+from tests.support.broker import Mosquitto
 
 
 def mosquitto_hash_matches(stored: str, password: str) -> bool:
@@ -52,10 +56,68 @@ def test_everything_else_is_copied_from_the_example(deployment: Deployment) -> N
     assert all(example[name] == "" for name in SECRET_VARS), "the example holds a secret"
 
 
-def test_files_are_private_or_hashed(deployment: Deployment) -> None:
-    assert stat.S_IMODE(deployment.env_file.stat().st_mode) == 0o600
-    assert stat.S_IMODE(deployment.passwd_file.stat().st_mode) == 0o644
+def mode(path: Path) -> int:
+    """A file's permission bits."""
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_env_is_private_and_the_hashed_password_file_readable_by_any_broker(
+    deployment: Deployment,
+) -> None:
+    assert mode(deployment.env_file) == 0o600
+    # The broker reads the file as its own user: uid 1883 in the container, `mosquitto` on a
+    # Debian host. Neither owns it, so the file and its folder are open to all (hashes only).
+    assert mode(deployment.passwd_file.parent) == 0o755
+    assert mode(deployment.passwd_file) == 0o644
     assert not list(deployment.passwd_file.parent.glob("*.new")), "plain-text leftovers"
+
+
+@pytest.fixture
+def traversable() -> Iterator[Path]:
+    """A folder every user can reach (pytest's own are private to their owner)."""
+    folder = Path(tempfile.mkdtemp(prefix="evcsm-setup-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+HOST_BROKER_CONF = """\
+listener {{port}} 127.0.0.1
+allow_anonymous false
+password_file {passwd}
+persistence false
+log_dest stdout
+"""
+
+
+def publish(port: int, user: str, password: str) -> int:
+    """Exit status of one authenticated mosquitto_pub to the broker on `port`."""
+    command = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-u", user, "-P", password]
+    done = subprocess.run([*command, "-t", "evcsm/test", "-m", "x"], check=False, timeout=60)
+    return done.returncode
+
+
+@pytest.mark.broker
+def test_a_broker_on_the_host_reads_the_password_file_where_setup_wrote_it(
+    traversable: Path,
+) -> None:
+    if os.geteuid() != 0 or not shutil.which("mosquitto_pub"):
+        pytest.skip("needs root (Mosquitto then reads the file as its own user) and mosquitto_pub")
+    deployment = Deployment.create(traversable)
+    conf = HOST_BROKER_CONF.format(passwd=deployment.passwd_file)
+    with Mosquitto(conf) as broker:
+        assert publish(broker.port, VIEWER_USER, deployment.password(VIEWER_USER)) == 0
+        assert publish(broker.port, VIEWER_USER, "wrong") != 0
+
+
+def test_running_again_opens_a_secrets_folder_an_earlier_version_made_private(
+    traversable: Path,
+) -> None:
+    deployment = Deployment.create(traversable)
+    deployment.passwd_file.parent.chmod(0o700)
+    run_setup(deployment.root)
+    assert mode(deployment.passwd_file.parent) == 0o755
+    assert mode(deployment.env_file) == 0o600
 
 
 def test_the_password_file_verifies_each_generated_password(deployment: Deployment) -> None:

@@ -7,7 +7,7 @@ from datetime import datetime
 import aiomqtt
 import pytest
 from evcsm_daemon.runtime import Daemon
-from evcsm_schema import topics
+from evcsm_schema import SessionQuery, topics
 
 from tests.support.broker import Mosquitto
 from tests.support.daemon import daemon_settings, running_daemon
@@ -28,7 +28,7 @@ def kwh_expected(seconds: float, kw: float = CP1_KW) -> float:
 
 async def count_sessions(daemon: Daemon) -> int:
     assert daemon.service is not None
-    return int(await daemon.service.store._sessions.count_documents({}))
+    return (await daemon.service.store.query(SessionQuery())).total
 
 
 async def test_seed_frontend_flow(broker: Mosquitto) -> None:

@@ -1,12 +1,18 @@
 """A daemon killed mid-session: the next one resumes the session from the store and the meter."""
 
 import asyncio
+import contextlib
+import signal
+import sqlite3
+from pathlib import Path
 
-from evcsm_schema import topics
+import httpx
+from evcsm_schema import SessionQuery, SessionStatus, topics
 
 from tests.support.broker import Mosquitto
 from tests.support.daemon import daemon_settings, running_daemon
 from tests.support.mqtt import probe
+from tests.support.process import DaemonProcess, eventually
 
 
 async def test_abrupt_restart_resumes_the_session(broker: Mosquitto) -> None:
@@ -36,6 +42,88 @@ async def test_abrupt_restart_resumes_the_session(broker: Mosquitto) -> None:
             again = await watcher.request("evcsm/chargers/CP1/cmd/start")
             assert again["session"]["sessionId"] == session_id
             store = second.service.store
-            assert await store._sessions.count_documents({"status": "Charging"}) == 1
+            charging = await store.query(SessionQuery(status=SessionStatus.CHARGING))
+            assert charging.total == 1
             stopped = await watcher.request("evcsm/chargers/CP1/cmd/stop")
             assert stopped["session"]["energyConsumed"] >= resumed.energy_consumed
+
+
+def stored_rows(path: Path) -> dict[str, tuple[str, int, float]]:
+    """sessionId → (status, meterWh, energyConsumed) as the file holds them, read apart."""
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+        rows = conn.execute("SELECT session_id, status, meter_wh, energy_consumed FROM sessions")
+        return {sid: (status, meter, energy) for sid, status, meter, energy in rows}
+
+
+async def test_kill_9_loses_no_session_of_the_sqlite_store(
+    broker: Mosquitto, tmp_path: Path
+) -> None:
+    """The real daemon, killed with SIGKILL mid-session, restarted on the same SQLite file."""
+    path = tmp_path / "sessions.db"
+    settings = {
+        "EVCSM_MQTT_URL": broker.url,
+        "EVCSM_STORE_URI": f"sqlite:{path}",
+        "EVCSM_CHARGERS": "CP1:22,CP2:11",
+        "EVCSM_SIM_SPEED": "60",
+        "EVCSM_TICK_INTERVAL": "0.2",
+    }
+    first, second = DaemonProcess(**settings), DaemonProcess(**settings)
+    try:
+        await first.start()
+        async with httpx.AsyncClient(base_url=first.url, timeout=10) as api:
+
+            async def cp2_has_energy() -> bool:
+                charger = (await api.get("/api/chargers/CP2")).json()
+                return bool(charger["session"]["energyConsumed"] > 0)
+
+            stopped: dict[str, dict[str, object]] = {}
+            for _ in range(3):
+                assert (await api.post("/api/chargers/CP2/start")).status_code == 201
+                await eventually("CP2 metering", cp2_has_energy)
+                done = (await api.post("/api/chargers/CP2/stop")).json()
+                stopped[done["sessionId"]] = done
+            started = await api.post("/api/chargers/CP1/start")
+            assert started.status_code == 201
+            active = started.json()["sessionId"]
+
+            async def flushed() -> int:
+                status, meter, _ = (await asyncio.to_thread(stored_rows, path))[active]
+                return meter if status == "Charging" and meter > 0 else 0
+
+            meter_before = await eventually("a stored reading of CP1", flushed)
+        assert first.kill() == -signal.SIGKILL
+
+        # What the file holds after the crash: every stop, and the active session's energy.
+        after_crash = stored_rows(path)
+        assert len(after_crash) == 4
+        for sid, done in stopped.items():
+            assert after_crash[sid] == ("Stopped", done["meterWh"], done["energyConsumed"])
+        assert after_crash[active][0] == "Charging"
+        assert after_crash[active][1] >= meter_before
+
+        await second.start()
+        async with httpx.AsyncClient(base_url=second.url, timeout=10) as api:
+            page = (await api.get("/api/sessions", params={"limit": 100})).json()
+            assert page["total"] == 4
+            listed = {s["sessionId"]: s for s in page["items"]}
+            for sid, done in stopped.items():
+                assert listed[sid] == done
+            cp1 = (await api.get("/api/chargers/CP1")).json()
+            assert cp1["status"] == "Charging"
+            assert cp1["session"]["sessionId"] == active
+            resumed = cp1["session"]["meterWh"]
+            assert resumed >= after_crash[active][1]
+
+            async def metering_on() -> bool:
+                status, meter, _ = (await asyncio.to_thread(stored_rows, path))[active]
+                return status == "Charging" and meter > resumed
+
+            await eventually("CP1 metered and stored after the restart", metering_on)
+            final = (await api.post("/api/chargers/CP1/stop")).json()
+            assert final["sessionId"] == active
+            assert final["meterWh"] > resumed
+        assert second.kill(signal.SIGTERM) == 0
+        assert stored_rows(path)[active][0] == "Stopped"
+    finally:
+        first.close()
+        second.close()

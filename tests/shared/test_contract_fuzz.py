@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from tests.support.strategies import PAYLOAD_MODELS, PAYLOADS
+from tests.support.strategies import FUZZ, PAYLOAD_MODELS, PAYLOADS
 
 JSON_MODELS = {name: model for name, model in MQTT_PAYLOADS.items() if name != "Availability"}
 
@@ -19,6 +19,7 @@ def test_every_json_payload_model_has_a_strategy() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(PAYLOAD_MODELS))
+@FUZZ
 @given(data=st.data())
 def test_a_payload_survives_the_json_round_trip(name: str, data: st.DataObject) -> None:
     model: type[BaseModel] = JSON_MODELS[name]
@@ -28,6 +29,7 @@ def test_a_payload_survives_the_json_round_trip(name: str, data: st.DataObject) 
 
 
 @pytest.mark.parametrize("name", sorted(JSON_MODELS))
+@FUZZ
 @given(payload=PAYLOADS)
 def test_any_bytes_decode_or_fail_validation(name: str, payload: bytes) -> None:
     model: Any = JSON_MODELS[name]

@@ -7,6 +7,7 @@ branch of a decoder is reached.
 """
 
 import json
+import os
 import string
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,7 +31,15 @@ from evcsm_schema import (
     StatusEvent,
     topics,
 )
+from evcsm_schema.messages import MAX_OFFSET
+from hypothesis import settings
 from hypothesis import strategies as st
+
+EXAMPLES = int(os.environ.get("EVCSM_FUZZ_EXAMPLES", "150"))
+REPEATABLE = "EVCSM_FUZZ_EXAMPLES" not in os.environ
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=REPEATABLE)
+"""The MQTT property tests' settings: in `./dev test` 150 examples each, the same every run;
+EVCSM_FUZZ_EXAMPLES asks for more, drawn afresh on each run (docs/testing.md)."""
 
 # Hypothesis takes naive bounds; `timezones` makes every value it draws aware (UTC).
 EARLIEST = datetime(2000, 1, 1)  # noqa: DTZ001
@@ -116,7 +125,7 @@ QUERIES = st.builds(
     since=st.none() | TIMES,
     until=st.none() | TIMES,
     limit=st.integers(1, 1000),
-    offset=st.integers(0, 10**6),
+    offset=st.integers(0, MAX_OFFSET),
 )
 
 PAYLOAD_MODELS: dict[str, st.SearchStrategy[Any]] = {

@@ -12,10 +12,11 @@ from evcsm_tui.widgets.charger_detail import ChargerDetail
 from evcsm_tui.widgets.charger_table import ChargerTable
 from rich.text import Text
 from textual.app import App
+from textual.command import CommandList, CommandPalette
 from textual.message import Message
 from textual.notifications import Notification, Notify
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Label
+from textual.widgets import DataTable, Label, Static
 
 WAIT_S = 20.0
 """Generous: the condition is what the test checks, not how fast it came."""
@@ -75,6 +76,15 @@ def label(app: App[Any], selector: str) -> str:
     return str(app.screen.query_one(selector, Label).render())
 
 
+def figure(app: App[Any], name: str) -> str:
+    """The value of one figure in the detail panel ("" when it is not shown)."""
+    text = str(app.screen.query_one("#figures", Static).render())
+    for line in text.splitlines():
+        if line.startswith(f"{name} "):
+            return line[len(name) :].strip()
+    return ""
+
+
 def detail_title(app: App[Any]) -> str:
     """The detail panel's border title."""
     return str(app.screen.query_one(ChargerDetail).border_title)
@@ -95,3 +105,14 @@ async def ready(pilot: Pilot[Any], app: App[Any], *charger_ids: str) -> None:
     await wait_until(
         pilot, f"{', '.join(charger_ids)} listed", lambda: all(row(app, c) for c in charger_ids)
     )
+
+
+def palette_first(app: App[Any]) -> str:
+    """The prompt of the palette's highlighted command, or '' while there is none."""
+    if not isinstance(app.screen, CommandPalette):
+        return ""
+    commands = app.screen.query_one(CommandList)
+    if commands.highlighted is None or commands.option_count == 0:
+        return ""
+    prompt = commands.get_option_at_index(commands.highlighted).prompt
+    return prompt.plain if isinstance(prompt, Text) else str(prompt)

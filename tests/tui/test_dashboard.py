@@ -1,5 +1,9 @@
 """The dashboard against a real Mosquitto and the real daemon in-process: keys in, screen out."""
 
+import asyncio
+import json
+import re
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -7,17 +11,17 @@ import pytest
 from evcsm_daemon.runtime import Daemon
 from evcsm_tui.screens.dashboard import DashboardScreen
 from evcsm_tui.screens.help import HelpScreen
-from rich.text import Text
-from textual.app import App
-from textual.command import CommandList, CommandPalette
+from textual.command import CommandPalette
 from textual.widgets import DataTable, Markdown
 
 from tests.support.broker import Mosquitto
 from tests.tui.harness import (
     Notes,
     detail_title,
+    figure,
     label,
     mqtt_app,
+    palette_first,
     ready,
     row,
     table_rows,
@@ -29,6 +33,14 @@ pytestmark = pytest.mark.broker
 
 def kwh(text: str) -> float:
     return float(text)
+
+
+def rest_charger(daemon: Daemon, charger_id: str) -> dict[str, Any]:
+    """The charger as the daemon's REST API shows it."""
+    url = f"http://127.0.0.1:{daemon.http_port}/api/chargers/{charger_id}"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        body: dict[str, Any] = json.load(response)
+        return body
 
 
 def exported_lines(folder: Path) -> list[str]:
@@ -51,15 +63,25 @@ async def test_start_then_stop_from_the_keyboard(
         await wait_until(pilot, "energy grows", lambda: kwh(row(app, "CP1")["energy"]) > first)
         assert row(app, "CP1")["power"].endswith("22.0")
         assert row(app, "CP1")["session"] != "—"
-        assert detail_title(app) == "CP1 · Charging"
+        # The test daemon's meters run at x60: the header and the detail say so.
+        assert detail_title(app) == "CP1 · Charging · simulated x60"
+        assert label(app, "#simulated") == "◇ simulated x60"
+        assert re.fullmatch(r"for 0:00:\d\d \(\d:\d\d:\d\d simulated\)", figure(app, "Charging"))
         assert notes.find("information", "Start CP1") is not None
 
         await pilot.press("x")
-        await wait_until(pilot, "CP1 stopped", lambda: row(app, "CP1")["status"] == "Stopped")
+        await wait_until(pilot, "CP1 stopped", lambda: row(app, "CP1")["status"] == "Idle")
         stopped = row(app, "CP1")
         assert stopped["power"].endswith("0.00")
         assert kwh(stopped["energy"]) > first
         assert row(app, "CP2")["status"] == "Idle"
+        # One vocabulary: the dashboard says what REST and the retained state say.
+        rest = await asyncio.to_thread(rest_charger, daemon, "CP1")
+        assert rest["status"] == "Idle"
+        assert rest["session"]["status"] == "Stopped"
+        assert daemon.service is not None
+        assert daemon.service.state("CP1").status.value == stopped["status"]
+        assert detail_title(app) == "CP1 · Idle · simulated x60"
 
 
 async def test_selection_moves_with_j_and_k(
@@ -71,9 +93,9 @@ async def test_selection_moves_with_j_and_k(
         await pilot.press("j", "s")
         await wait_until(pilot, "CP2 charging", lambda: row(app, "CP2")["status"] == "Charging")
         assert row(app, "CP1")["status"] == "Idle"
-        assert detail_title(app) == "CP2 · Charging"
+        assert detail_title(app) == "CP2 · Charging · simulated x60"
         await pilot.press("k")
-        await wait_until(pilot, "CP1 in detail", lambda: detail_title(app) == "CP1 · Idle")
+        await wait_until(pilot, "CP1 in detail", lambda: detail_title(app).startswith("CP1 · Idle"))
         await pilot.press("down")
         await wait_until(pilot, "CP2 in detail", lambda: detail_title(app).startswith("CP2"))
 
@@ -103,7 +125,7 @@ async def test_history_lists_the_session(broker: Mosquitto, daemon: Daemon, tmp_
         await pilot.press("s")
         await wait_until(pilot, "CP1 charging", lambda: row(app, "CP1")["status"] == "Charging")
         await pilot.press("x")
-        await wait_until(pilot, "CP1 stopped", lambda: row(app, "CP1")["status"] == "Stopped")
+        await wait_until(pilot, "CP1 stopped", lambda: row(app, "CP1")["status"] == "Idle")
         session = row(app, "CP1")["session"]
 
         await pilot.press("h")
@@ -129,17 +151,6 @@ async def test_history_lists_the_session(broker: Mosquitto, daemon: Daemon, tmp_
 
         await pilot.press("escape")
         await wait_until(pilot, "back on the dashboard", lambda: bool(row(app, "CP1")))
-
-
-def palette_first(app: App[Any]) -> str:
-    """The prompt of the palette's highlighted command, or '' while there is none."""
-    if not isinstance(app.screen, CommandPalette):
-        return ""
-    commands = app.screen.query_one(CommandList)
-    if commands.highlighted is None or commands.option_count == 0:
-        return ""
-    prompt = commands.get_option_at_index(commands.highlighted).prompt
-    return prompt.plain if isinstance(prompt, Text) else str(prompt)
 
 
 async def test_the_command_palette_starts_a_charger_by_name(

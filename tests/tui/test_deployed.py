@@ -45,7 +45,7 @@ async def test_operator_over_tls_on_the_locked_down_broker(tmp_path: Path) -> No
             await pilot.press("s")
             await wait_until(pilot, "CP1 charging", lambda: row(app, "CP1")["status"] == "Charging")
             await pilot.press("x")
-            await wait_until(pilot, "CP1 stopped", lambda: row(app, "CP1")["status"] == "Stopped")
+            await wait_until(pilot, "CP1 stopped", lambda: row(app, "CP1")["status"] == "Idle")
             await pilot.press("h")
             await wait_until(
                 pilot, "the session listed", lambda: len(table_rows(app, "#sessions")) == 1

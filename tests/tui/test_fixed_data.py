@@ -1,18 +1,22 @@
-"""With fixed data and a fixed clock: the dashboard and the history at 80x24 and 120x40
-(pytest-textual-snapshot; after an intended change of look, regenerate with
-`uv run pytest tests/tui/test_fixed_data.py --snapshot-update`), and a link that fails."""
+"""With fixed data and a fixed clock: the dashboard and the history at 80x24 and 120x40, and a
+simulated fleet on a read-only dashboard (pytest-textual-snapshot; after an intended change of
+look, regenerate with `uv run pytest tests/tui/test_fixed_data.py --snapshot-update`), and a
+link that fails."""
 
 from collections.abc import Callable
 from datetime import UTC
 from pathlib import Path
 
 import pytest
+from evcsm_schema import Availability, CommandAction, CommandReply, topics
 from evcsm_tui.app import EvcsmApp
 from evcsm_tui.client import Sink
+from evcsm_tui.errors import NotAuthorised
+from evcsm_tui.state import LinkChange, LinkStatus
 from evcsm_tui.widgets.charger_detail import ChargerDetail
 from textual.pilot import Pilot
 
-from tests.tui.data import NOW
+from tests.tui.data import CP1_TICKS, FLEET, NOW
 from tests.tui.fake import FixedLink
 from tests.tui.harness import Notes, label, row, table_rows, wait_until
 
@@ -49,6 +53,37 @@ def test_history(size: tuple[int, int], tmp_path: Path, snap_compare: SnapCompar
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=size, run_before=settle)
+
+
+class ViewerLink(FixedLink):
+    """The fleet simulated at x10, seen by a login the broker takes no commands from."""
+
+    label = "mqtt://evcsm-viewer@broker.site.example:1883"
+
+    def __init__(self) -> None:
+        fleet = [c.model_copy(update={"simulation_speed": 10.0}) for c in FLEET]
+        super().__init__(
+            (LinkChange(LinkStatus.CONNECTED), Availability.ONLINE, *fleet, *CP1_TICKS)
+        )
+
+    async def command(self, charger_id: str, action: CommandAction) -> CommandReply:
+        topic = topics.charger_command(charger_id, action)
+        raise NotAuthorised(f"not authorised: the broker does not let evcsm-viewer publish {topic}")
+
+
+def test_a_simulated_fleet_on_a_read_only_dashboard(
+    tmp_path: Path, snap_compare: SnapCompare
+) -> None:
+    app = EvcsmApp(ViewerLink(), export_dir=tmp_path, now=lambda: NOW, tz=UTC)
+
+    async def settle(pilot: Pilot[None]) -> None:
+        await wait_until(pilot, "fleet shown", lambda: bool(row(app, "DEPOT-04")))
+        await pilot.press("j", "s")  # CP2, whose last session stopped; the broker refuses
+        await wait_until(pilot, "read-only", lambda: app.screen.query_one("#read-only").display)
+        app.clear_notifications()
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=settle)
 
 
 class FailingOnceLink(FixedLink):

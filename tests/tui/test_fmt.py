@@ -57,6 +57,27 @@ def test_chart_fills_from_the_right_and_averages_when_crowded() -> None:
     assert fmt.spark_rows([1], ceiling=8, width=0, height=1) == []
 
 
+def test_the_power_chart_has_a_kw_scale_and_a_time_line() -> None:
+    chart = fmt.power_chart([11, 22], ceiling=22, span_s=42, width=20, height=4)
+    assert chart.gutter == 6
+    assert chart.rows == [
+        "22.0 ┤             █",
+        "     │            ▄█",  # 11 of 22 kW: half of the three rows
+        "   0 ┤            ██",
+        "  kW └──0:42 ago─now",
+    ]
+
+
+def test_a_small_chart_is_bars_only() -> None:
+    chart = fmt.power_chart([22], ceiling=22, span_s=0, width=8, height=2)
+    assert chart == fmt.Chart(["       █", "       █"], gutter=0)
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(0, "0:00"), (59.9, "0:59"), (300, "5:00")])
+def test_ago_is_minutes_and_seconds_within_the_chart_window(seconds: float, text: str) -> None:
+    assert fmt.ago(seconds) == text
+
+
 def test_short_id() -> None:
     assert fmt.short_id("85b6276c-36b7-4460-a14c-62c4318730e2") == "85b6276c"
     assert fmt.short_id(None) == "—"

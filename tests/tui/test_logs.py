@@ -1,10 +1,13 @@
 """The log goes to a file: the first that opens, or none, never the screen."""
 
 import logging
+import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from evcsm_tui.config import default_log_files
 from evcsm_tui.logs import setup_logging
 
 
@@ -35,3 +38,8 @@ def test_no_writable_file_means_no_log_unless_one_was_asked_for(tmp_path: Path) 
     assert [type(h) for h in logging.getLogger().handlers] == [logging.NullHandler]
     with pytest.raises(FileExistsError):
         setup_logging([blocked / "tui.log"], required=True)
+
+
+def test_the_test_suite_never_logs_into_the_home() -> None:
+    preferred, _ = default_log_files(os.environ)
+    assert preferred.is_relative_to(tempfile.gettempdir())

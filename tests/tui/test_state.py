@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import pytest
-from evcsm_schema import Availability, ChargerStatus, CommandAction
+from evcsm_schema import Availability, ChargerStatus, CommandAction, SessionStatus
 from evcsm_tui.state import (
     MAX_SAMPLES,
     SAMPLE_WINDOW,
@@ -14,6 +14,7 @@ from evcsm_tui.state import (
     LinkStatus,
     fold,
     set_pending,
+    set_read_only,
 )
 
 from tests.tui.data import CP1_SESSION, CP1_TICKS, CP2_SESSION, FLEET, NOW, charger, session, update
@@ -33,7 +34,7 @@ def test_retained_states_build_the_fleet_in_id_order() -> None:
     state = folded(LinkChange(LinkStatus.CONNECTED), Availability.ONLINE, *reversed(FLEET))
     assert state.charger_ids == ["CP1", "CP2", "CP3", "DEPOT-04"]
     assert state.chargers["CP1"].status_label == "Charging"
-    assert state.chargers["CP2"].status_label == "Stopped"
+    assert state.chargers["CP2"].status_label == "Idle"  # its last session is Stopped
     assert state.chargers["DEPOT-04"].status_label == "Idle"
     assert state.live
 
@@ -85,7 +86,9 @@ def test_a_stop_ends_the_live_readings() -> None:
     )
     state = folded(*LIVE, *CP1_TICKS[:3], charger("CP1", 22.0, stopped))
     cp1 = state.chargers["CP1"]
-    assert cp1.status_label == "Stopped"
+    assert cp1.status_label == "Idle"
+    assert cp1.session is not None
+    assert cp1.session.status is SessionStatus.STOPPED
     assert cp1.power_kw == 0.0
     assert cp1.energy_kwh == pytest.approx(15.1)
     assert cp1.live is None
@@ -163,6 +166,19 @@ def test_no_selection_is_refused() -> None:
     state = folded(*LIVE)
     assert state.command_refusal(None, CommandAction.START) == "no charger is selected"
     assert state.command_refusal("CP9", CommandAction.START) == "no charger is selected"
+
+
+def test_read_only_refuses_every_command_and_outlives_a_reconnect() -> None:
+    state = set_read_only(folded(*LIVE), "not authorised")
+    assert state.read_only
+    assert state.command_refusal("CP1", CommandAction.STOP) == (
+        "Stop is unavailable: this dashboard is read-only."
+    )
+    state = folded(LinkChange(LinkStatus.DISCONNECTED, "gone"))
+    state = set_read_only(state, "not authorised")
+    again = fold(fold(state, LinkChange(LinkStatus.CONNECTED)), Availability.ONLINE)
+    assert again.read_only_reason == "not authorised"
+    assert set_read_only(again, "another reason") is again
 
 
 def test_duration_runs_until_now_and_stops_at_the_end() -> None:

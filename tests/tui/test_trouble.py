@@ -98,7 +98,8 @@ async def test_a_command_nobody_answers_stays_pending_then_times_out(
     app = mqtt_app(broker.url, tmp_path, request_timeout=1.0)
     notes = Notes()
     async with probe(broker.port) as fake_daemon:
-        # A daemon's retained topics, but nobody serving commands.
+        # A daemon's retained topics and its command subscription, but no answers.
+        await fake_daemon.client.subscribe(topics.CHARGER_COMMAND_ALL, qos=1)
         await fake_daemon.client.publish(topics.AVAILABILITY, b"online", qos=1, retain=True)
         await fake_daemon.client.publish(
             topics.charger_state("DEPOT-04"), FLEET[3].to_json(), qos=1, retain=True

@@ -6,11 +6,12 @@ from evcsm_tui.wire import decode
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.support.strategies import PAYLOAD_MODELS, PAYLOADS, TOPICS
+from tests.support.strategies import FUZZ, PAYLOAD_MODELS, PAYLOADS, TOPICS
 
 DASHBOARD_TOPICS = TOPICS | st.sampled_from([topics.SEED_SESSION, topics.charger_state("CP1")])
 
 
+@FUZZ
 @given(topic=DASHBOARD_TOPICS, payload=PAYLOADS)
 def test_anything_decodes_to_a_message_or_none(topic: str, payload: bytes) -> None:
     decoded = decode(topic, payload)
@@ -19,6 +20,7 @@ def test_anything_decodes_to_a_message_or_none(topic: str, payload: bytes) -> No
     )
 
 
+@FUZZ
 @given(state=PAYLOAD_MODELS["ChargerState"], update=PAYLOAD_MODELS["SessionUpdate"])
 def test_what_the_daemon_publishes_decodes_to_itself(
     state: ChargerState, update: SessionUpdate

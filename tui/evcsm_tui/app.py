@@ -17,19 +17,31 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from evcsm_tui import fmt
 from evcsm_tui.client import Backoff, Link, MqttLink
 from evcsm_tui.config import Options, parse_options
-from evcsm_tui.errors import ConfigError, RequestError
+from evcsm_tui.errors import ConfigError, NotAuthorised, RequestError
 from evcsm_tui.logs import setup_logging
 from evcsm_tui.screens.dashboard import DashboardScreen
 from evcsm_tui.screens.help import HelpScreen
 from evcsm_tui.screens.history import HistoryScreen
-from evcsm_tui.state import DashboardState, Inbound, LinkChange, LinkStatus, fold, set_pending
+from evcsm_tui.state import (
+    DashboardState,
+    Inbound,
+    LinkChange,
+    LinkStatus,
+    fold,
+    set_pending,
+    set_read_only,
+)
 
 log = logging.getLogger(__name__)
 
 LINK_RESTART_S = 1.0
 """Pause before the link starts again after a failure it did not handle itself."""
+READ_ONLY_REASON = "the broker does not let this login send commands"
+SCREENSHOT_DELAY_S = 0.1
+"""Lets the command palette close before the screen is captured."""
 
 
 class EvcsmApp(App[None]):
@@ -114,6 +126,15 @@ class EvcsmApp(App[None]):
         title = f"{action.value.capitalize()} {charger_id}"
         try:
             reply = await self.link.command(charger_id, action)
+        except NotAuthorised as exc:
+            log.warning("%s: %s; the dashboard is read-only from now on", title, exc)
+            self._latest = set_read_only(self._latest, READ_ONLY_REASON)
+            self.notify(
+                f"{exc}. This dashboard is read-only from now on.",
+                title=f"{title}: not authorised",
+                severity="error",
+                timeout=10,
+            )
         except RequestError as exc:
             self.notify(str(exc), title=f"{title}: no answer", severity="error", timeout=10)
         else:
@@ -136,13 +157,23 @@ class EvcsmApp(App[None]):
     def action_help(self) -> None:
         """Show the help."""
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.log_file))
+            self.push_screen(HelpScreen(self.log_file, self._latest.read_only_reason))
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """The palette: the built-in commands, plus start, stop and history by name."""
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):
+            if command.title == "Screenshot":  # Textual's saves to ~/Downloads, ours where CSVs go
+                yield SystemCommand(
+                    "Screenshot",
+                    f"Save an SVG of the screen in {self.export_dir}",
+                    lambda: self.set_timer(SCREENSHOT_DELAY_S, self.action_screenshot),
+                )
+            else:
+                yield command
         yield SystemCommand("Session history", "Past sessions", self._show_history)
         yield SystemCommand("Help", "Keys and meanings", self.action_help)
+        if self._latest.read_only:
+            return
         for charger_id in self._latest.charger_ids:
             for action in CommandAction:
                 yield SystemCommand(
@@ -150,6 +181,24 @@ class EvcsmApp(App[None]):
                     f"Send {action.value} to charger {charger_id}",
                     lambda c=charger_id, a=action: self.request_command(c, a),
                 )
+
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """Save an SVG of the screen (in the export folder unless `path` says otherwise)."""
+        name = filename or f"evcsm-screen-{fmt.file_stamp(self.now(), self.tz)}.svg"
+        self._save_screenshot(Path(path) if path else self.export_dir, name)
+
+    @work(group="screenshot", exit_on_error=False)
+    async def _save_screenshot(self, folder: Path, name: str) -> None:
+        target = folder / name
+        svg = self.export_screenshot()
+        try:
+            await asyncio.to_thread(target.write_text, svg, encoding="utf-8")
+        except OSError as exc:
+            log.error("could not save the screenshot to %s: %s", target, exc)  # noqa: TRY400 - the cause, not a traceback
+            self.notify(str(exc), title="Screenshot not saved", severity="error", timeout=10)
+            return
+        log.info("screenshot saved to %s", target)
+        self.notify(f"Saved to {target}", title="Screenshot")
 
     def _show_history(self) -> None:
         self.switch_mode("history")

@@ -28,10 +28,20 @@ from evcsm_schema import (
 )
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 from pydantic import BaseModel
 
+from evcsm_tui.acks import AckingClient
 from evcsm_tui.config import BrokerConfig
-from evcsm_tui.errors import BadReply, NotConnected, RequestTimeout
+from evcsm_tui.errors import (
+    BadReply,
+    NobodyListens,
+    NotAuthorised,
+    NotConnected,
+    Refused,
+    RequestError,
+    RequestTimeout,
+)
 from evcsm_tui.state import Inbound, LinkChange, LinkStatus
 from evcsm_tui.wire import SUBSCRIPTIONS, decode
 
@@ -41,6 +51,9 @@ Sink = Callable[[Inbound], None]
 STOP_REASON = "Stopped from the dashboard"
 """The stop reason the daemon records for a stop sent from here."""
 ReplyT = TypeVar("ReplyT", bound=BaseModel)
+
+NOT_AUTHORISED = 0x87
+NO_MATCHING_SUBSCRIBERS = 0x10
 
 
 class Link(Protocol):
@@ -91,7 +104,7 @@ class MqttLink:
         self.client_id = client_id or f"evcsm-tui-{secrets.token_hex(4)}"
         self.request_timeout = request_timeout
         self.backoff = backoff or Backoff()
-        self._client: aiomqtt.Client | None = None
+        self._client: AckingClient | None = None
         self._waiting: dict[bytes, asyncio.Future[bytes]] = {}
 
     @property
@@ -147,8 +160,8 @@ class MqttLink:
         payload = query.model_dump_json(by_alias=True, exclude_none=True).encode()
         return await self._request(topics.SESSION_QUERY, payload, "sessions", SessionQueryReply)
 
-    def _connect(self) -> aiomqtt.Client:
-        return aiomqtt.Client(
+    def _connect(self) -> AckingClient:
+        return AckingClient(
             self.broker.host,
             self.broker.port,
             username=self.broker.username,
@@ -194,7 +207,9 @@ class MqttLink:
         self._waiting[correlation] = future
         try:
             async with asyncio.timeout(self.request_timeout):
-                await client.publish(topic, payload, qos=1, properties=properties)
+                ack = await client.publish_acked(topic, payload, properties=properties)
+                if (refusal := self._refusal(topic, ack)) is not None:
+                    raise refusal
                 raw = await future
         except TimeoutError as exc:
             raise RequestTimeout(
@@ -208,6 +223,17 @@ class MqttLink:
             return reply_type.model_validate_json(raw)
         except ValueError as exc:
             raise BadReply(f"the daemon's reply could not be read: {exc}") from exc
+
+    def _refusal(self, topic: str, ack: ReasonCode) -> RequestError | None:
+        """Why the broker's PUBACK means no answer will come, or None when one may."""
+        if ack.value == NOT_AUTHORISED:
+            who = self.broker.username or "an anonymous login"
+            return NotAuthorised(f"not authorised: the broker does not let {who} publish {topic}")
+        if ack.is_failure:
+            return Refused(f"the broker refused the request: {ack.getName()}")
+        if ack.value == NO_MATCHING_SUBSCRIBERS:
+            return NobodyListens(f"no daemon listens on this broker: nobody subscribes to {topic}")
+        return None
 
     def _fail_waiting(self) -> None:
         for future in self._waiting.values():

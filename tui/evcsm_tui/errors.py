@@ -4,6 +4,9 @@
     ├── ConfigError          a bad --mqtt-url or option: reported before the screen opens
     └── RequestError         a request to the daemon got no usable answer
         ├── NotConnected     there is no broker connection right now
+        ├── Refused          the broker refused to take the request (its PUBACK reason code)
+        │   └── NotAuthorised    ... because this login may not publish there (0x87)
+        ├── NobodyListens    the broker took it, but no client subscribes to that topic (0x10)
         ├── RequestTimeout   the daemon did not answer within the deadline
         └── BadReply         the answer could not be decoded
 
@@ -27,6 +30,18 @@ class RequestError(TuiError):
 
 class NotConnected(RequestError):
     """There is no broker connection to send the request on."""
+
+
+class Refused(RequestError):
+    """The broker refused the request's publish (an MQTT 5 PUBACK reason code of 0x80 or more)."""
+
+
+class NotAuthorised(Refused):
+    """The broker's ACL does not let this login publish the request."""
+
+
+class NobodyListens(RequestError):
+    """The broker took the request, but no client (no daemon) subscribes to its topic."""
 
 
 class RequestTimeout(RequestError):

@@ -5,6 +5,7 @@ Energy keeps three decimals below 10 kWh so a running session visibly moves (one
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from statistics import fmean
 
@@ -43,6 +44,14 @@ def duration(seconds: float | None) -> str:
     return f"{days}d {text}" if days else text
 
 
+def ago(seconds: float) -> str:
+    """A short span back in time: `0:42` (minutes and seconds) below an hour, else `H:MM:SS`."""
+    if seconds >= 3600:
+        return duration(seconds)
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}:{secs:02d}"
+
+
 def short_id(session_id: str | None) -> str:
     """The first eight characters of a session id: enough to tell sessions apart on screen."""
     return session_id[:8] if session_id else DASH
@@ -56,6 +65,11 @@ def clock(moment: datetime | None, tz: tzinfo | None) -> str:
 def stamp(moment: datetime | None, tz: tzinfo | None) -> str:
     """`YYYY-MM-DD HH:MM:SS` in the operator's time zone."""
     return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S") if moment else DASH
+
+
+def file_stamp(moment: datetime, tz: tzinfo | None) -> str:
+    """`YYYYmmdd-HHMMSS` in the operator's time zone, for the names of files the dashboard saves."""
+    return moment.astimezone(tz).strftime("%Y%m%d-%H%M%S")
 
 
 def gauge(fraction: float, width: int) -> tuple[str, str]:
@@ -101,6 +115,47 @@ def spark_rows(values: Sequence[float], ceiling: float, width: int, height: int)
         base = row * (len(BARS) - 1)
         rows.append(pad + "".join(BARS[min(len(BARS) - 1, max(0, h - base))] for h in heights))
     return rows
+
+
+AXIS_MIN_HEIGHT = 3
+"""Below this many rows the chart is bars only: a scale would leave no room for them."""
+
+
+@dataclass(frozen=True)
+class Chart:
+    """The power chart's text rows; the first `gutter` columns of each and the last row are axes."""
+
+    rows: list[str]
+    gutter: int
+    """Width of the kW scale on the left; 0 when the chart is too small for axes."""
+
+
+def power_chart(
+    values: Sequence[float], ceiling: float, span_s: float, width: int, height: int
+) -> Chart:
+    """`spark_rows` with a kW scale on the left and a time line below.
+
+    The scale marks the charger's maximum at the top and 0 at the bottom; the time line says
+    how far back the oldest reading shown lies (`span_s`) and puts "now" on the right.
+    """
+    top, bottom = kw(ceiling), "0"
+    gutter = len(top) + 2
+    bars_w = width - gutter
+    if height < AXIS_MIN_HEIGHT or bars_w < 2 * len("now"):
+        return Chart(spark_rows(values, ceiling, width, height), 0)
+    bars = spark_rows(values, ceiling, bars_w, height - 1)
+    rows = []
+    for index, bar in enumerate(bars):
+        label = top if index == 0 else bottom if index == len(bars) - 1 else ""
+        rows.append(f"{label:>{gutter - 2}} {'┤' if label else '│'}{bar}")
+    line = ["─"] * bars_w
+    line[-len("now") :] = "now"
+    if values:
+        since = f"{ago(span_s)} ago"
+        start = max(0, min(bars_w - min(len(values), bars_w), bars_w - len(since) - 4))
+        line[start : start + len(since)] = since
+    rows.append(f"{'kW':>{gutter - 2}} └" + "".join(line))
+    return Chart(rows, gutter)
 
 
 def _level(value: float, ceiling: float, levels: int) -> int:

@@ -135,7 +135,7 @@ def to_csv(sessions: Iterable[ChargingSession], now: datetime) -> str:
 
 def export_name(now: datetime, tz: tzinfo | None) -> str:
     """The file name of an export taken at `now`."""
-    return f"evcsm-sessions-{now.astimezone(tz).strftime('%Y%m%d-%H%M%S')}.csv"
+    return f"evcsm-sessions-{fmt.file_stamp(now, tz)}.csv"
 
 
 def describe(view: HistoryView) -> str:

@@ -6,7 +6,8 @@ and never mutates the old one, so the screen can compare, keep or drop states fr
 What the screen believes comes from the daemon only: the retained `ChargerState` of each
 charger sets its status and session, and `SessionUpdate` ticks move the live energy and power of
 the session that state names. A command in flight is remembered as *pending* beside that state and
-changes nothing else: the row turns Charging when the daemon's state says so, not before.
+changes nothing else: the row turns Charging when the daemon's state says so, not before. A
+login the broker refuses to take commands from makes the dashboard read-only.
 
 Staleness follows the two links the operator depends on: with no broker connection nothing on
 screen is live, and with the daemon offline (its last will) the chargers' states are unknown.
@@ -23,7 +24,6 @@ from evcsm_schema import (
     ChargerStatus,
     ChargingSession,
     CommandAction,
-    SessionStatus,
     SessionUpdate,
 )
 
@@ -97,12 +97,12 @@ class ChargerView:
 
     @property
     def status_label(self) -> str:
-        """Charging, Stopped (its last session ended) or Idle (no session yet)."""
-        if self.charging:
-            return "Charging"
-        if self.session is not None and self.session.status is SessionStatus.STOPPED:
-            return "Stopped"
-        return "Idle"
+        """The charger's status in the daemon's words: Charging or Idle.
+
+        A stopped session is a session's status, never a charger's: REST, the retained state
+        and the dashboard all call a charger without an active session Idle.
+        """
+        return self.state.status.value
 
     @property
     def energy_kwh(self) -> float | None:
@@ -144,6 +144,13 @@ class DashboardState:
     daemon: Availability | None = None
     """The daemon's retained availability; None until one arrives."""
     chargers: Mapping[str, ChargerView] = field(default_factory=dict)
+    read_only_reason: str | None = None
+    """Why this login may only watch (the broker refused one of its commands), or None."""
+
+    @property
+    def read_only(self) -> bool:
+        """True once the broker refused a command from this login: start and stop are off."""
+        return self.read_only_reason is not None
 
     @property
     def charger_ids(self) -> list[str]:
@@ -167,6 +174,8 @@ class DashboardState:
 
     def command_refusal(self, charger_id: str | None, action: CommandAction) -> str | None:
         """Why `action` on `charger_id` should not be sent, or None to send it."""
+        if self.read_only:
+            return f"{action.value.capitalize()} is unavailable: this dashboard is read-only."
         if charger_id is None or charger_id not in self.chargers:
             return "no charger is selected"
         reason = self.blocked_reason()
@@ -205,6 +214,17 @@ def set_pending(
     if view is None or view.pending == action:
         return state
     return _with(state, replace(view, pending=action))
+
+
+def set_read_only(state: DashboardState, reason: str) -> DashboardState:
+    """Turn start and stop off for good: the broker refused a command from this login.
+
+    It stays so across reconnects, since the broker's ACL for a login does not change while
+    the dashboard runs; a restart tries again.
+    """
+    if state.read_only:
+        return state
+    return replace(state, read_only_reason=reason)
 
 
 def _with(state: DashboardState, view: ChargerView) -> DashboardState:

@@ -17,6 +17,8 @@ class ChargerSpec:
 
     charger_id: str
     max_power_kw: float
+    simulation_speed: float | None = None
+    """How much faster than real time a simulated charger's meter runs; None for a real one."""
 
 
 class Charger(Protocol):

@@ -7,6 +7,7 @@ real car keeps charging while the daemon is down). `speed` runs the simulated cl
 """
 
 import math
+from dataclasses import replace
 from datetime import datetime
 
 from evcsm_daemon.chargers.base import ChargerSpec
@@ -23,7 +24,7 @@ class SimulatedCharger:
     def __init__(self, spec: ChargerSpec, *, profile: ChargeProfile, speed: float = 1.0) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
-        self._spec = spec
+        self._spec = replace(spec, simulation_speed=speed)
         self._profile = profile
         self._speed = speed
         self._idle_wh = 0
@@ -33,7 +34,7 @@ class SimulatedCharger:
 
     @property
     def spec(self) -> ChargerSpec:
-        """Id and maximum power."""
+        """Id, maximum power and the simulated clock's speed."""
         return self._spec
 
     @property

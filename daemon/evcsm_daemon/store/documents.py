@@ -1,9 +1,18 @@
-"""Mapping between `ChargingSession` and its MongoDB document (the seed's field names)."""
+"""Mapping between `ChargingSession` and its MongoDB document (the seed's field names).
+
+Every backend gives a session the same kind of `id`, a MongoDB ObjectId as hex, so ids look
+alike and order alike (by creation time) whatever stores them.
+"""
 
 from typing import Any
 
 from bson import ObjectId
 from evcsm_schema import ChargingSession
+
+
+def with_id(session: ChargingSession) -> ChargingSession:
+    """`session` with its `id` set: kept if it has one, a new ObjectId's hex otherwise."""
+    return session if session.id else session.model_copy(update={"id": str(ObjectId())})
 
 
 def to_document(session: ChargingSession) -> dict[str, Any]:

@@ -1,56 +1,214 @@
-"""Meter readings written straight into the in-process store's documents.
+"""The in-process store (`memory`): plain Python data, for tests and throwaway demos.
 
-mongomock answers every update by scanning the whole collection, once for the filter and once
-per unique index, and it does so synchronously on the event loop: a tick's 1,000 updates took
-~10 s of CPU. A reading changes no indexed field and no field of the partial index's filter, so
-those scans can never find a conflict; this module applies the same `$max`/`$set` a MongoDB
-server would, to the stored documents directly, in O(1) per session.
+There is one such database per process, so, like a server, it outlives a daemon that stops and
+starts again in the same process; `reset_memory()` forgets it. Nothing survives the process.
 
-It reaches into mongomock-motor and mongomock internals (both pinned to exact versions). If a
-release moves them, `documents_of()` returns None and the store falls back to public
-`update_one` calls: slower, never wrong. The store tests run through this path.
+It indexes what it is asked for, as a database would:
+
+- `sessionId` → session, a dict: `get`, readings and stops are O(1);
+- `chargerId` → its `Charging` session's id, a dict: `active` is O(1), and it is the unique
+  index that allows one active session per charger;
+- every session's `(startTime, id)` in one sorted list, and per charger in another: `latest` is
+  O(1), a page of history is two bisections and a slice, whatever the filters. Starts append
+  (start times only move forward, so the sorted insert lands at the end).
+
+Every method runs to completion without awaiting, so each is atomic on the event loop.
 """
 
-import logging
-from collections.abc import MutableMapping, Sequence
+import functools
+from bisect import bisect_left, insort
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
-from bson import ObjectId
-from evcsm_schema import ChargingSession, SessionStatus
-from mongomock.helpers import patch_datetime_awareness_in_document
+from evcsm_schema import ChargingSession, SessionPage, SessionQuery, SessionStatus
 
-log = logging.getLogger(__name__)
+from evcsm_daemon.core.sessions import to_ms
+from evcsm_daemon.errors import SessionNotFound
+from evcsm_daemon.store.documents import with_id
 
-Documents = MutableMapping[ObjectId, dict[str, Any]]
-
-
-def documents_of(collection: Any) -> Documents | None:  # noqa: ANN401 - a mongomock-motor collection
-    """The stored documents of a mongomock-motor collection, keyed by `_id`, if reachable."""
-    try:
-        store = collection._AsyncMongoMockCollection__collection._store
-        documents = store._documents
-    except AttributeError:
-        log.warning("in-process store internals not found; meter readings use slower updates")
-        return None
-    return documents if isinstance(documents, MutableMapping) else None
+Key = tuple[datetime, str, str]
+"""A session's place in history: (startTime, id, sessionId), ascending."""
 
 
-def apply_readings(documents: Documents, sessions: Sequence[ChargingSession]) -> None:
-    """`$max` the register and energy, `$set` power and time, on documents still Charging."""
-    for session in sessions:
-        if session.id is None:
-            continue
-        doc = documents.get(ObjectId(session.id))
-        if doc is None or doc.get("status") != SessionStatus.CHARGING.value:
-            continue
-        doc["meterWh"] = max(doc.get("meterWh", 0), session.meter_wh)
-        doc["energyConsumed"] = max(doc.get("energyConsumed", 0.0), session.energy_consumed)
-        doc["powerKw"] = session.power_kw
-        doc["updatedAt"] = _stored(session.updated_at)
+@dataclass
+class MemoryDatabase:
+    """The data and its indexes."""
+
+    sessions: dict[str, ChargingSession] = field(default_factory=dict)
+    active: dict[str, str] = field(default_factory=dict)
+    history: list[Key] = field(default_factory=list)
+    charger_history: dict[str, list[Key]] = field(default_factory=dict)
 
 
-def _stored(moment: datetime) -> datetime:
-    """A datetime as mongomock stores it: naive UTC, whole milliseconds."""
-    value: datetime = patch_datetime_awareness_in_document(moment)  # type: ignore[no-untyped-call]
-    return value
+@functools.cache
+def memory_database() -> MemoryDatabase:
+    """This process's in-process database."""
+    return MemoryDatabase()
+
+
+def reset_memory() -> None:
+    """Forget the in-process database (tests start from an empty one)."""
+    memory_database.cache_clear()
+
+
+def _key(session: ChargingSession) -> Key:
+    return (session.start_time, session.id or "", session.session_id)
+
+
+def _append(rows: list[Key], key: Key) -> None:
+    if not rows or rows[-1] < key:
+        rows.append(key)
+    else:
+        insort(rows, key)
+
+
+class MemoryStore:
+    """Charging sessions in this process's memory."""
+
+    kind = "memory"
+    durable = False
+
+    def __init__(self, database: MemoryDatabase | None = None) -> None:
+        self._db = database or memory_database()
+
+    async def ensure_indexes(self) -> None:
+        """Nothing to create: the indexes are the data structures."""
+
+    async def close(self) -> None:
+        """Nothing to release; the data stays for the next store on `memory`."""
+
+    async def ping(self) -> bool:
+        """Always answers."""
+        return True
+
+    async def insert_active(self, session: ChargingSession) -> tuple[ChargingSession, bool]:
+        """Store a new active session, or return the charger's existing one."""
+        db = self._db
+        if (mine := db.sessions.get(session.session_id)) is not None:
+            return mine, True
+        if (current := db.active.get(session.charger_id)) is not None:
+            return db.sessions[current], False
+        stored = with_id(session)
+        db.sessions[stored.session_id] = stored
+        db.active[stored.charger_id] = stored.session_id
+        _append(db.history, _key(stored))
+        _append(db.charger_history.setdefault(stored.charger_id, []), _key(stored))
+        return stored, True
+
+    async def active(self, charger_id: str) -> ChargingSession | None:
+        """The charger's active session, if any."""
+        session_id = self._db.active.get(charger_id)
+        return self._db.sessions[session_id] if session_id is not None else None
+
+    async def all_active(self) -> list[ChargingSession]:
+        """Every active session."""
+        return [self._db.sessions[session_id] for session_id in self._db.active.values()]
+
+    async def latest(self, charger_id: str) -> ChargingSession | None:
+        """The charger's most recent session, active or not."""
+        rows = self._db.charger_history.get(charger_id)
+        return self._db.sessions[rows[-1][2]] if rows else None
+
+    async def get(self, session_id: str) -> ChargingSession:
+        """One session by its `sessionId`."""
+        try:
+            return self._db.sessions[session_id]
+        except KeyError:
+            raise SessionNotFound(f"no session with id {session_id!r}") from None
+
+    async def query(self, query: SessionQuery) -> SessionPage:
+        """A page of sessions matching the filters, newest first."""
+        db = self._db
+        rows = (
+            db.history if query.charger_id is None else db.charger_history.get(query.charger_id, [])
+        )
+        lo = 0 if query.since is None else bisect_left(rows, (to_ms(query.since),))
+        hi = len(rows) if query.until is None else bisect_left(rows, (to_ms(query.until),))
+        hi = max(lo, hi)
+        in_range = [
+            _key(session)
+            for session in (db.sessions[sid] for sid in db.active.values())
+            if query.charger_id in (None, session.charger_id)
+        ]
+        charging = sorted(key for key in in_range if lo < hi and rows[lo] <= key <= rows[hi - 1])
+        if query.status is SessionStatus.CHARGING:
+            total = len(charging)
+            page = charging[::-1][query.offset : query.offset + query.limit]
+        elif query.status is SessionStatus.STOPPED:
+            total = hi - lo - len(charging)
+            page = _stopped_page(rows, lo, hi, charging, offset=query.offset, limit=query.limit)
+        else:
+            total = hi - lo
+            top = hi - query.offset
+            page = rows[max(lo, top - query.limit) : max(lo, top)][::-1]
+        return SessionPage(
+            items=[db.sessions[key[2]] for key in page],
+            total=total,
+            limit=query.limit,
+            offset=query.offset,
+        )
+
+    async def save_readings(self, sessions: Sequence[ChargingSession]) -> None:
+        """Raise the register and energy, set power and time, of sessions still Charging."""
+        stored = self._db.sessions
+        for reading in sessions:
+            current = stored.get(reading.session_id)
+            if current is None or not current.active:
+                continue
+            stored[reading.session_id] = current.model_copy(
+                update={
+                    "meter_wh": max(current.meter_wh, reading.meter_wh),
+                    "energy_consumed": max(current.energy_consumed, reading.energy_consumed),
+                    "power_kw": reading.power_kw,
+                    "updated_at": reading.updated_at,
+                }
+            )
+
+    async def finish(self, stopped: ChargingSession) -> ChargingSession | None:
+        """Store a stop; None when the session was no longer active."""
+        db = self._db
+        current = db.sessions.get(stopped.session_id)
+        if current is None or not current.active:
+            return None
+        done = current.model_copy(
+            update={
+                "status": stopped.status,
+                "end_time": stopped.end_time,
+                "power_kw": 0.0,
+                "stop_reason": stopped.stop_reason,
+                "updated_at": stopped.updated_at,
+                "meter_wh": max(current.meter_wh, stopped.meter_wh),
+                "energy_consumed": max(current.energy_consumed, stopped.energy_consumed),
+            }
+        )
+        db.sessions[done.session_id] = done
+        del db.active[done.charger_id]
+        return done
+
+
+def _stopped_page(
+    rows: list[Key], lo: int, hi: int, charging: list[Key], *, offset: int, limit: int
+) -> list[Key]:
+    """`limit` stopped rows of `rows[lo:hi]` from the newest, after skipping `offset` of them.
+
+    The few active rows (at most one per charger) are located by bisection, so the page costs
+    O(active + limit), not O(offset).
+    """
+    active_at = sorted(bisect_left(rows, key) for key in charging)
+    skip = set(active_at)
+    # Find the highest index `top` with exactly `offset` stopped rows in rows[top + 1 : hi].
+    top = hi - 1 - offset
+    while True:
+        above = len(active_at) - bisect_left(active_at, top + 1)
+        candidate = hi - 1 - offset - above
+        if candidate == top:
+            break
+        top = candidate
+    page: list[Key] = []
+    index = top
+    while index >= lo and len(page) < limit:
+        if index not in skip:
+            page.append(rows[index])
+        index -= 1
+    return page

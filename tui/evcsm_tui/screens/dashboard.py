@@ -22,10 +22,15 @@ class DashboardScreen(EvcsmScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "command('start')", "Start", tooltip="Start the selected charger"),
         Binding("x", "command('stop')", "Stop", tooltip="Stop the selected charger"),
+        # Takes `s` and `x` once start and stop are off, to say why instead of doing nothing.
+        Binding("s,x", "read_only", show=False),
         Binding("k", "move(-1)", "Up", key_display="↑/k", group=SELECT),
         Binding("j", "move(1)", "Down", key_display="↓/j", group=SELECT),
         Binding("h", "app.switch_mode('history')", "History", tooltip="Past sessions"),
     ]
+
+    _read_only = False
+    """Whether the footer was last drawn for a read-only dashboard."""
 
     def compose(self) -> ComposeResult:
         """Header, table, detail, footer."""
@@ -38,6 +43,19 @@ class DashboardScreen(EvcsmScreen):
         """Follow the app's state, and move the clocks every second."""
         self.watch(self.evcsm, "state", self._show)
         self.set_interval(1.0, self._tick)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Start and stop leave the footer once the dashboard is read-only."""
+        if action == "command":
+            return not self.evcsm.state.read_only
+        if action == "read_only":
+            return self.evcsm.state.read_only
+        return super().check_action(action, parameters)
+
+    def action_read_only(self) -> None:
+        """Say why `s` and `x` do nothing."""
+        reason = self.evcsm.state.read_only_reason
+        self.notify(f"Start and stop are off: {reason}.", title="Read-only", severity="warning")
 
     @property
     def selected(self) -> str | None:
@@ -61,6 +79,9 @@ class DashboardScreen(EvcsmScreen):
         self._show(self.evcsm.state)
 
     def _show(self, state: DashboardState) -> None:
+        if state.read_only != self._read_only:
+            self._read_only = state.read_only
+            self.refresh_bindings()
         self.query_one(StatusBar).show(state)
         self.query_one(ChargerTable).show(state, self.evcsm.now())
         self._show_detail(state)

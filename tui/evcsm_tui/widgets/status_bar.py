@@ -7,6 +7,7 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widgets import Label
 
+from evcsm_tui.figures import fleet_simulated
 from evcsm_tui.state import DashboardState, LinkStatus
 
 LINK_TEXT = {
@@ -14,6 +15,7 @@ LINK_TEXT = {
     LinkStatus.CONNECTED: "● broker: {label}",
     LinkStatus.DISCONNECTED: "✕ broker unreachable: retrying {label}",
 }
+READ_ONLY_TEXT = "◆ read-only"
 DAEMON_TEXT = {
     Availability.ONLINE: "● daemon online",
     Availability.OFFLINE: "✕ daemon offline",
@@ -22,10 +24,13 @@ DAEMON_TEXT = {
 
 
 class StatusBar(Horizontal):
-    """One line: title, broker state, daemon state. CSS classes carry the colours."""
+    """One line: title, broker, simulation, daemon, read-only. CSS classes carry the colours."""
 
     link: reactive[LinkStatus] = reactive(LinkStatus.CONNECTING)
     daemon: reactive[Availability | None] = reactive(None)
+    read_only: reactive[bool] = reactive(default=False)
+    simulated: reactive[str] = reactive("")
+    """The fleet's simulation marker, empty for real chargers."""
 
     def __init__(self, title: str, broker_label: str, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -36,7 +41,9 @@ class StatusBar(Horizontal):
         """Title on the left, the two states on the right."""
         yield Label(Content(self._title), id="title")
         yield Label(id="broker")
+        yield Label(id="simulated")
         yield Label(id="daemon")
+        yield Label(READ_ONLY_TEXT, id="read-only")
 
     def on_mount(self) -> None:
         """Paint the initial states."""
@@ -46,6 +53,8 @@ class StatusBar(Horizontal):
         """Follow `state`."""
         self.link = state.link
         self.daemon = state.daemon
+        self.read_only = state.read_only
+        self.simulated = fleet_simulated(state)
 
     def watch_link(self) -> None:
         """Repaint when the broker state changes."""
@@ -54,6 +63,16 @@ class StatusBar(Horizontal):
     def watch_daemon(self) -> None:
         """Repaint when the daemon state changes."""
         self._paint()
+
+    def watch_read_only(self, read_only: bool) -> None:  # noqa: FBT001 - Textual's watcher
+        """Show or hide the read-only marker."""
+        self.set_class(read_only, "-read-only")
+
+    def watch_simulated(self, simulated: str) -> None:
+        """Show the simulation marker, or hide it for real chargers."""
+        if self.is_mounted:
+            self.query_one("#simulated", Label).update(Content(f"◇ {simulated}"))
+        self.set_class(bool(simulated), "-simulated")
 
     def _paint(self) -> None:
         if not self.is_mounted:

@@ -1,0 +1,78 @@
+"""The session store boundary: what the service needs from any backend, and what it promises.
+
+Every backend (`store.mongo`, `store.sqlite`, `store.memory`) implements `SessionStore` and
+passes the same conformance suite (tests/daemon/store/). The guarantees the daemon relies on
+are the store's, enforced by the database where there is one:
+
+- at most one `Charging` session per charger, whatever races (a unique index limited to
+  `status: "Charging"` documents, or the backend's equivalent);
+- a reading never lowers the register or the energy (`$max` semantics);
+- stops and readings only touch sessions still `Charging`, so a late write never undoes a stop;
+- every write is idempotent, keyed by the session's UUID (`sessionId`, made by the daemon): a
+  write repeated with the same arguments changes nothing more and answers as the first would
+  have. So a write whose outcome is unknown (`WriteNotConfirmed`) is settled by repeating it.
+
+Errors: a method raises `StoreUnavailable` when the call certainly changed nothing (the database
+could not be reached or refused it), and `WriteNotConfirmed` when a write may have been applied
+but was not acknowledged. Reads raise only `StoreUnavailable`. No backend lets a driver's own
+exception out: each maps them in one place.
+"""
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from evcsm_schema import ChargingSession, SessionPage, SessionQuery
+
+
+class SessionStore(Protocol):
+    """Charging sessions, stored; see the module docstring for the guarantees and errors."""
+
+    kind: str
+    """What it is, for log lines: "MongoDB", "SQLite" or "memory"."""
+    durable: bool
+    """True when sessions survive the daemon's process (MongoDB, SQLite); False for `memory`."""
+
+    async def ensure_indexes(self) -> None:
+        """Connect, create the schema and indexes if missing (idempotent); StoreUnavailable if not."""
+
+    async def close(self) -> None:
+        """Release the connection or file; the store is not used afterwards. Never raises."""
+
+    async def ping(self) -> bool:
+        """True when the database answers now; never raises."""
+
+    async def insert_active(self, session: ChargingSession) -> tuple[ChargingSession, bool]:
+        """Store a new `Charging` session, unless its charger has one already.
+
+        Returns `(stored, True)` when `session` is stored (also when an earlier attempt of this
+        same session was), with its `id` set; `(other, False)` when another session is active
+        on the charger: `session` is then not stored.
+        """
+
+    async def active(self, charger_id: str) -> ChargingSession | None:
+        """The charger's `Charging` session, or None."""
+
+    async def all_active(self) -> list[ChargingSession]:
+        """Every `Charging` session, of any charger."""
+
+    async def latest(self, charger_id: str) -> ChargingSession | None:
+        """The charger's session with the latest `startTime`, active or not, or None."""
+
+    async def get(self, session_id: str) -> ChargingSession:
+        """One session by `sessionId`; raises SessionNotFound when there is none."""
+
+    async def query(self, query: SessionQuery) -> SessionPage:
+        """Sessions matching every filter given (`since` inclusive, `until` exclusive, on
+        `startTime`), newest first (ties by `id`, newest first), `limit` of them after
+        `offset`, with `total` the number matching in all."""
+
+    async def save_readings(self, sessions: Sequence[ChargingSession]) -> None:
+        """For each session still `Charging`: `meterWh` and `energyConsumed` raised to the
+        reading's if higher (never lowered), `powerKw` and `updatedAt` set. Others untouched.
+        One write for the whole batch; nothing when empty."""
+
+    async def finish(self, stopped: ChargingSession) -> ChargingSession | None:
+        """Store a stop: if the session is still `Charging`, set its status, `endTime`,
+        `stopReason` and `updatedAt`, `powerKw` 0, and raise its register and energy as a
+        reading does; returns the stored session. None when it is not `Charging` (stopped
+        already, by this call's earlier attempt or elsewhere) or not stored at all."""

@@ -1,0 +1,302 @@
+"""Sessions in a local SQLite file (`sqlite:PATH`): a durable store without a database server.
+
+For a single machine without MongoDB (`./dev up`, a small site). The guarantees are the same as
+MongoDB's, enforced by SQLite:
+
+- a partial unique index, `(chargerId) WHERE status = 'Charging'`, allows one active session per
+  charger, across daemons sharing the file too (each write is one `BEGIN IMMEDIATE` transaction);
+- readings and stops raise the register with `MAX(...)` and touch only `Charging` rows;
+- `sessionId` is unique, so a repeated insert finds the first and answers as it did.
+
+Durability: write-ahead log with `synchronous=FULL`, so every committed transaction is on disk
+(fsync'd) before the call returns, and survives a kill -9 or a power cut. A readings flush is one
+transaction, so it costs one sync however many sessions it carries.
+
+SQLite is synchronous, so every call runs on one dedicated thread that owns the connection; the
+event loop only waits for its answer. Errors are mapped in one place (`sqlite_errors`): a failed
+statement rolls its transaction back, so it changed nothing (`StoreUnavailable`); only a failed
+`COMMIT` leaves the outcome unknown (`WriteNotConfirmed`).
+"""
+
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+from evcsm_schema import ChargingSession, SessionPage, SessionQuery
+
+from evcsm_daemon.errors import SessionNotFound, StoreUnavailable, WriteNotConfirmed
+from evcsm_daemon.store import rows
+from evcsm_daemon.store.documents import with_id
+from evcsm_daemon.store.rows import CHARGING, COLUMNS, from_row, ms, to_row
+
+T = TypeVar("T")
+SCHEMA_VERSION = 1
+
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL UNIQUE,
+    charger_id TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('Charging', 'Stopped')),
+    start_ms INTEGER NOT NULL,
+    end_ms INTEGER,
+    energy_consumed REAL NOT NULL,
+    meter_start_wh INTEGER NOT NULL,
+    meter_wh INTEGER NOT NULL,
+    power_kw REAL NOT NULL,
+    stop_reason TEXT,
+    updated_ms INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS one_active_session_per_charger
+    ON sessions (charger_id) WHERE status = '{CHARGING}';
+CREATE INDEX IF NOT EXISTS charger_history ON sessions (charger_id, start_ms, id);
+CREATE INDEX IF NOT EXISTS charger_status_history ON sessions (charger_id, status, start_ms, id);
+CREATE INDEX IF NOT EXISTS status_history ON sessions (status, start_ms, id);
+CREATE INDEX IF NOT EXISTS history ON sessions (start_ms, id);
+PRAGMA user_version = {SCHEMA_VERSION};
+"""
+SELECT = f"SELECT {', '.join(COLUMNS)} FROM sessions"  # noqa: S608 - constant column names
+NEWEST_FIRST = "ORDER BY start_ms DESC, id DESC"
+
+
+class CommitFailed(Exception):
+    """COMMIT itself failed: the transaction may or may not be on disk."""
+
+
+def sqlite_path(uri: str) -> Path:
+    """The file a `sqlite:` URI names: `sqlite:relative/path`, `sqlite:/abs` or `sqlite:///abs`."""
+    rest = uri.partition(":")[2]
+    if rest.startswith("//"):
+        authority, _, path = rest[2:].partition("/")
+        if authority:
+            raise ValueError(f"{uri!r}: a sqlite: URI names a local file, not a host")
+        rest = "/" + path
+    if not rest or rest.endswith("/"):
+        raise ValueError(f"{uri!r}: name the database file, e.g. sqlite:run/sessions.db")
+    return Path(rest)
+
+
+@contextlib.contextmanager
+def sqlite_errors() -> Iterator[None]:
+    """Turn sqlite3's exceptions into the store's: the one place that knows them."""
+    try:
+        yield
+    except CommitFailed as exc:
+        raise WriteNotConfirmed(f"database did not confirm the write: {exc.__cause__}") from exc
+    except sqlite3.Error as exc:
+        raise StoreUnavailable(f"database unavailable: {exc}") from exc
+
+
+@contextlib.contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction, taking the write lock up front; rolled back on any error."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        raise
+    try:
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        raise CommitFailed from exc
+
+
+class SqliteStore:
+    """Charging sessions in one SQLite file, served by a thread of its own."""
+
+    kind = "SQLite"
+    durable = True
+
+    def __init__(self, path: Path, *, timeout_ms: int = 5000) -> None:
+        self.path = path
+        self._timeout_s = timeout_ms / 1000
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evcsm-sqlite")
+        self._conn: sqlite3.Connection | None = None
+
+    async def _run(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `job` with the connection on the store's thread."""
+        loop = asyncio.get_running_loop()
+        with sqlite_errors():
+            return await loop.run_in_executor(self._thread, self._with_connection, job)
+
+    def _with_connection(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        if self._conn is None:
+            if not self.path.parent.is_dir():
+                raise sqlite3.OperationalError(f"no folder {self.path.parent} for {self.path}")
+            conn = sqlite3.connect(
+                self.path, timeout=self._timeout_s, isolation_level=None, check_same_thread=False
+            )
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = FULL")
+            except sqlite3.Error:
+                conn.close()
+                raise
+            self._conn = conn
+        return job(self._conn)
+
+    async def ensure_indexes(self) -> None:
+        """Open the file, create the table and its indexes if missing."""
+
+        def create(conn: sqlite3.Connection) -> None:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise sqlite3.DatabaseError(
+                    f"{self.path} has schema version {version}, newer than this daemon's"
+                )
+            with transaction(conn):
+                for statement in SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+
+        await self._run(create)
+
+    async def close(self) -> None:
+        """Close the connection on its thread, then the thread."""
+
+        def close(conn: sqlite3.Connection | None) -> None:
+            if conn is not None:
+                conn.close()
+
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(sqlite3.Error, RuntimeError):
+            await loop.run_in_executor(self._thread, close, self._conn)
+        self._conn = None
+        self._thread.shutdown(wait=False)
+
+    async def ping(self) -> bool:
+        """True when the file answers a query."""
+        try:
+            await self._run(lambda conn: conn.execute("SELECT 1").fetchone())
+        except StoreUnavailable:
+            return False
+        return True
+
+    async def insert_active(self, session: ChargingSession) -> tuple[ChargingSession, bool]:
+        """Store a new active session, or return the charger's existing one."""
+
+        def insert(conn: sqlite3.Connection) -> tuple[ChargingSession, bool]:
+            with transaction(conn):
+                mine = conn.execute(f"{SELECT} WHERE session_id = ?", (session.session_id,))
+                if (row := mine.fetchone()) is not None:
+                    return from_row(row), True
+                other = conn.execute(
+                    f"{SELECT} WHERE charger_id = ? AND status = ?", (session.charger_id, CHARGING)
+                )
+                if (row := other.fetchone()) is not None:
+                    return from_row(row), False
+                stored = with_id(session)
+                conn.execute(rows.INSERT, to_row(stored))
+            return stored, True
+
+        return await self._run(insert)
+
+    async def active(self, charger_id: str) -> ChargingSession | None:
+        """The charger's active session, if any."""
+        return await self._one(
+            f"{SELECT} WHERE charger_id = ? AND status = ?", charger_id, CHARGING
+        )
+
+    async def all_active(self) -> list[ChargingSession]:
+        """Every active session."""
+        return await self._all(f"{SELECT} WHERE status = ?", CHARGING)
+
+    async def latest(self, charger_id: str) -> ChargingSession | None:
+        """The charger's most recent session, active or not."""
+        return await self._one(f"{SELECT} WHERE charger_id = ? {NEWEST_FIRST} LIMIT 1", charger_id)
+
+    async def get(self, session_id: str) -> ChargingSession:
+        """One session by its `sessionId`."""
+        found = await self._one(f"{SELECT} WHERE session_id = ?", session_id)
+        if found is None:
+            raise SessionNotFound(f"no session with id {session_id!r}")
+        return found
+
+    async def query(self, query: SessionQuery) -> SessionPage:
+        """A page of sessions matching the filters, newest first."""
+        where, params = rows.where(query)
+
+        def page(conn: sqlite3.Connection) -> SessionPage:
+            conn.execute("BEGIN")  # one snapshot for the page and its count
+            try:
+                found = conn.execute(
+                    f"{SELECT} {where} {NEWEST_FIRST} LIMIT ? OFFSET ?",
+                    (*params, query.limit, query.offset),
+                ).fetchall()
+                count = f"SELECT COUNT(*) FROM sessions {where}"  # noqa: S608 - constant clauses
+                total = conn.execute(count, params).fetchone()
+            finally:
+                conn.execute("COMMIT")
+            return SessionPage(
+                items=[from_row(row) for row in found],
+                total=total[0],
+                limit=query.limit,
+                offset=query.offset,
+            )
+
+        return await self._run(page)
+
+    async def save_readings(self, sessions: Sequence[ChargingSession]) -> None:
+        """Write one tick's readings of the active sessions: one transaction."""
+        if not sessions:
+            return
+        values = [
+            (s.meter_wh, s.energy_consumed, s.power_kw, ms(s.updated_at), s.session_id, CHARGING)
+            for s in sessions
+        ]
+
+        def save(conn: sqlite3.Connection) -> None:
+            with transaction(conn):
+                conn.executemany(
+                    "UPDATE sessions SET meter_wh = MAX(meter_wh, ?),"
+                    " energy_consumed = MAX(energy_consumed, ?), power_kw = ?, updated_ms = ?"
+                    " WHERE session_id = ? AND status = ?",
+                    values,
+                )
+
+        await self._run(save)
+
+    async def finish(self, stopped: ChargingSession) -> ChargingSession | None:
+        """Store a stop; None when the session was no longer active."""
+        end = ms(stopped.end_time) if stopped.end_time is not None else None
+
+        def stop(conn: sqlite3.Connection) -> ChargingSession | None:
+            with transaction(conn):
+                changed = conn.execute(
+                    "UPDATE sessions SET status = ?, end_ms = ?, power_kw = 0.0,"
+                    " stop_reason = ?, updated_ms = ?, meter_wh = MAX(meter_wh, ?),"
+                    " energy_consumed = MAX(energy_consumed, ?)"
+                    " WHERE session_id = ? AND status = ?",
+                    (
+                        stopped.status.value,
+                        end,
+                        stopped.stop_reason,
+                        ms(stopped.updated_at),
+                        stopped.meter_wh,
+                        stopped.energy_consumed,
+                        stopped.session_id,
+                        CHARGING,
+                    ),
+                ).rowcount
+                if not changed:
+                    return None
+                row = conn.execute(f"{SELECT} WHERE session_id = ?", (stopped.session_id,))
+                return from_row(row.fetchone())
+
+        return await self._run(stop)
+
+    async def _one(self, sql: str, *params: object) -> ChargingSession | None:
+        row = await self._run(lambda conn: conn.execute(sql, params).fetchone())
+        return from_row(row) if row is not None else None
+
+    async def _all(self, sql: str, *params: object) -> list[ChargingSession]:
+        found = await self._run(lambda conn: conn.execute(sql, params).fetchall())
+        return [from_row(row) for row in found]

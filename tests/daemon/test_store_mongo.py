@@ -1,0 +1,194 @@
+"""What only the MongoDB backend has: the seed's document shape, one bulk write per flush, lazy
+URIs, and how PyMongo's errors map to the store's (raised by a driver double at chosen calls)."""
+
+from datetime import timedelta
+
+import pytest
+from bson import ObjectId
+from evcsm_daemon.core.sessions import MeterReading, begin, finish, observe
+from evcsm_daemon.errors import StoreUnavailable, WriteNotConfirmed
+from evcsm_daemon.store import open_store
+from evcsm_daemon.store.mongo import MongoStore
+from evcsm_schema import SessionQuery
+from pymongo import UpdateOne
+from pymongo.errors import (
+    AutoReconnect,
+    BulkWriteError,
+    NetworkTimeout,
+    NotPrimaryError,
+    OperationFailure,
+    PyMongoError,
+    ServerSelectionTimeoutError,
+    WriteConcernError,
+)
+
+from tests.support.clock import T0
+from tests.support.mongo import DriverFaults, mongo_store, mongomock_database
+
+
+@pytest.fixture
+async def faults() -> DriverFaults:
+    return DriverFaults()
+
+
+@pytest.fixture
+async def database() -> object:
+    return mongomock_database()
+
+
+@pytest.fixture
+async def store(database: object, faults: DriverFaults) -> MongoStore:
+    opened = mongo_store(database, faults)
+    await opened.ensure_indexes()
+    return opened
+
+
+async def raw(database: object, session_id: str) -> dict[str, object]:
+    doc = await database["sessions"].find_one({"sessionId": session_id})  # type: ignore[index]
+    assert doc is not None
+    return dict(doc)
+
+
+async def test_documents_have_the_seed_shape(store: MongoStore, database: object) -> None:
+    session, created = await store.insert_active(begin("CP1", 500, T0))
+    assert created
+    doc = await raw(database, session.session_id)
+    assert isinstance(doc["_id"], ObjectId)
+    assert doc["sessionId"] == session.session_id
+    assert doc["status"] == "Charging"
+    assert doc["startTime"] == T0
+    assert doc["energyConsumed"] == 0.0
+    assert "endTime" not in doc  # only on completed sessions
+    assert doc["chargerId"] == "CP1"
+    assert session.id == str(doc["_id"])
+
+    later = T0 + timedelta(minutes=30)
+    stopped = await store.finish(finish(session, MeterReading(15_700, 0), later, "Done"))
+    assert stopped is not None
+    doc = await raw(database, session.session_id)
+    assert doc["status"] == "Stopped"
+    assert doc["endTime"] == later
+    assert doc["energyConsumed"] == 15.2
+    assert doc["stopReason"] == "Done"
+
+
+async def test_readings_are_stored_with_max_and_set(store: MongoStore, database: object) -> None:
+    session, _ = await store.insert_active(begin("CP1", 0, T0))
+    await store.save_readings([observe(session, MeterReading(2000, 11), T0 + timedelta(seconds=2))])
+    await store.save_readings([observe(session, MeterReading(1000, 11), T0 + timedelta(seconds=1))])
+    doc = await raw(database, session.session_id)
+    assert doc["meterWh"] == 2000
+    assert doc["energyConsumed"] == 2.0
+    assert doc["powerKw"] == 11.0
+    assert doc["updatedAt"] == T0 + timedelta(seconds=1)
+
+
+class RecordingCollection:
+    """Stands in for a PyMongo async collection and records what `save_readings` sends."""
+
+    def __init__(self) -> None:
+        self.bulk_calls: list[tuple[list[object], bool]] = []
+
+    async def bulk_write(self, requests: list[object], *, ordered: bool) -> None:
+        self.bulk_calls.append((requests, ordered))
+
+
+async def test_a_tick_on_mongodb_is_one_unordered_bulk_write() -> None:
+    collection = RecordingCollection()
+    store = MongoStore({"sessions": collection}, close=lambda: None)
+    sessions = [begin(f"CP{k}", 0, T0) for k in range(3)]
+    readings = [
+        observe(s, MeterReading(100 * (k + 1), 7.0), T0 + timedelta(seconds=1))
+        for k, s in enumerate(sessions)
+    ]
+    await store.save_readings(readings)
+    ((requests, ordered),) = collection.bulk_calls
+    assert ordered is False
+    expected = [
+        UpdateOne(
+            {"sessionId": r.session_id, "status": "Charging"},
+            {
+                "$max": {"meterWh": r.meter_wh, "energyConsumed": r.energy_consumed},
+                "$set": {"powerKw": 7.0, "updatedAt": T0 + timedelta(seconds=1)},
+            },
+        )
+        for r in readings
+    ]
+    assert requests == expected
+    await store.save_readings([])
+    assert len(collection.bulk_calls) == 1  # an idle tick writes nothing
+
+
+@pytest.mark.parametrize(
+    ("uri", "database"),
+    [
+        ("mongodb://db1:27017,db2:27017,db3:27017/fleet?replicaSet=rs0", "fleet"),
+        ("mongodb://evcsm:secret@mongo:27017/?authSource=admin", "evcsm"),
+        ("mongodb://localhost:27017/evcsm", "evcsm"),
+    ],
+)
+async def test_mongodb_uris_open_without_a_server(uri: str, database: str) -> None:
+    """Opening is lazy: a replica-set URI names its database, and nothing connects yet."""
+    opened = open_store(uri, timeout_ms=100)
+    try:
+        assert isinstance(opened, MongoStore)
+        assert opened._db.name == database
+        assert opened._sessions.name == "sessions"
+        assert opened.kind == "MongoDB"  # not the in-process store
+    finally:
+        await opened.close()
+
+
+WRITE_ERRORS: list[tuple[PyMongoError, type[Exception]]] = [
+    (ServerSelectionTimeoutError("no server"), StoreUnavailable),
+    (NotPrimaryError("not primary"), StoreUnavailable),
+    (OperationFailure("not authorized", code=13), StoreUnavailable),
+    (NetworkTimeout("timed out"), WriteNotConfirmed),
+    (AutoReconnect("connection reset"), WriteNotConfirmed),
+    (WriteConcernError("waiting for replication timed out", code=64), WriteNotConfirmed),
+    (BulkWriteError({"writeErrors": [], "writeConcernErrors": [{}]}), WriteNotConfirmed),
+    (PyMongoError("something else"), WriteNotConfirmed),
+]
+
+
+@pytest.mark.parametrize(("error", "mapped"), WRITE_ERRORS)
+@pytest.mark.parametrize("applied", [True, False])
+async def test_driver_errors_on_writes(
+    store: MongoStore, faults: DriverFaults, error: PyMongoError, mapped: type, applied: bool
+) -> None:
+    """Only an error that proves nothing was sent says so; any other leaves the outcome open."""
+    session = begin("CP1", 0, T0)
+    faults.fail("insert_one", error, applied=applied)
+    with pytest.raises(mapped) as raised:
+        await store.insert_active(session)
+    assert raised.value.__cause__ is error
+    assert (await store.query(SessionQuery())).total == int(applied)
+    again, created = await store.insert_active(session)  # the repeat tells what happened
+    assert created
+    assert again.session_id == session.session_id
+    assert (await store.query(SessionQuery())).total == 1
+
+    faults.fail("find_one_and_update", error, applied=applied)
+    with pytest.raises(mapped):
+        await store.finish(finish(again, MeterReading(10, 0), T0, None))
+    faults.fail("bulk_write", error, applied=False)
+    with pytest.raises(mapped):
+        await store.save_readings([observe(again, MeterReading(5, 1), T0)])
+
+
+@pytest.mark.parametrize("error", [error for error, _ in WRITE_ERRORS])
+async def test_driver_errors_on_reads_are_unavailable(
+    store: MongoStore, faults: DriverFaults, error: PyMongoError
+) -> None:
+    faults.fail("find_one", error, applied=False)
+    with pytest.raises(StoreUnavailable):
+        await store.get("any")
+    faults.fail("count_documents", error, applied=False)
+    with pytest.raises(StoreUnavailable):
+        await store.query(SessionQuery())
+    faults.fail("command", error, applied=False)
+    assert await store.ping() is False
+    assert await store.ping() is True
+    faults.fail("create_index", error, applied=False)
+    with pytest.raises(StoreUnavailable):
+        await store.ensure_indexes()

@@ -1,0 +1,71 @@
+"""The store backends every conformance test runs on; a new backend joins by adding one here.
+
+Each `Backend` holds one database for one test and opens stores on it: two stores opened from
+the same backend see the same sessions, as two daemons on one database do.
+"""
+
+from pathlib import Path
+from typing import Any, Protocol
+
+from evcsm_daemon.store import SessionStore
+from evcsm_daemon.store.memory import MemoryStore
+from evcsm_daemon.store.sqlite import SqliteStore
+
+from tests.support.mongo import DriverFaults, mongo_store, mongomock_database
+
+
+class Backend(Protocol):
+    """Opens stores on one database."""
+
+    name: str
+
+    def open(self) -> SessionStore:
+        """A new store on this backend's database (no IO until `ensure_indexes`)."""
+
+
+class MongoBackend:
+    """MongoStore, PyMongo's code path, on mongomock-motor; `faults` fails driver calls."""
+
+    name = "mongodb"
+
+    def __init__(self) -> None:
+        self.database: Any = mongomock_database()
+        self.faults = DriverFaults()
+
+    def open(self) -> SessionStore:
+        return mongo_store(self.database, self.faults)
+
+
+class MemoryBackend:
+    """The in-process store (this process's one memory database)."""
+
+    name = "memory"
+
+    def open(self) -> SessionStore:
+        return MemoryStore()
+
+
+class SqliteBackend:
+    """A SQLite file in the test's own folder."""
+
+    name = "sqlite"
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / "sessions.db"
+
+    def open(self) -> SessionStore:
+        return SqliteStore(self.path)
+
+
+BACKENDS = ("mongodb", "memory", "sqlite")
+
+
+def backend(name: str, folder: Path) -> Backend:
+    """The backend called `name`, with any file it keeps in `folder`."""
+    if name == "mongodb":
+        return MongoBackend()
+    if name == "memory":
+        return MemoryBackend()
+    if name == "sqlite":
+        return SqliteBackend(folder)
+    raise ValueError(name)
