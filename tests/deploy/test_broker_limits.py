@@ -1,6 +1,7 @@
 """The repo's mosquitto.conf limits what any client may send: its packet size limit, on a real broker."""
 
 import asyncio
+import contextlib
 
 import aiomqtt
 import pytest
@@ -59,7 +60,9 @@ async def test_a_client_that_sends_more_is_disconnected(
         locked_broker.port, OPERATOR_USER, password, unique_id(OPERATOR_USER)
     ) as client:
         await client.publish(topics.SEED_CHARGING, b"x" * (MAX_PACKET // 2), qos=1)
-        await client.publish(topics.SEED_CHARGING, b"x" * MAX_PACKET, qos=0)
+        # The broker may cut the connection before the packet is written out: that is the point.
+        with contextlib.suppress(aiomqtt.MqttError):
+            await client.publish(topics.SEED_CHARGING, b"x" * MAX_PACKET, qos=0, timeout=5)
         with pytest.raises(aiomqtt.MqttError, match="Disconnected"):
             await asyncio.wait_for(drain(client), WAIT_S)
 
