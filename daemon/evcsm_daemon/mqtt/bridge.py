@@ -1,19 +1,24 @@
 """The daemon's MQTT connection: subscriptions, the outbox, request/response, availability.
 
-One long-lived client with MQTT 5, reconnecting with jittered backoff. On every connect it
-announces `online` (retained; its last will says `offline`), re-publishes every charger's
-retained state and subscribes with no-local, so it never receives its own publications.
-Status changes and ticks arrive from the service as calls that only enqueue; one task drains
-the outbox while connected, so a slow broker never stalls a tick. Tick updates are dropped while
-disconnected (the next tick carries the newer reading); status events wait in the outbox.
+One long-lived client with MQTT 5 and a persistent session, reconnecting with jittered backoff
+(`mqtt.connection` holds its limits). On every connect it announces `online` (retained; its last
+will says `offline`), re-publishes every charger's retained state and subscribes with no-local,
+so it never receives its own publications. A fixed number of workers handle what arrives
+(`mqtt.inbox`). Status changes and ticks arrive from the service as calls that only enqueue; one
+task drains the outbox while connected, so a slow broker never stalls a tick. Tick updates are
+dropped while disconnected (the next tick carries the newer reading); status events wait in the
+outbox, and so do the final replies to requests an OCPP charger accepted (`Answer.follow`), so a
+reconnection meanwhile loses none.
 """
 
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import socket
 import ssl
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -21,18 +26,20 @@ import aiomqtt
 from evcsm_schema import (
     Availability,
     ChargerState,
+    ChargerStatus,
     ChargingSession,
     SessionUpdate,
     StatusEvent,
     topics,
 )
 from evcsm_schema.broker import parse_broker_url
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from evcsm_daemon.config import Settings
+from evcsm_daemon.mqtt.connection import Connection, client_id, connect_properties
 from evcsm_daemon.mqtt.handlers import Answer, Handlers, Reply
+from evcsm_daemon.mqtt.inbox import WORKERS, Inbox, send_reply
+from evcsm_daemon.mqtt.refresh import STATE_REFRESH_S, StateRefresh
 from evcsm_daemon.service import ChargingService
 
 log = logging.getLogger(__name__)
@@ -50,8 +57,9 @@ class Outgoing:
     payload: bytes
     qos: int
     retain: bool = False
+    reply: Reply | None = None
+    """A late reply: sent with its correlation data, within the broker's size limit."""
     correlation: bytes | None = None
-    """Set on a reply sent later (the final reply to a pending request)."""
 
 
 class MqttBridge:
@@ -62,12 +70,14 @@ class MqttBridge:
         password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
         self._password = password or self._broker.password
         self._ca_file = settings.mqtt_ca_file
-        self._client_id = settings.mqtt_client_id
+        self.client_id = client_id(settings.mqtt_client_id, self._broker.username, self._password)
         self._service = service
-        self._handlers = Handlers(service)
+        self.inbox = Inbox(Handlers(service), self._follow)
+        self._refresh = StateRefresh(STATE_REFRESH_S, settings.tick_interval)
         self._outbox: asyncio.Queue[Outgoing] = asyncio.Queue(maxsize=OUTBOX_LIMIT)
-        self._client: aiomqtt.Client | None = None
+        self._client: Connection | None = None
         self.connected = asyncio.Event()
+        self.connects = 0
         self.dropped = 0
         service.subscribe(self)
 
@@ -87,12 +97,29 @@ class MqttBridge:
         """Queue the charger's retained state (a new charger, or a new status)."""
         self._enqueue(self._state_message(state))
 
+    def _follow(self, answer: Answer, topic: str, correlation: bytes | None) -> None:
+        """Queue the final reply once the pending request of `answer` settles."""
+
+        def settled(_: object) -> None:
+            final = answer.final()
+            self._enqueue(Outgoing(topic, b"", 1, reply=final, correlation=correlation))
+
+        if answer.follow is not None:
+            answer.follow.on_done(settled)
+
     def ticked(self, sessions: Sequence[ChargingSession]) -> None:
-        """Queue one `session/updates` message per active session (dropped when offline)."""
+        """Queue one `session/updates` message per active session (dropped when offline).
+
+        A share of the charging chargers also get their retained state republished, so that it
+        carries live figures (`mqtt.refresh`).
+        """
         if not self.connected.is_set():
             return
         for session in sessions:
             self._enqueue(Outgoing(topics.SEED_SESSION, SessionUpdate.of(session).to_json(), 0))
+        charging = (session.charger_id for session in sessions)
+        for charger_id in self._refresh.due(charging, time.monotonic()):
+            self._enqueue(self._state_message(self._service.state(charger_id)))
 
     # Connection.
 
@@ -132,8 +159,19 @@ class MqttBridge:
                     topics.AVAILABILITY, Availability.OFFLINE.value.encode(), qos=1, retain=True
                 )
 
-    async def _serve(self, client: aiomqtt.Client) -> None:
+    @property
+    def connection(self) -> Connection | None:
+        """The broker connection, while there is one."""
+        return self._client
+
+    @property
+    def backlog(self) -> int:
+        """Incoming messages waiting for a worker."""
+        return len(self._client.messages) if self._client is not None else 0
+
+    async def _serve(self, client: Connection) -> None:
         self._client = client
+        self.connects += 1
         await client.publish(
             topics.AVAILABILITY, Availability.ONLINE.value.encode(), qos=1, retain=True
         )
@@ -151,60 +189,36 @@ class MqttBridge:
         log.info("connected to MQTT broker %s", self.address)
         async with asyncio.TaskGroup() as group:
             group.create_task(self._drain(client), name="mqtt-outbox")
-            async for message in client.messages:
-                group.create_task(self._handle(client, message), name=f"mqtt-{message.topic}")
+            for number in range(1, WORKERS):
+                group.create_task(self.inbox.work(client), name=f"mqtt-worker-{number}")
+            # This task is worker 0. The body must not finish first: Python 3.11's TaskGroup
+            # leaves its task cancelled when a child fails while the body waits in __aexit__.
+            await self.inbox.work(client)
 
-    async def _drain(self, client: aiomqtt.Client) -> None:
+    async def _drain(self, client: Connection) -> None:
         while True:
-            await _publish(client, await self._outbox.get())
-
-    async def _drain_now(self, client: aiomqtt.Client) -> None:
-        while not self._outbox.empty():
-            await _publish(client, self._outbox.get_nowait())
-
-    async def _handle(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
-        props = message.properties
-        response_topic = getattr(props, "ResponseTopic", None) if props else None
-        correlation = getattr(props, "CorrelationData", None) if props else None
-        payload = message.payload if isinstance(message.payload, bytes) else b""
-        if response_topic and not topics.is_reply_topic(response_topic):
-            # The daemon may write state topics: a reply there would forge a charger's state.
-            log.warning(
-                "refused response topic %r on %s: replies go under %s/",
-                response_topic,
-                message.topic.value,
-                topics.REPLY_PREFIX,
-            )
-            response_topic = None
-        answer = await self._handlers.dispatch(
-            message.topic.value, payload, has_reply_path=bool(response_topic)
-        )
-        if answer.reply is None or not response_topic:
-            return
-        await self._send_reply(client, response_topic, correlation, answer.reply)
-        if answer.follow is not None:
-            self._follow(answer, response_topic, correlation)
-
-    def _follow(self, answer: Answer, topic: str, correlation: bytes | None) -> None:
-        """Queue the final reply once the pending request settles (through the outbox, so a
-        reconnect meanwhile loses nothing)."""
-
-        def settled(_: object) -> None:
-            reply = answer.final().to_json()
-            self._enqueue(Outgoing(topic, reply, qos=1, correlation=correlation or b""))
-
-        assert answer.follow is not None  # noqa: S101 - checked by the caller
-        answer.follow.on_done(settled)
-
-    async def _send_reply(
-        self, client: aiomqtt.Client, topic: str, correlation: bytes | None, reply: Reply
-    ) -> None:
-        try:
+            item = await self._outbox.get()
+            if item.reply is not None:
+                await send_reply(client, item.topic, item.correlation, item.reply)
+                continue
             await client.publish(
-                topic, reply.to_json(), qos=1, properties=_reply_properties(correlation)
+                item.topic, item.payload, qos=item.qos, retain=item.retain, timeout=math.inf
             )
-        except aiomqtt.MqttError as exc:
-            log.warning("reply to %s lost: %s", topic, exc)
+
+    async def _drain_now(self, client: Connection) -> None:
+        while not self._outbox.empty():
+            item = self._outbox.get_nowait()
+            if item.reply is not None:
+                await send_reply(client, item.topic, item.correlation, item.reply)
+                continue
+            await client.publish(item.topic, item.payload, qos=item.qos, retain=item.retain)
+
+    def _state_message(self, state: ChargerState) -> Outgoing:
+        if state.status is ChargerStatus.CHARGING:
+            self._refresh.published(state.charger_id, time.monotonic())
+        else:
+            self._refresh.forget(state.charger_id)
+        return Outgoing(topics.charger_state(state.charger_id), state.to_json(), qos=1, retain=True)
 
     def _enqueue(self, item: Outgoing) -> None:
         try:
@@ -214,20 +228,16 @@ class MqttBridge:
             if self.dropped % 1000 == 1:
                 log.warning("MQTT outbox full: %d messages dropped so far", self.dropped)
 
-    @staticmethod
-    def _state_message(state: ChargerState) -> Outgoing:
-        return Outgoing(topics.charger_state(state.charger_id), state.to_json(), qos=1, retain=True)
-
-    def _make_client(self) -> aiomqtt.Client:
+    def _make_client(self) -> Connection:
         tls: ssl.SSLContext | None = None
         if self._broker.tls:
             tls = ssl.create_default_context(cafile=self._ca_file)
-        return aiomqtt.Client(
+        return Connection(
             self._broker.host,
             self._broker.port,
             username=self._broker.username,
             password=self._password,
-            identifier=self._client_id,
+            identifier=self.client_id,
             protocol=aiomqtt.ProtocolVersion.V5,
             will=aiomqtt.Will(
                 topics.AVAILABILITY, Availability.OFFLINE.value.encode(), qos=1, retain=True
@@ -237,24 +247,9 @@ class MqttBridge:
             # Without it a reply waits ~40 ms behind the delayed ACK of the PUBACK sent before it.
             socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
             max_queued_outgoing_messages=None,
+            clean_start=False,
+            properties=connect_properties(),
         )
-
-
-def _reply_properties(correlation: bytes | None) -> Properties:
-    """The properties of a reply: JSON, and the request's correlation data if it had any."""
-    properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-    properties.ContentType = "application/json"
-    if correlation:
-        properties.CorrelationData = correlation
-    return properties
-
-
-async def _publish(client: aiomqtt.Client, item: Outgoing) -> None:
-    """Publish one queued message (a late reply with its correlation data)."""
-    properties = _reply_properties(item.correlation) if item.correlation is not None else None
-    await client.publish(
-        item.topic, item.payload, qos=item.qos, retain=item.retain, properties=properties
-    )
 
 
 def _cancel_pending() -> bool:

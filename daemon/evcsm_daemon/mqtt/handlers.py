@@ -1,13 +1,15 @@
 """What each incoming MQTT message means: decode, call the service, build the reply.
 
-Every failure becomes an `ErrorInfo` in one place (`_failure`), logged once; nothing a client
-sends can crash the daemon or write anything when it is rejected.
+Every failure becomes an `ErrorInfo` in one place (`_error_info`), logged once, and an error
+reply shaped for its topic (`failure`); nothing a client sends can crash the daemon or write
+anything when it is rejected. The charger of a command is the one its topic names: an empty id
+is an unknown charger, never the default one (only the seed's topic means the default charger).
 
 A start or stop that an OCPP charger accepted but has not carried out yet is answered twice:
 at once `{"ok": true, "pending": true, "requestId": ...}`, then, when the station starts (or
 stops) its transaction or the request fails, a final reply with the same correlation data
 (`Answer.follow`; the bridge sends it). A simulated charger acts at once: one final reply, as
-always.
+always. No worker waits for a station.
 """
 
 import logging
@@ -27,7 +29,13 @@ from evcsm_schema import (
     topics,
 )
 
-from evcsm_daemon.errors import BadRequest, EvcsmError, NoActiveSession
+from evcsm_daemon.errors import (
+    BadRequest,
+    EvcsmError,
+    NoActiveSession,
+    PayloadTooLarge,
+    UnknownCharger,
+)
 from evcsm_daemon.mqtt.decode import decode
 from evcsm_daemon.pending import Pending
 from evcsm_daemon.service import ChargingService
@@ -56,14 +64,13 @@ def outcome(pending: Pending, charger_id: str, action: str) -> CommandReply:
     """The reply that tells how a settled request ended."""
     error = pending.error
     if error is not None:
-        where = f"{charger_id}/{action}"
         failure = error if isinstance(error, Exception) else RuntimeError(str(error))
         return CommandReply(
             ok=False,
             charger_id=charger_id,
             action=action,
             request_id=pending.request_id,
-            error=_error_info(where, failure),
+            error=_error_info(f"{charger_id}/{action}", failure),
         )
     return CommandReply(
         ok=True,
@@ -83,6 +90,10 @@ class Handlers:
     async def dispatch(self, topic: str, payload: bytes, *, has_reply_path: bool) -> Answer:
         """Handle one message; returns the reply to send, if the request has a reply path."""
         if topic == topics.SEED_CHARGING:
+            if not payload:
+                # What a client publishes to clear a retained message: not a command.
+                log.info("ignored an empty message on %s", topic)
+                return Answer(None)
             answer = await self._seed(payload)
             return answer if has_reply_path else Answer(None)
         if topic == topics.SESSION_QUERY:
@@ -90,8 +101,20 @@ class Handlers:
         parsed = topics.parse_charger_topic(topic)
         if parsed is not None and len(parsed[1]) == 2 and parsed[1][0] == "cmd":
             return await self._command(parsed[0], parsed[1][1], payload)
-        log.warning("ignored a message on unexpected topic %s", topic)
+        log.warning("ignored a message on unexpected topic %.200r", topic)
         return Answer(None)
+
+    def failure(self, topic: str, exc: Exception) -> Reply | None:
+        """The error reply to a message on `topic` that failed with `exc` (logged once here)."""
+        if topic == topics.SESSION_QUERY:
+            return SessionQueryReply(ok=False, error=_error_info(topic, exc))
+        if topic == topics.SEED_CHARGING:
+            return self._failure(topic, self._service.default_charger or "", "seed", exc)
+        parsed = topics.parse_charger_topic(topic)
+        if parsed is not None and len(parsed[1]) == 2 and parsed[1][0] == "cmd":
+            return self._failure(topic, parsed[0], parsed[1][1], exc)
+        _error_info(topic, exc)
+        return None
 
     async def _seed(self, payload: bytes) -> Answer:
         charger_id = self._service.default_charger or ""
@@ -113,6 +136,8 @@ class Handlers:
 
     async def _command(self, charger_id: str, action: str, payload: bytes) -> Answer:
         topic = f"{charger_id}/{action}"
+        if not charger_id:
+            return Answer(self._failure(topic, charger_id, action, UnknownCharger(charger_id)))
         try:
             try:
                 verb = CommandAction(action)
@@ -153,6 +178,20 @@ async def _answer(pending: Pending, charger_id: str, action: str) -> Answer:
         ok=True, charger_id=charger_id, action=action, pending=True, request_id=pending.request_id
     )
     return Answer(first, pending)
+
+
+def too_large(reply: Reply, size: int, limit: int) -> Reply:
+    """The error reply that replaces `reply` when it is over the broker's packet limit."""
+    exc = PayloadTooLarge(
+        f"the reply of {size} bytes is over the broker's limit of {limit} bytes: ask for less"
+        " (a smaller limit)"
+    )
+    if isinstance(reply, SessionQueryReply):
+        return SessionQueryReply(ok=False, error=_error_info(topics.SESSION_QUERY, exc))
+    where = f"{reply.charger_id}/{reply.action}"
+    return CommandReply(
+        ok=False, charger_id=reply.charger_id, action=reply.action, error=_error_info(where, exc)
+    )
 
 
 def _error_info(where: str, exc: Exception) -> ErrorInfo:
