@@ -106,7 +106,7 @@ class Settings(BaseSettings):
     )
     ocpp_heartbeat_interval: int = Field(
         default=300,
-        ge=10,
+        ge=1,
         le=86_400,
         description="Seconds between a station's heartbeats; silent for twice this long, it "
         "is disconnected and shown Offline.",

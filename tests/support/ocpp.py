@@ -73,6 +73,8 @@ async def ocpp_site(broker: Mosquitto, **overrides: object) -> AsyncIterator[Sit
     async with (
         running_daemon(daemon_settings(broker.url, **values)) as daemon,
         httpx.AsyncClient(base_url=f"http://127.0.0.1:{daemon.http_port}", timeout=30) as http,
-        probe(broker.port, topics.SEED_CHARGING, topics.CHARGER_STATE_ALL) as mqtt,
+        probe(
+            broker.port, topics.SEED_CHARGING, topics.SEED_SESSION, topics.CHARGER_STATE_ALL
+        ) as mqtt,
     ):
         yield Site(daemon, http, mqtt)
