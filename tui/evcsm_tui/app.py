@@ -8,7 +8,7 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, ClassVar
 
-from evcsm_schema import CommandAction
+from evcsm_schema import CommandAction, CommandReply
 from evcsm_schema.base import utc_now
 from textual import work
 from textual.app import App, SystemCommand
@@ -124,8 +124,13 @@ class EvcsmApp(App[None]):
     @work(group="commands", exit_on_error=False)
     async def _command(self, charger_id: str, action: CommandAction) -> None:
         title = f"{action.value.capitalize()} {charger_id}"
+
+        def accepted(_: CommandReply) -> None:
+            waiting = "to begin charging" if action is CommandAction.START else "to stop"
+            self.notify(f"accepted by the charger; waiting for it {waiting}", title=title)
+
         try:
-            reply = await self.link.command(charger_id, action)
+            reply = await self.link.command(charger_id, action, accepted)
         except NotAuthorised as exc:
             log.warning("%s: %s; the dashboard is read-only from now on", title, exc)
             self._latest = set_read_only(self._latest, READ_ONLY_REASON)
@@ -139,7 +144,8 @@ class EvcsmApp(App[None]):
             self.notify(str(exc), title=f"{title}: no answer", severity="error", timeout=10)
         else:
             if reply.error is not None:
-                self.notify(reply.error.message, title=f"{title} refused", severity="error")
+                verb = "failed" if reply.request_id else "refused"  # failed after it was accepted
+                self.notify(reply.error.message, title=f"{title} {verb}", severity="error")
             else:
                 self.notify("confirmed by the daemon", title=title)
         finally:

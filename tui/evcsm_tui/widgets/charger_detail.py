@@ -9,7 +9,7 @@ from textual.markup import escape
 from textual.widgets import Digits, Label, Static
 
 from evcsm_tui import fmt
-from evcsm_tui.figures import figures, simulated
+from evcsm_tui.figures import Figure, figures, simulated, station_figures
 from evcsm_tui.state import ChargerView, DashboardState
 from evcsm_tui.widgets.power_chart import PowerChart
 from evcsm_tui.widgets.power_gauge import PowerGauge
@@ -28,6 +28,7 @@ class ChargerDetail(Vertical):
                 yield Digits(fmt.DASH, id="energy")
                 yield Label("kWh this session", id="energy-unit")
             yield Static(id="figures")
+            yield Static(id="station")
         yield PowerGauge(id="gauge")
         yield PowerChart(id="chart")
         yield Label(id="notice")
@@ -56,12 +57,11 @@ class ChargerDetail(Vertical):
         self.query_one("#energy", Digits).update(fmt.kwh(view.energy_kwh))
         unit = "kWh this session" if view.charging or session is None else "kWh last session"
         self.query_one("#energy-unit", Label).update(Content(unit))
-        self.query_one("#figures", Static).update(
-            Content("\n").join(
-                Content.assemble((f"{f.label:<{LABEL_WIDTH}}", "dim"), f.value)
-                for f in figures(view, now, tz)
-            )
-        )
+        self.query_one("#figures", Static).update(_lines(figures(view, now, tz)))
+        station = station_figures(view, tz)
+        self.set_class(not station, "-no-station")
+        self.set_class(view.state.error_code is not None, "-fault")
+        self.query_one("#station", Static).update(_lines(station))
         gauge = self.query_one("#gauge", PowerGauge)
         gauge.power_kw = view.power_kw
         gauge.max_kw = view.max_kw
@@ -81,3 +81,10 @@ class ChargerDetail(Vertical):
         if view is not None and view.pending is not None:
             return f"Waiting for the daemon to {view.pending.value} {view.charger_id}…"
         return ""
+
+
+def _lines(rows: list[Figure]) -> Content:
+    """Labelled figures, one per line."""
+    return Content("\n").join(
+        Content.assemble((f"{f.label:<{LABEL_WIDTH}}", "dim"), f.value) for f in rows
+    )

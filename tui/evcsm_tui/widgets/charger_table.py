@@ -3,6 +3,7 @@
 from datetime import datetime
 from typing import ClassVar
 
+from evcsm_schema import ChargerStatus
 from rich.style import Style
 from rich.text import Text
 from textual.message import Message
@@ -23,6 +24,15 @@ COLUMNS = (
 """Label, key and width of each column: fixed, so figures never shift as they change."""
 
 
+_STATUS_STYLE = {
+    ChargerStatus.CHARGING.value: "chargers--charging",
+    ChargerStatus.OFFLINE.value: "chargers--offline",
+    ChargerStatus.FAULTED.value: "chargers--fault",
+    ChargerStatus.UNAVAILABLE.value: "chargers--fault",
+}
+"""How a status stands out in the table; every other one looks idle."""
+
+
 class ChargerTable(DataTable[Text]):
     """The chargers table; colours come from its component classes in the stylesheet."""
 
@@ -31,6 +41,8 @@ class ChargerTable(DataTable[Text]):
         "chargers--idle",
         "chargers--stale",
         "chargers--pending",
+        "chargers--offline",
+        "chargers--fault",
         "chargers--gauge",
         "chargers--gauge-empty",
     }
@@ -108,7 +120,10 @@ class ChargerTable(DataTable[Text]):
         if not state.live:
             return Text("Unknown", self._style("chargers--stale"))
         label = view.status_label
-        text = Text(label, self._style("chargers--charging" if view.charging else "chargers--idle"))
+        style = _STATUS_STYLE.get(label) or (
+            "chargers--charging" if view.charging else "chargers--idle"
+        )
+        text = Text(label, self._style(style))
         if view.pending is not None:
             text.append(f" ({view.pending.value}…)", self._style("chargers--pending"))
         return text
