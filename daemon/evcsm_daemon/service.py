@@ -452,7 +452,9 @@ class ChargingService:
     # The meter tick and the flusher.
 
     def tick(self) -> list[ChargingSession]:
-        """Expire late requests, sample the simulated fleet, publish every active session.
+        """Expire late requests, sample the simulated fleet, publish the active sessions: every
+        simulated one (its meter moved), and each OCPP one that has new meter values since the
+        last tick (a station's reading changes only when it sends one, every 10 s or so).
 
         A tick never waits for the database: the readings wait in memory (the latest per
         session) for the next `flush()`. Nothing is lost if they never get there: a register
@@ -463,8 +465,14 @@ class ChargingService:
         if len(self._requests):
             self._requests.expire(now, self._timeout.total_seconds())
         self._simulated.sample(now)
-        current = list(self._fleet.active.values())
-        for listener in self._fleet.listeners:
+        fleet = self._fleet
+        metered, fleet.metered = fleet.metered, set()
+        current = [
+            session
+            for session in fleet.active.values()
+            if session.charge_point_id is None or session.charger_id in metered
+        ]
+        for listener in fleet.listeners:
             listener.ticked(current)
         return current
 

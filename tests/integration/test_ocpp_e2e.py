@@ -295,3 +295,25 @@ async def test_a_station_that_drops_during_a_remote_start(broker: Mosquitto) -> 
         assert site.service.active_sessions() == []
         offline = await site.http.post("/api/chargers/LAB-1-1/start")
         assert offline.json()["code"] == "charger_offline"
+
+
+async def test_session_updates_of_an_ocpp_session_follow_its_meter_values(
+    broker: Mosquitto,
+) -> None:
+    async with ocpp_site(broker) as site, lab_charge_point(site.url, "LAB-1") as point:
+        await booted(point, site)
+        start = call.StartTransaction(connector_id=1, id_tag="T", meter_start=0, timestamp=T0)
+        tx = (await point.call(start)).transaction_id
+        for minute, register in ((1, "100"), (2, "250")):
+            await point.call(
+                call.MeterValues(
+                    connector_id=1, transaction_id=tx, meter_value=sample(minute, energy(register))
+                )
+            )
+            await site.mqtt.wait_for(
+                lambda m, wh=int(register): (
+                    m.topic == topics.SEED_SESSION and m.json()["meterWh"] == wh
+                )
+            )
+        updates = [m.json()["meterWh"] for m in site.mqtt.on(topics.SEED_SESSION)]
+        assert updates == [100, 250]  # one per reading, not one per tick
