@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from evcsm_daemon import runtime
+from evcsm_daemon.store import open_store
 from evcsm_schema import topics
 from ocpp.v16 import call
 from websockets.asyncio.client import connect
@@ -13,6 +15,7 @@ from websockets.exceptions import InvalidStatus
 
 from tests.daemon.ocpp.peers import OCPP16, LabChargePoint, basic, lab_charge_point, raw_station
 from tests.support.broker import Mosquitto, free_port
+from tests.support.faults import Fault, FaultyStore
 from tests.support.ocpp import Site, ocpp_site, until
 
 T0 = "2026-03-01T10:00:00Z"
@@ -193,8 +196,7 @@ async def test_a_silent_station_goes_offline_on_mqtt(broker: Mosquitto) -> None:
         ocpp_site(broker, ocpp_heartbeat_interval=1) as site,
         raw_station(site.url, "LAB-1") as raw,
     ):
-        boot = {"chargePointVendor": "V", "chargePointModel": "M"}
-        assert (await raw.call("BootNotification", boot))[2]["interval"] == 1
+        assert (await raw.call("BootNotification", BOOT))[2]["interval"] == 1
         status = {"connectorId": 1, "errorCode": "NoError", "status": "Available"}
         await raw.call("StatusNotification", status, "2")
         await wait_state(site, "Idle")
@@ -317,3 +319,43 @@ async def test_session_updates_of_an_ocpp_session_follow_its_meter_values(
             )
         updates = [m.json()["meterWh"] for m in site.mqtt.on(topics.SEED_SESSION)]
         assert updates == [100, 250]  # one per reading, not one per tick
+
+
+async def test_the_store_down_during_start_transaction(
+    broker: Mosquitto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The station is answered InternalError, sends the message again, and the session is
+    stored with its own start time and register: nothing is lost, nothing doubled."""
+    opened: list[FaultyStore] = []
+
+    def faulty(uri: str, **options: Any) -> FaultyStore:
+        store = FaultyStore(open_store(uri, **options))
+        opened.append(store)
+        return store
+
+    monkeypatch.setattr(runtime, "open_store", faulty)
+    async with (
+        ocpp_site(broker, mongodb_uri=f"sqlite:{tmp_path / 's.db'}") as site,
+        raw_station(site.url, "LAB-1") as raw,
+    ):
+        assert (await raw.call("BootNotification", BOOT))[0] == 3
+        (store,) = opened
+        store.fail("insert_active", Fault.DOWN, times=3)  # retries included: the store is down
+        start = {"connectorId": 1, "idTag": "T", "meterStart": 777, "timestamp": T0}
+        refused = await raw.call("StartTransaction", start, "s1")
+        assert refused[:3] == [4, "s1", "InternalError"]
+        assert site.service.active_sessions() == []
+        store.heal()
+        again = await raw.call("StartTransaction", start, "s2")  # the station's retry
+        assert again[0] == 3
+        (session,) = site.service.active_sessions()
+        assert again[2]["transactionId"] == session.transaction_id
+        assert (session.meter_start_wh, session.start_time.isoformat()) == (
+            777,
+            "2026-03-01T10:00:00+00:00",
+        )
+        page = (await site.http.get("/api/sessions", params={"chargerId": "LAB-1-1"})).json()
+        assert page["total"] == 1
+
+
+BOOT = {"chargePointVendor": "V", "chargePointModel": "M"}
