@@ -2,6 +2,7 @@
 charge points of the `ocpp` package (or raw frames) over real WebSockets on loopback."""
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from websockets.exceptions import InvalidStatus
 from tests.daemon.ocpp.peers import OCPP16, LabChargePoint, basic, lab_charge_point, raw_station
 from tests.support.broker import Mosquitto, free_port
 from tests.support.faults import Fault, FaultyStore
+from tests.support.mqtt import Received
 from tests.support.ocpp import Site, ocpp_site, until
 
 T0 = "2026-03-01T10:00:00Z"
@@ -299,6 +301,11 @@ async def test_a_station_that_drops_during_a_remote_start(broker: Mosquitto) -> 
         assert offline.json()["code"] == "charger_offline"
 
 
+def reading(wh: int) -> Callable[[Received], bool]:
+    """Matches the `session/updates` message of a register."""
+    return lambda m: m.topic == topics.SEED_SESSION and m.json()["meterWh"] == wh
+
+
 async def test_session_updates_of_an_ocpp_session_follow_its_meter_values(
     broker: Mosquitto,
 ) -> None:
@@ -312,11 +319,7 @@ async def test_session_updates_of_an_ocpp_session_follow_its_meter_values(
                     connector_id=1, transaction_id=tx, meter_value=sample(minute, energy(register))
                 )
             )
-            await site.mqtt.wait_for(
-                lambda m, wh=int(register): (
-                    m.topic == topics.SEED_SESSION and m.json()["meterWh"] == wh
-                )
-            )
+            await site.mqtt.wait_for(reading(int(register)))
         updates = [m.json()["meterWh"] for m in site.mqtt.on(topics.SEED_SESSION)]
         assert updates == [100, 250]  # one per reading, not one per tick
 
