@@ -21,13 +21,7 @@ from evcsm_schema.stations import (
     TriggerMessageRequest,
 )
 
-from evcsm_daemon.core.events import (
-    Availability,
-    ChargerCommands,
-    ResetKind,
-    TriggerKind,
-    charger_id,
-)
+from evcsm_daemon.core.events import ChargerCommands, charger_id
 from evcsm_daemon.core.fleet import StationView
 from evcsm_daemon.errors import EvcsmError, UnknownCharger
 from evcsm_daemon.service import ChargingService
@@ -114,9 +108,8 @@ class StationOperations:
 
     async def reset(self, station_id: str, request: ResetRequest) -> CommandStatus:
         """Reset, Soft or Hard."""
-        kind = ResetKind(request.type.value)
-        answer = await self._to(station_id).reset(station_id, kind)
-        return self._answered(station_id, f"Reset {kind.value}", answer)
+        answer = await self._to(station_id).reset(station_id, request.type)
+        return self._answered(station_id, f"Reset {request.type.value}", answer)
 
     async def unlock_connector(self, station_id: str, connector_id: int) -> CommandStatus:
         """UnlockConnector."""
@@ -128,13 +121,12 @@ class StationOperations:
         self, station_id: str, request: ChangeAvailabilityRequest
     ) -> CommandStatus:
         """ChangeAvailability of a connector, or (connector 0) the station."""
-        availability = Availability(request.type.value)
         answer = await self._to(station_id).change_availability(
-            charger_id(station_id, request.connector_id), availability
+            charger_id(station_id, request.connector_id), request.type
         )
         return self._answered(
             station_id,
-            f"ChangeAvailability {availability.value} of connector {request.connector_id}",
+            f"ChangeAvailability {request.type.value} of connector {request.connector_id}",
             answer,
         )
 
@@ -142,7 +134,7 @@ class StationOperations:
         self, station_id: str, request: TriggerMessageRequest
     ) -> CommandStatus:
         """TriggerMessage."""
-        kind = TriggerKind(request.requested_message.value)
+        kind = request.requested_message
         answer = await self._to(station_id).trigger_message(station_id, kind, request.connector_id)
         return self._answered(station_id, f"TriggerMessage {kind.value}", answer)
 

@@ -178,25 +178,18 @@ def test_a_broker_already_on_the_port_stops_it_before_anything_starts(run_dir: P
     assert not (run_dir / "daemon.log").exists(), "the daemon started on someone else's broker"
 
 
-def test_a_taken_rest_port_stops_it_with_the_reason(run_dir: Path) -> None:
+@pytest.mark.parametrize(
+    ("variable", "what"), [("EVCSM_HTTP_ADDR", "REST"), ("EVCSM_OCPP_ADDR", "OCPP")]
+)
+def test_a_taken_port_stops_it_with_the_reason(run_dir: Path, variable: str, what: str) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         addr = f"127.0.0.1:{taken.getsockname()[1]}"
-        done = dev_up_fails(dev_up_env(run_dir, EVCSM_HTTP_ADDR=addr))
+        done = dev_up_fails(dev_up_env(run_dir, **{variable: addr}))
     assert done.returncode == 1
-    assert f"REST address {addr} is taken" in done.stderr
-
-
-def test_a_taken_ocpp_port_stops_it_with_the_reason(run_dir: Path) -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        addr = f"127.0.0.1:{taken.getsockname()[1]}"
-        done = dev_up_fails(dev_up_env(run_dir, EVCSM_OCPP_ADDR=addr))
-    assert done.returncode == 1
-    assert f"OCPP address {addr} is taken" in done.stderr
-    assert "EVCSM_OCPP_ADDR" in done.stderr
+    assert f"{what} address {addr} is taken" in done.stderr
+    assert variable in done.stderr
 
 
 def test_a_bad_fleet_stops_it_with_the_daemons_reason(run_dir: Path) -> None:
