@@ -10,14 +10,32 @@ most 50 characters, a value at most 500, a connector id 0 to 32.
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, BeforeValidator, Field
 
 from evcsm_schema.base import InboundModel, WireModel
-from evcsm_schema.bounds import WholeNumber
 from evcsm_schema.session import ChargerId
 
 MAX_CONNECTOR_ID = 32
 """Connector ids a command may name (as the central system accepts from stations)."""
+
+
+def _integral(value: object) -> object:
+    """An int (not a bool), or a number JSON writes with a fraction of zero (`2.0`, which JSON
+    Schema counts as an integer); anything else is refused."""
+    if isinstance(value, bool):
+        raise ValueError("must be a whole number")  # noqa: TRY004 - pydantic wants ValueError
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, int):
+        return value
+    raise ValueError("must be a whole number")
+
+
+ConnectorNumber = Annotated[int, Field(ge=1, le=MAX_CONNECTOR_ID), BeforeValidator(_integral)]
+"""A connector id in a JSON body, 1 to 32: a whole number, not a string, a bool or a fraction
+(the bounds come before the validator, or the JSON Schema of an optional one loses them)."""
+ConnectorOrStation = Annotated[int, Field(ge=0, le=MAX_CONNECTOR_ID), BeforeValidator(_integral)]
+"""A connector id, or 0 for the whole station."""
 
 KEY_LENGTH = 50
 VALUE_LENGTH = 500
@@ -109,17 +127,13 @@ class ResetRequest(InboundModel):
 class UnlockConnectorRequest(InboundModel):
     """Body of `POST /api/stations/{id}/unlock-connector`."""
 
-    connector_id: WholeNumber = Field(
-        ge=1, le=MAX_CONNECTOR_ID, description="The connector to unlock."
-    )
+    connector_id: ConnectorNumber = Field(description="The connector to unlock.")
 
 
 class ChangeAvailabilityRequest(InboundModel):
     """Body of `POST /api/stations/{id}/change-availability`."""
 
-    connector_id: WholeNumber = Field(
-        ge=0, le=MAX_CONNECTOR_ID, description="The connector; 0 for the whole station."
-    )
+    connector_id: ConnectorOrStation = Field(description="The connector; 0 for the whole station.")
     type: Operability = Field(description="Operative or Inoperative.")
 
 
@@ -127,10 +141,8 @@ class TriggerMessageRequest(InboundModel):
     """Body of `POST /api/stations/{id}/trigger-message`."""
 
     requested_message: TriggeredMessage = Field(description="The message to send now.")
-    connector_id: WholeNumber | None = Field(
+    connector_id: ConnectorNumber | None = Field(
         default=None,
-        ge=1,
-        le=MAX_CONNECTOR_ID,
         description="Only for this connector (absent: the station decides, usually all).",
     )
 
