@@ -1,7 +1,7 @@
 """Settings: every one an environment variable (`EVCSM_...`) and a command-line flag."""
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 from evcsm_schema import CHARGER_ID_PATTERN
 from evcsm_schema.broker import parse_broker_url
@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     )
     sim_speed: float = Field(default=1.0, gt=0, description="Simulated clock speed-up.")
     tick_interval: float = Field(default=1.0, gt=0, description="Seconds between meter ticks.")
+    session_updates: Literal["all", "default", "off"] = Field(
+        default="all",
+        description="Which sessions get the seed's per-session message on session/updates at "
+        "each tick: all, the default charger's only (what the seed's clients read), or none. "
+        "evcsm/fleet/updates carries every session's reading either way.",
+    )
     battery_kwh: float = Field(default=60.0, gt=0, description="Simulated battery capacity.")
     initial_soc: float = Field(default=0.2, ge=0, le=1, description="Simulated starting SoC.")
     taper_soc: float = Field(default=0.8, ge=0, lt=1, description="SoC where power tapers.")

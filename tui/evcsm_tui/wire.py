@@ -6,14 +6,15 @@ not take the dashboard down or paint over the screen.
 
 import logging
 
-from evcsm_schema import Availability, ChargerState, SessionUpdate, topics
+from evcsm_schema import Availability, ChargerState, FleetUpdate, topics
 
 from evcsm_tui.state import ChargerGone, Inbound
 
 log = logging.getLogger(__name__)
 
-SUBSCRIPTIONS = (topics.AVAILABILITY, topics.CHARGER_STATE_ALL, topics.SEED_SESSION)
-"""What the dashboard listens to besides its own reply branch."""
+SUBSCRIPTIONS = (topics.AVAILABILITY, topics.CHARGER_STATE_ALL, topics.FLEET_UPDATES)
+"""What the dashboard listens to besides its own reply branch: the readings come once a tick for
+the whole fleet on `evcsm/fleet/updates`, never one message per session on `session/updates`."""
 
 
 def decode(topic: str, payload: bytes) -> Inbound | None:
@@ -21,8 +22,8 @@ def decode(topic: str, payload: bytes) -> Inbound | None:
     try:
         if topic == topics.AVAILABILITY:
             return Availability(payload.decode().strip())
-        if topic == topics.SEED_SESSION:
-            return SessionUpdate.model_validate_json(payload)
+        if topic == topics.FLEET_UPDATES:
+            return FleetUpdate.model_validate_json(payload)
         parsed = topics.parse_charger_topic(topic)
         if parsed is not None and parsed[1] == ["state"]:
             return _charger_state(parsed[0], payload)

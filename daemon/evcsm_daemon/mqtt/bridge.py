@@ -4,7 +4,9 @@ One long-lived client with MQTT 5, reconnecting with jittered backoff. On every 
 announces `online` (retained; its last will says `offline`), re-publishes every charger's
 retained state and subscribes with no-local, so it never receives its own publications.
 Status changes and ticks arrive from the service as calls that only enqueue; one task drains
-the outbox while connected, so a slow broker never stalls a tick. Tick updates are dropped while
+the outbox while connected, so a slow broker never stalls a tick. A tick is one `FleetUpdate` on
+`evcsm/fleet/updates` (`mqtt.fleet`; parts for a very large fleet), plus the seed's per-session
+`session/updates` for the sessions `EVCSM_SESSION_UPDATES` names. Tick updates are dropped while
 disconnected (the next tick carries the newer reading); status events wait in the outbox.
 """
 
@@ -32,6 +34,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from evcsm_daemon.config import Settings
+from evcsm_daemon.mqtt.fleet import fleet_payloads
 from evcsm_daemon.mqtt.handlers import Handlers, Reply
 from evcsm_daemon.service import ChargingService
 
@@ -61,6 +64,7 @@ class MqttBridge:
         self._password = password or self._broker.password
         self._ca_file = settings.mqtt_ca_file
         self._client_id = settings.mqtt_client_id
+        self._session_updates = settings.session_updates
         self._service = service
         self._handlers = Handlers(service)
         self._outbox: asyncio.Queue[Outgoing] = asyncio.Queue(maxsize=OUTBOX_LIMIT)
@@ -82,11 +86,22 @@ class MqttBridge:
         self._enqueue(self._state_message(state))
 
     def ticked(self, sessions: Sequence[ChargingSession]) -> None:
-        """Queue one `session/updates` message per active session (dropped when offline)."""
+        """Queue the tick's `FleetUpdate` and its `session/updates` (dropped when offline)."""
         if not self.connected.is_set():
             return
-        for session in sessions:
+        for payload in fleet_payloads(sessions):
+            self._enqueue(Outgoing(topics.FLEET_UPDATES, payload, 0))
+        for session in self._seed_sessions(sessions):
             self._enqueue(Outgoing(topics.SEED_SESSION, SessionUpdate.of(session).to_json(), 0))
+
+    def _seed_sessions(self, sessions: Sequence[ChargingSession]) -> Sequence[ChargingSession]:
+        """The sessions whose readings go to `session/updates` as well."""
+        if self._session_updates == "all":
+            return sessions
+        if self._session_updates == "off":
+            return ()
+        default = self._service.default_charger
+        return [session for session in sessions if session.charger_id == default]
 
     # Connection.
 

@@ -33,9 +33,15 @@ class ChargerDetail(Vertical):
         yield Label(id="notice")
 
     def show(
-        self, state: DashboardState, view: ChargerView | None, now: datetime, tz: tzinfo | None
+        self,
+        state: DashboardState,
+        view: ChargerView | None,
+        now: datetime,
+        tz: tzinfo | None,
+        *,
+        empty: str = "No charger yet",
     ) -> None:
-        """Show `view` (None when no charger is selected) as of `now`."""
+        """Show `view` as of `now`; `empty` is the title when no charger is selected."""
         notice = self._notice(state, view)
         self.set_class(view is None, "-empty")
         self.set_class(view is not None and view.charging, "-charging")
@@ -43,7 +49,7 @@ class ChargerDetail(Vertical):
         self.set_class(not notice, "-no-notice")
         self.query_one("#notice", Label).update(Content(notice))
         if view is None:
-            self.border_title = "No charger yet"
+            self.border_title = empty
             self.border_subtitle = ""
             self.query_one("#energy", Digits).update(fmt.DASH)
             return
@@ -66,10 +72,9 @@ class ChargerDetail(Vertical):
         gauge.power_kw = view.power_kw
         gauge.max_kw = view.state.max_power_kw
         chart = self.query_one(PowerChart)
-        chart.readings = tuple(sample.power_kw for sample in view.samples)
+        chart.readings = tuple(view.samples.powers)
         chart.ceiling_kw = view.state.max_power_kw
-        samples = view.samples
-        chart.span_s = (samples[-1].at - samples[0].at).total_seconds() if samples else 0.0
+        chart.span_s = view.samples.span_s
 
     @staticmethod
     def _notice(state: DashboardState, view: ChargerView | None) -> str:
