@@ -12,6 +12,7 @@ from evcsm_tui.state import (
     Inbound,
     LinkChange,
     LinkStatus,
+    Trace,
     fold,
     fold_all,
     set_pending,
@@ -267,3 +268,25 @@ def test_a_batch_that_changes_nothing_keeps_the_state() -> None:
     state = folded(*LIVE)
     stale = CP1_TICKS[0].model_copy(update={"timestamp": NOW - timedelta(hours=1)})
     assert fold_all(state, [stale, ChargerGone("CP9")]) is state
+
+
+def test_a_trace_never_changes_once_made() -> None:
+    first = Trace().add(1.0, 10.0).add(2.0, 11.0)
+    second = first.add(3.0, 12.0)
+    fork = first.add(3.0, 99.0)  # from the same trace again, as folding an older state does
+    assert list(first.powers) == [10.0, 11.0]
+    assert list(second.powers) == [10.0, 11.0, 12.0]
+    assert list(fork.powers) == [10.0, 11.0, 99.0]
+    assert list(second.add(4.0, 13.0).powers) == [10.0, 11.0, 12.0, 13.0]
+    assert list(second.powers) == [10.0, 11.0, 12.0]
+
+
+def test_a_trace_keeps_the_window_over_many_readings() -> None:
+    trace = Trace()
+    window = SAMPLE_WINDOW.total_seconds()
+    for second in range(5 * MAX_SAMPLES):
+        trace = trace.add(float(second) / 4, float(second))  # four readings a second
+    assert len(trace) == MAX_SAMPLES
+    assert trace.times[-1] == (5 * MAX_SAMPLES - 1) / 4
+    assert trace.span_s <= window
+    assert trace.peak_kw == 5 * MAX_SAMPLES - 1

@@ -19,7 +19,6 @@ screen is live, and with the daemon offline (its last will) the chargers' states
 """
 
 from array import array
-from bisect import bisect_left
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -80,32 +79,78 @@ class Reading:
     at: datetime
 
 
-@dataclass(frozen=True, slots=True)
 class Trace:
-    """Power readings of one session, oldest first, in two parallel arrays (never mutated).
+    """Power readings of one session, oldest first (POSIX seconds and kW); never changes.
 
-    `times` are POSIX seconds. `add` returns a new trace without the readings older than
-    `SAMPLE_WINDOW` before the new one, and at most `MAX_SAMPLES`.
+    A trace is a window `[start, end)` on two append-only arrays of doubles (16 bytes a reading)
+    that successive traces of one session share: `add` appends in place when this trace ends
+    where the arrays do, so no earlier trace sees a change, and copies otherwise (or to drop
+    what the window left behind). So adding a reading costs O(1), not a copy of five minutes.
+    Readings older than `SAMPLE_WINDOW` before the newest leave the window, and it holds at
+    most `MAX_SAMPLES`.
     """
 
-    times: "array[float]" = field(default_factory=lambda: array("d"))
-    powers: "array[float]" = field(default_factory=lambda: array("d"))
+    __slots__ = ("_end", "_powers", "_start", "_times")
+
+    def __init__(
+        self,
+        times: "array[float] | None" = None,
+        powers: "array[float] | None" = None,
+        start: int = 0,
+        end: int | None = None,
+    ) -> None:
+        self._times = array("d") if times is None else times
+        self._powers = array("d") if powers is None else powers
+        self._start = start
+        self._end = len(self._times) if end is None else end
 
     def __len__(self) -> int:
-        return len(self.times)
+        return self._end - self._start
 
-    def add(self, at: float, power_kw: float) -> "Trace":
-        """This trace with one more reading."""
-        start = max(bisect_left(self.times, at - _WINDOW_S), len(self.times) + 1 - MAX_SAMPLES)
-        times, powers = self.times[start:], self.powers[start:]
-        times.append(at)
-        powers.append(power_kw)
-        return Trace(times, powers)
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Trace):
+            return NotImplemented
+        return self.times == other.times and self.powers == other.powers
+
+    def __hash__(self) -> int:
+        ends = (self._times[self._start], self._times[self._end - 1]) if len(self) else ()
+        return hash((len(self), ends))
+
+    def __repr__(self) -> str:
+        return f"Trace({len(self)} readings)"
+
+    @property
+    def times(self) -> "array[float]":
+        """The readings' times (a copy)."""
+        return self._times[self._start : self._end]
+
+    @property
+    def powers(self) -> "array[float]":
+        """The readings' power in kW (a copy)."""
+        return self._powers[self._start : self._end]
 
     @property
     def span_s(self) -> float:
         """Seconds from the oldest reading to the newest."""
-        return self.times[-1] - self.times[0] if self.times else 0.0
+        return self._times[self._end - 1] - self._times[self._start] if len(self) else 0.0
+
+    @property
+    def peak_kw(self) -> float | None:
+        """The highest power among the readings, or None without any."""
+        return max(self._powers[self._start : self._end]) if len(self) else None
+
+    def add(self, at: float, power_kw: float) -> "Trace":
+        """This trace with one more reading."""
+        times, powers, start, end = self._times, self._powers, self._start, self._end
+        horizon = at - _WINDOW_S
+        while start < end and (times[start] < horizon or end - start >= MAX_SAMPLES):
+            start += 1
+        if end != len(times) or start > MAX_SAMPLES:  # shared further, or mostly left behind
+            times, powers = times[start:end], powers[start:end]
+            start, end = 0, end - start
+        times.append(at)
+        powers.append(power_kw)
+        return Trace(times, powers, start, end + 1)
 
 
 NO_TRACE = Trace()
@@ -171,7 +216,8 @@ class ChargerView:
     @property
     def peak_kw(self) -> float:
         """The highest power seen in this session's readings."""
-        return max(self.samples.powers, default=self.power_kw)
+        peak = self.samples.peak_kw
+        return self.power_kw if peak is None else peak
 
     def duration_s(self, now: datetime) -> float | None:
         """Seconds the shown session has run (or ran)."""
