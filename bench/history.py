@@ -1,122 +1,122 @@
-"""History benchmark, the dashboard's side: from `h` to the sessions on screen.
+"""History benchmark: from `h` on the dashboard to the first page of history on screen.
 
-    uv run python -m bench.history --sessions 100000 --runs 10
+    uv run python -m bench.history --sessions 100000 --runs 5
 
-The dashboard runs headless (Textual's test driver, 120x40) against a link that answers the
-history query with the reply the daemon would send for a store of `--sessions` sessions: the
-newest page of 1,000 (the dashboard's page size) with the total, serialised to JSON once and
-decoded at every query, as it arrives from the broker. What is timed is the dashboard's share:
-switching screens, decoding the reply, sorting, and drawing the table, until the first session
-is on screen. The daemon's share (the store's page of 50 among 100,000 takes 0.1-25 ms) and the
-broker's round trip are in `bench.store` and `bench.fleet`.
+End to end, as an operator sees it: a SQLite file with `--sessions` sessions on 100 chargers
+(`bench.store`'s history: one a minute per charger, each charger's newest still charging), the
+real daemon on it (`evcsm-daemon`, in its own process), a real Mosquitto, and the real
+`evcsm-tui` in tmux at 120x40. Each run starts a fresh dashboard, waits for the daemon to show
+online, presses `h` and polls `tmux capture-pane` until the totals line names the stored total
+(`1000 sessions (of 100000)`): the dashboard has asked the daemon, decoded its page of 1,000,
+sorted it and drawn the table. The daemon's share alone, a page among 100,000 from the store, is
+in `bench.store` (0.1-25 ms).
 
-`PYTHONPATH=OTHER/tui:OTHER/shared` measures another checkout's dashboard.
+`--tui-pythonpath DIR:DIR` runs another checkout's dashboard, as in `bench.dashboard`.
 """
 
 import argparse
 import asyncio
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from evcsm_schema import (
-    ChargingSession,
-    CommandAction,
-    CommandReply,
-    SessionPage,
-    SessionQuery,
-    SessionQueryReply,
-    SessionStatus,
-)
-from evcsm_tui.app import EvcsmApp
-from evcsm_tui.client import Sink
-from evcsm_tui.state import LinkChange, LinkStatus
+from evcsm_daemon.store.sqlite import SqliteStore
 
+from bench.dashboard import EVCSM_TUI, BenchFailed, Pane, wait_for
+from bench.machine import Machine
 from bench.stats import Spread
+from bench.store import CHARGERS, fill, history, opened
+from tests.support.broker import Mosquitto, free_port, wait_for_port
 
-NOW = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
-PAGE = 1000
-
-
-def reply_bytes(total: int) -> bytes:
-    """The daemon's reply to the dashboard's query: the newest page among `total` sessions."""
-    items = []
-    for number in range(min(PAGE, total)):
-        start = NOW - timedelta(minutes=number + 30)
-        end = start + timedelta(minutes=20)
-        items.append(
-            ChargingSession(
-                session_id=f"{number:08x}-0000-4000-8000-000000000000",
-                charger_id=f"CP{number % 100:04d}",
-                status=SessionStatus.STOPPED,
-                start_time=start,
-                end_time=end,
-                energy_consumed=7.333,
-                meter_start_wh=1_000_000,
-                meter_wh=1_007_333,
-                power_kw=0.0,
-                stop_reason="Stopped by operator",
-                updated_at=end,
-            )
-        )
-    page = SessionPage(items=items, total=total, limit=PAGE, offset=0)
-    return SessionQueryReply(ok=True, page=page).to_json()
+EVCSM_DAEMON = Path(sys.executable).parent / "evcsm-daemon"
+ONLINE = re.compile(r"daemon online")
+OPEN_TIMEOUT_S = 30.0
 
 
-class ReplyLink:
-    """Connected at once; answers every history query with the same reply, decoded anew."""
+def sqlite_file(folder: Path, count: int) -> Path:
+    """A SQLite store holding `count` sessions."""
 
-    label = "mqtt://bench.invalid:1883"
+    async def build() -> Path:
+        async with opened("sqlite", folder) as store:
+            if not isinstance(store, SqliteStore):
+                raise BenchFailed("bench.store opened another store than SQLite")
+            await fill(store, history(count))
+            return Path(store.path)
 
-    def __init__(self, raw: bytes) -> None:
-        self.raw = raw
-
-    async def run(self, sink: Sink) -> None:
-        sink(LinkChange(LinkStatus.CONNECTED))
-        await asyncio.Event().wait()
-
-    async def command(self, charger_id: str, action: CommandAction) -> CommandReply:
-        raise NotImplementedError(f"{action} {charger_id}: the benchmark sends no commands")
-
-    async def query_sessions(self, query: SessionQuery) -> SessionQueryReply:
-        del query
-        return SessionQueryReply.model_validate_json(self.raw)
+    return asyncio.run(build())
 
 
-def shown_rows(app: EvcsmApp) -> int:
-    """How many sessions the history's table holds (either widget the dashboard used)."""
-    table = app.screen.query_one("#sessions")
-    keys = getattr(table, "keys", None)
-    return len(keys) if keys is not None else int(getattr(table, "row_count", 0))
+def start_daemon(database: Path, broker: Mosquitto, log: Path) -> subprocess.Popen[bytes]:
+    """The daemon on `database`, with the store's 100 chargers."""
+    fleet = ",".join(f"CP{k:03d}:22" for k in range(CHARGERS))
+    port = free_port()
+    env = {
+        **os.environ,
+        "EVCSM_MQTT_URL": broker.url,
+        "EVCSM_STORE_URI": f"sqlite:{database}",
+        "EVCSM_HTTP_ADDR": f"127.0.0.1:{port}",
+        "EVCSM_CHARGERS": fleet,
+    }
+    with log.open("ab") as out:
+        daemon = subprocess.Popen([EVCSM_DAEMON], env=env, stdout=out, stderr=subprocess.STDOUT)
+    wait_for_port(port, timeout=60)
+    return daemon
 
 
-async def measure(total: int, runs: int) -> list[float]:
-    """Seconds from `h` to the sessions drawn, the first time, in `runs` fresh dashboards."""
-    raw = reply_bytes(total)
-    timings = []
-    for _ in range(runs):
-        app = EvcsmApp(ReplyLink(raw), now=lambda: NOW, tz=UTC)
-        async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.pause(0.5)
-            started = time.perf_counter()
-            await pilot.press("h")
-            while not app.screen.query("#sessions") or shown_rows(app) < min(PAGE, total):  # noqa: ASYNC110 - polls the screen, which has no event to wait on
-                await asyncio.sleep(0.001)
-            await pilot.pause()  # the frame with the rows is drawn
-            timings.append(time.perf_counter() - started)
-    return timings
+def time_open(command: str, total: int) -> float:
+    """Seconds from `h` to the history's first page on screen, in a fresh dashboard."""
+    pane = Pane(command, 120, 40)
+    try:
+        wait_for(pane, "the daemon online", ONLINE, 60)
+        time.sleep(1.0)
+        shown = f"(of {total})"
+        pressed = time.perf_counter()
+        pane.press("h")
+        while time.perf_counter() - pressed < OPEN_TIMEOUT_S:
+            if shown in pane.screen():
+                return time.perf_counter() - pressed
+        raise BenchFailed(f"the history did not show {shown} within {OPEN_TIMEOUT_S:.0f} s")
+    finally:
+        pane.close()
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print the spread of the timings."""
+    """Build the store, start the daemon, open the history `--runs` times."""
     parser = argparse.ArgumentParser(prog="python -m bench.history", description=__doc__)
     parser.add_argument("--sessions", type=int, default=100_000)
-    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--tui-pythonpath", default="", help="run another checkout's dashboard")
     options = parser.parse_args(argv)
-    timings = asyncio.run(measure(options.sessions, options.runs))
+    print(Machine.here().describe())
+    work = Path(tempfile.mkdtemp(prefix="evcsm-bench-history-"))
+    broker = Mosquitto()
+    daemon: subprocess.Popen[bytes] | None = None
+    try:
+        database = sqlite_file(work, options.sessions)
+        broker.start()
+        daemon = start_daemon(database, broker, work / "daemon.log")
+        env = f"PYTHONPATH={options.tui_pythonpath} " if options.tui_pythonpath else ""
+        command = f"exec env {env}{EVCSM_TUI} --mqtt-url {broker.url} --log-file {work / 'tui.log'}"
+        timings = [time_open(command, options.sessions) for _ in range(options.runs)]
+    except BenchFailed as exc:
+        print(f"failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if daemon is not None:
+            daemon.terminate()
+            daemon.wait(timeout=15)
+        broker.stop()
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(broker.dir, ignore_errors=True)
     spread = Spread.of(timings)
     print(
-        f"history opened with {options.sessions:,} stored sessions (a page of {PAGE:,} shown):"
-        f" p50 / p99 / max {spread.ms()} ms over {spread.count} runs"
+        f"history opened with {options.sessions:,} stored sessions (its first page of 1,000"
+        f" drawn): p50 / p99 / max {spread.ms()} ms over {spread.count} fresh dashboards"
     )
     return 0
 
