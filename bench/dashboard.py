@@ -100,7 +100,7 @@ class Pane:
     """The dashboard in a tmux session of its own."""
 
     def __init__(self, command: str, width: int, height: int) -> None:
-        self.socket = f"evcsm-bench-{os.getpid()}"
+        self.socket = f"evcsm-bench-{os.getpid()}-{time.monotonic_ns()}"
         self._tmux("new-session", "-d", "-s", "dash", "-x", str(width), "-y", str(height), command)
         self.pid = int(self._tmux("list-panes", "-t", "dash", "-F", "#{pane_pid}").strip())
 
