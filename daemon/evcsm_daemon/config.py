@@ -1,17 +1,22 @@
 """Settings: every one an environment variable (`EVCSM_...`) and a command-line flag."""
 
 import re
-from typing import Annotated, Literal
+from argparse import Action, ArgumentParser
+from typing import Any, Literal
 
 from evcsm_schema import CHARGER_ID_PATTERN
 from evcsm_schema.broker import parse_broker_url
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, CliSettingsSource, SettingsConfigDict
 
+from evcsm_daemon.api.access import parse_hosts, parse_origins
+from evcsm_daemon.api.limits import MAX_CONNECTIONS
 from evcsm_daemon.chargers.base import ChargerSpec
 from evcsm_daemon.store import check_uri
 
 DEFAULT_STORE = "mongodb://localhost:27017/evcsm"
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class Settings(BaseSettings):
@@ -46,28 +51,69 @@ class Settings(BaseSettings):
         description="The earlier name of --store-uri, still read; set one of the two.",
     )
     http_addr: str = Field(default="127.0.0.1:5274", description="REST API listen host:port.")
+    allowed_hosts: str | None = Field(
+        default=None,
+        description=(
+            "Host names the REST API answers to besides IP addresses and localhost:"
+            " comma-separated, *.domain for sub-domains, * for any. Unset: the listen"
+            " name, or this machine's host name on a non-loopback address."
+        ),
+    )
+    allowed_origins: str | None = Field(
+        default=None,
+        description=(
+            "Web origins besides the API's own that may make REST writes (and get CORS"
+            " headers): comma-separated, such as https://ops.example.com, or *."
+        ),
+    )
+    http_max_connections: int = Field(
+        default=MAX_CONNECTIONS,
+        ge=1,
+        le=10_000,
+        description="REST connections held at once, at most.",
+    )
     chargers: str = Field(
         default="CP1:22",
         description="The fleet: comma-separated id:max_kW (the first is the seed's default).",
     )
-    sim_speed: float = Field(default=1.0, gt=0, description="Simulated clock speed-up.")
+    sim_speed: float = Field(
+        default=1.0, gt=0, description="Speed-up of the simulated meters' clock."
+    )
     tick_interval: float = Field(default=1.0, gt=0, description="Seconds between meter ticks.")
+    start_timeout: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds a charger that accepted a start request has to begin its session.",
+    )
     session_updates: Literal["all", "default", "off"] = Field(
         default="all",
         description="Which sessions get the seed's per-session message on session/updates at "
         "each tick: all, the default charger's only (what the seed's clients read), or none. "
         "evcsm/fleet/updates carries every session's reading either way.",
     )
-    battery_kwh: float = Field(default=60.0, gt=0, description="Simulated battery capacity.")
-    initial_soc: float = Field(default=0.2, ge=0, le=1, description="Simulated starting SoC.")
-    taper_soc: float = Field(default=0.8, ge=0, lt=1, description="SoC where power tapers.")
+    battery_kwh: float = Field(default=60.0, gt=0, description="Simulated car battery size in kWh.")
+    initial_soc: float = Field(
+        default=0.2, ge=0, le=1, description="Simulated car's charge when plugged in (0-1)."
+    )
+    taper_soc: float = Field(
+        default=0.8, ge=0, lt=1, description="Charge (0-1) where the simulated car's power tapers."
+    )
     api_token: SecretStr | None = Field(
         default=None, description="Bearer token required by mutating REST calls when set."
     )
-    log_format: Annotated[str, Field(pattern="^(text|json)$")] = Field(
+    log_format: Literal["text", "json"] = Field(
         default="text", description="Log line format: text or json."
     )
-    log_level: str = Field(default="INFO", description="Log level.")
+    log_level: str = Field(
+        default="INFO", description="Log level: DEBUG, INFO, WARNING, ERROR or CRITICAL."
+    )
+
+    @field_validator("log_level")
+    @classmethod
+    def _level_known(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return value.upper()
 
     @field_validator("chargers")
     @classmethod
@@ -79,6 +125,20 @@ class Settings(BaseSettings):
     @classmethod
     def _addr_parses(cls, value: str) -> str:
         split_addr(value)
+        return value
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _hosts_parse(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_hosts(value)
+        return value
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins_parse(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_origins(value)
         return value
 
     @field_validator("mqtt_url")
@@ -105,6 +165,47 @@ class Settings(BaseSettings):
     def fleet(self) -> list[ChargerSpec]:
         """The configured chargers."""
         return parse_fleet(self.chargers)
+
+
+METAVARS: dict[str, str] = {
+    "mqtt_url": "URL",
+    "mqtt_password": "PASSWORD",
+    "mqtt_ca_file": "PATH",
+    "mqtt_client_id": "ID",
+    "store_uri": "URI",
+    "mongodb_uri": "URI",
+    "http_addr": "HOST:PORT",
+    "allowed_hosts": "NAMES",
+    "allowed_origins": "ORIGINS",
+    "http_max_connections": "N",
+    "chargers": "ID:KW,...",
+    "sim_speed": "FACTOR",
+    "tick_interval": "SECONDS",
+    "start_timeout": "SECONDS",
+    "session_updates": "{all,default,off}",
+    "battery_kwh": "KWH",
+    "initial_soc": "FRACTION",
+    "taper_soc": "FRACTION",
+    "api_token": "TOKEN",
+    "log_format": "{text,json}",
+    "log_level": "LEVEL",
+}
+"""How `--help` names each setting's value (instead of its Python type)."""
+
+
+def _add_argument(parser: ArgumentParser, *names: str, **kwargs: Any) -> Action:  # noqa: ANN401 - argparse's keyword arguments
+    """argparse's add_argument, with a readable value name and "unset" for no default."""
+    field = names[0].removeprefix("--").replace("-", "_") if names else ""
+    if field in METAVARS:
+        kwargs["metavar"] = METAVARS[field]
+    if isinstance(kwargs.get("help"), str):
+        kwargs["help"] = kwargs["help"].replace("(default: null)", "(default: unset)")
+    return parser.add_argument(*names, **kwargs)
+
+
+def cli_source() -> CliSettingsSource[Settings]:
+    """The command line as a settings source, with a `--help` that reads well."""
+    return CliSettingsSource(Settings, cli_show_env_vars=True, add_argument_method=_add_argument)
 
 
 def parse_fleet(spec: str) -> list[ChargerSpec]:

@@ -6,9 +6,20 @@
     ├── UnknownCharger         no such charger configured (unknown_charger)
     ├── NoActiveSession        stop on an idle charger (no_active_session)
     ├── SessionNotFound        no session with that id (not_found)
-    └── StoreError             the session store failed a call (unavailable)
-        ├── StoreUnavailable   it did not answer, or refused: nothing changed
-        └── WriteNotConfirmed  a write was sent but not confirmed: it may or may not be applied
+    ├── StartRejected          the charger rejected a start request (start_rejected)
+    ├── StartTimeout           it accepted, but began no session in time (start_timeout)
+    ├── StopRejected           the charger rejected a stop request (stop_rejected)
+    ├── StopTimeout            it accepted, but did not end the session in time (stop_timeout)
+    ├── StoreError             the session store failed a call (unavailable)
+    │   ├── StoreUnavailable   it did not answer, or refused: nothing changed
+    │   └── WriteNotConfirmed  a write was sent but not confirmed: it may or may not be applied
+    └── (REST access, in `api.access`)
+        ├── UnknownHost        a Host this daemon does not serve (bad_request, 400)
+        ├── CrossOrigin        a write from another site's web page (forbidden, 403)
+        └── Unauthorized       a write without the bearer token (unauthorized, 401)
+
+The charger drivers add `ChargerCommandError` and its kinds (`core.events`): a request that
+could not be delivered to a station (charger_offline, unavailable).
 
 Adapters map these to MQTT error replies (`mqtt.replies`) and RFC 9457 problem details
 (`api.problems`), each in one place. Library errors are caught at the adapter that meets them
@@ -66,6 +77,30 @@ class SessionNotFound(EvcsmError):
     """No session matches."""
 
     code = ErrorCode.NOT_FOUND
+
+
+class StartRejected(EvcsmError):
+    """The charger rejected the start request (start_rejected)."""
+
+    code = ErrorCode.START_REJECTED
+
+
+class StartTimeout(EvcsmError):
+    """The charger accepted a start but began no transaction in time (start_timeout)."""
+
+    code = ErrorCode.START_TIMEOUT
+
+
+class StopRejected(EvcsmError):
+    """The charger rejected the stop request (stop_rejected)."""
+
+    code = ErrorCode.STOP_REJECTED
+
+
+class StopTimeout(EvcsmError):
+    """The charger accepted a stop but did not end its transaction in time (stop_timeout)."""
+
+    code = ErrorCode.STOP_TIMEOUT
 
 
 class StoreError(EvcsmError):

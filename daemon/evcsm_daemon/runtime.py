@@ -1,22 +1,34 @@
-"""The daemon assembled: store, chargers, service, MQTT bridge, REST server and ticker.
+"""The daemon assembled: REST server, store, chargers, service, MQTT bridge and ticker.
 
-`Daemon.run()` runs them in one TaskGroup until `stop` is set, then shuts down in order: the
-tick in progress finishes, `offline` is published, the HTTP server closes, the store closes.
+`Daemon.run()` goes through three phases, and setting `stop` ends any of them:
+
+1. It listens and serves HTTP at once: `/healthz` answers 200, `/readyz` 503, and every route
+   that needs the database 503 `unavailable`.
+2. It connects to the store, retrying with backoff (one line per attempt), and resumes the
+   stored sessions. A stop here abandons the attempt.
+3. It runs the MQTT bridge and the ticker until `stop` is set, then shuts down in order within
+   `SHUTDOWN_S`: the HTTP server stops accepting and finishes its requests, the tick in
+   progress finishes and the last readings are stored, `offline` is published, and the store
+   closes.
+
 Cancelling `run()` instead is an abrupt stop, as a crash would be; nothing is lost either way,
 because every session lives in the store and its meter is derived from time.
 """
 
 import asyncio
-import contextlib
 import logging
 import socket
-from collections.abc import Iterator
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
-import uvicorn
 from evcsm_schema import Readiness
+from fastapi import FastAPI
 
-from evcsm_daemon.api import create_app
-from evcsm_daemon.chargers import SimulatedCharger
+from evcsm_daemon.api import attach, create_app
+from evcsm_daemon.api.access import AccessPolicy
+from evcsm_daemon.api.limits import HttpLimits
+from evcsm_daemon.api.server import HttpServer
+from evcsm_daemon.chargers import SimulatedCharger, SimulatedFleet
 from evcsm_daemon.config import Settings, split_addr
 from evcsm_daemon.core.profile import ChargeProfile
 from evcsm_daemon.errors import StoreUnavailable
@@ -27,33 +39,44 @@ from evcsm_daemon.ticker import Ticker
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 STORE_RETRY_MAX_S = 30.0
 PROBE_TIMEOUT_S = 2.0
+SHUTDOWN_S = 7.0
+"""The tick, the last flush and `offline` get this long together, so SIGTERM ends the
+process within 10 s; the HTTP server winds down meanwhile (`HttpLimits.shutdown_grace`)."""
+STORE_CLOSE_S = 1.0
 
 
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal handling: the daemon owns SIGTERM and SIGINT."""
+def build_chargers(settings: Settings) -> SimulatedFleet:
+    """The configured fleet of simulated chargers."""
+    return SimulatedFleet(
+        [
+            SimulatedCharger(
+                spec,
+                profile=ChargeProfile(
+                    max_power_kw=spec.max_power_kw,
+                    capacity_kwh=settings.battery_kwh,
+                    initial_soc=settings.initial_soc,
+                    taper_soc=settings.taper_soc,
+                ),
+                speed=settings.sim_speed,
+            )
+            for spec in settings.fleet()
+        ]
+    )
 
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
-
-def build_chargers(settings: Settings) -> list[SimulatedCharger]:
-    """The configured fleet as simulated chargers."""
-    return [
-        SimulatedCharger(
-            spec,
-            profile=ChargeProfile(
-                max_power_kw=spec.max_power_kw,
-                capacity_kwh=settings.battery_kwh,
-                initial_soc=settings.initial_soc,
-                taper_soc=settings.taper_soc,
-            ),
-            speed=settings.sim_speed,
-        )
-        for spec in settings.fleet()
-    ]
+def access_policy(settings: Settings) -> AccessPolicy:
+    """Who may call the REST API, from the settings."""
+    token = settings.api_token.get_secret_value() if settings.api_token else None
+    return AccessPolicy.build(
+        split_addr(settings.http_addr)[0],
+        allowed_hosts=settings.allowed_hosts,
+        allowed_origins=settings.allowed_origins,
+        token=token,
+    )
 
 
 async def connect_store(uri: str, *, timeout_ms: int = 5000) -> SessionStore:
@@ -75,6 +98,9 @@ async def connect_store(uri: str, *, timeout_ms: int = 5000) -> SessionStore:
             )
             await asyncio.sleep(delay)
             delay = min(STORE_RETRY_MAX_S, delay * 2)
+        except asyncio.CancelledError:
+            await _close(store)
+            raise
         else:
             log.info("connected to %s %s", store.kind, redact_uri(uri))
             return store
@@ -99,56 +125,124 @@ def listen(addr: str) -> socket.socket:
 class Daemon:
     """One running daemon."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, limits: HttpLimits | None = None) -> None:
         self.settings = settings
+        self.limits = limits or HttpLimits(max_connections=settings.http_max_connections)
         self.ready = asyncio.Event()
         self.http_port = 0
+        self.http: HttpServer | None = None
+        self.store: SessionStore | None = None
         self.service: ChargingService | None = None
         self.bridge: MqttBridge | None = None
         self.ticker: Ticker | None = None
+
+    async def readiness(self) -> Readiness:
+        """Whether the broker and the database answer now."""
+        database = False
+        if self.store is not None:
+            try:
+                async with asyncio.timeout(PROBE_TIMEOUT_S):
+                    database = await self.store.ping()
+            except TimeoutError:
+                database = False
+        broker = self.bridge is not None and self.bridge.connected.is_set()
+        return Readiness(ready=broker and database, broker=broker, database=database)
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Run until `stop` is set (gracefully) or the task is cancelled (abruptly)."""
         stop = stop or asyncio.Event()
         settings = self.settings
         sock = listen(settings.http_addr)
-        store = await connect_store(settings.mongodb_uri)
         try:
-            service = ChargingService(store, build_chargers(settings))
-            await service.resume()
-            bridge = MqttBridge(settings, service)
-            ticker = Ticker(service, settings.tick_interval)
-            self.service, self.bridge, self.ticker = service, bridge, ticker
-
-            async def readiness() -> Readiness:
-                try:
-                    async with asyncio.timeout(PROBE_TIMEOUT_S):
-                        database = await store.ping()
-                except TimeoutError:
-                    database = False
-                broker = bridge.connected.is_set()
-                return Readiness(ready=broker and database, broker=broker, database=database)
-
-            token = settings.api_token.get_secret_value() if settings.api_token else None
-            app = create_app(service, readiness, token)
-            server = _Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))
+            app = create_app(None, self.readiness, access_policy(settings), self.limits)
+            server = self.http = HttpServer(app, self.limits)
             self.http_port = sock.getsockname()[1]
             log.info(
                 "REST API on http://%s (Swagger UI at /swagger/index.html)", settings.http_addr
             )
             async with asyncio.TaskGroup() as group:
-                ticks = group.create_task(ticker.run(stop), name="ticker")
-                mqtt = group.create_task(bridge.run(), name="mqtt")
-                http = group.create_task(server.serve(sockets=[sock]), name="http")
-                self.ready.set()
-                await stop.wait()
-                log.info("shutting down")
-                await ticks
-                await bridge.shutdown()
-                mqtt.cancel()
-                server.should_exit = True
-                await http
+                group.create_task(server.serve(sockets=[sock]), name="http")
+                try:
+                    started = await _unless_stopped(stop, self._start(app), "start")
+                    if started:
+                        await self._serve(stop, server, group)
+                finally:
+                    server.should_exit = True
         finally:
             sock.close()
-            await store.close()
+            if self.store is not None:
+                await _close(self.store)
             log.info("stopped")
+
+    async def _start(self, app: FastAPI) -> bool:
+        """Reach the store and resume the sessions, retrying until both succeed."""
+        delay = 1.0
+        while True:
+            store = self.store = await connect_store(self.settings.store_uri)
+            service = ChargingService(
+                store, build_chargers(self.settings), start_timeout_s=self.settings.start_timeout
+            )
+            try:
+                await service.resume()
+            except StoreUnavailable as exc:
+                self.store = None
+                await _close(store)
+                log.warning(
+                    "%s lost while resuming sessions (%s); reconnecting in %.0f s",
+                    store.kind,
+                    exc.message.splitlines()[0][:160],
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(STORE_RETRY_MAX_S, delay * 2)
+                continue
+            self.service = service
+            self.bridge = MqttBridge(self.settings, service)
+            self.ticker = Ticker(service, self.settings.tick_interval)
+            attach(app, service)
+            return True
+
+    async def _serve(
+        self, stop: asyncio.Event, server: HttpServer, group: asyncio.TaskGroup
+    ) -> None:
+        assert self.bridge is not None  # noqa: S101 - set by _start
+        assert self.ticker is not None  # noqa: S101 - set by _start
+        bridge = self.bridge
+        ticks = group.create_task(self.ticker.run(stop), name="ticker")
+        mqtt = group.create_task(bridge.run(), name="mqtt")
+        self.ready.set()
+        await stop.wait()
+        log.info("shutting down")
+        server.should_exit = True
+        try:
+            async with asyncio.timeout(SHUTDOWN_S):
+                await ticks
+                await bridge.shutdown()
+        except TimeoutError:
+            log.warning("shutdown took over %.0f s; stopping without waiting more", SHUTDOWN_S)
+            ticks.cancel()
+        mqtt.cancel()
+
+
+async def _unless_stopped(stop: asyncio.Event, work: Coroutine[Any, Any, T], name: str) -> T | None:
+    """Run `work` to its end, or cancel it and return None as soon as `stop` is set."""
+    task = asyncio.create_task(work, name=name)
+    stopped = asyncio.create_task(stop.wait(), name=f"{name}: stop")
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for pending in (task, stopped):
+            pending.cancel()
+        await asyncio.gather(task, stopped, return_exceptions=True)
+    if task.cancelled():
+        return None
+    return task.result()
+
+
+async def _close(store: SessionStore) -> None:
+    """Close the store, giving up after STORE_CLOSE_S."""
+    try:
+        async with asyncio.timeout(STORE_CLOSE_S):
+            await store.close()
+    except TimeoutError:
+        log.warning("the MongoDB client did not close within %.0f s", STORE_CLOSE_S)

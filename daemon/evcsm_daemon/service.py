@@ -1,36 +1,58 @@
-"""The charging service: start, stop, tick and resume, for every adapter alike.
+"""The charging service: the fleet's sessions, whatever the charger and whoever asks.
 
-A command arrives at an adapter (MQTT or REST) and becomes a call here; the service asks the
-core what changes, writes it through the store, and hands the result to its event sinks (the
-MQTT publisher). Per-charger locks serialise commands inside one daemon; the store's unique
-index keeps the one-active-session guarantee across daemons.
+Chargers push: every fact reaches the service as an event of `core.events` through `handle()`
+(the `EventSink` of the OCPP central system and of the simulated fleet) or, for a tick of the
+simulated fleet, one `sampled()` batch. The service folds each through the pure rules of
+`core/`, writes what must be stored through the store, and tells its listeners (the MQTT
+publisher) what changed.
 
-The service depends on the `SessionStore` boundary only. A start or stop whose write the store
-could not confirm is asked again (`unconfirmed.confirmed`); if that fails too, the charger is
-turned off, the client is told exactly that, and the session is settled later (`settle()`), so
-the store never keeps a `Charging` session nobody meters.
+Clients ask: `request_start` and `request_stop` carry a request to the charger's driver and
+return a `Pending` at once, once the charger accepted; the session starts or stops when the
+charger's event arrives, or the request fails (rejected, offline, or no event within
+`start_timeout_s` on the service's clock: `expire()` runs on every tick). `start()` and
+`stop()` wait for that outcome: with a simulated charger it is already there when the request
+returns, so the seed's calls keep their one-call answer. No lock is held across a request.
+
+A simulated session whose start or stop the store could not confirm is asked again
+(`unconfirmed.confirmed`); if that fails too, the charger is off, the client is told exactly
+that, and the session is settled later (`settle()`), so the store never keeps a `Charging`
+session nobody meters. OCPP stations instead send an unanswered transaction message again; see
+`stations`.
 """
 
-import asyncio
+import contextlib
 import functools
 import logging
-from collections.abc import Callable, Sequence
-from datetime import datetime
-from typing import Protocol
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 
-from evcsm_schema import ChargerState, ChargerStatus, ChargingSession, SessionPage, SessionQuery
+from evcsm_schema import ChargerState, ChargingSession, SessionPage, SessionQuery
 from evcsm_schema.base import utc_now
 
-from evcsm_daemon.chargers.base import Charger
+from evcsm_daemon.chargers.base import ChargerDriver, RemoteTransactions, StationDriver
+from evcsm_daemon.chargers.simulated import SimulatedFleet
+from evcsm_daemon.core.events import (
+    Acceptance,
+    ChargerEvent,
+    ChargerOffline,
+    FleetSampled,
+    Outcome,
+    SessionBegan,
+    SessionEnded,
+)
 from evcsm_daemon.core.sessions import MeterReading, begin, finish, observe
 from evcsm_daemon.errors import (
     NoActiveSession,
     SessionNotFound,
+    StartRejected,
+    StopRejected,
     StoreError,
     StoreUnavailable,
-    UnknownCharger,
     WriteNotConfirmed,
 )
+from evcsm_daemon.pending import Kind, Pending, Requests
+from evcsm_daemon.registry import Charger, Fleet, Listener
+from evcsm_daemon.stations import Authorizer, StationEvents, accept_any
 from evcsm_daemon.store import SessionStore
 from evcsm_daemon.unconfirmed import Unconfirmed, confirmed, settle
 
@@ -38,150 +60,288 @@ log = logging.getLogger(__name__)
 
 ORPHAN_REASON = "Charger no longer configured"
 UNCONFIRMED_START_REASON = "Start not confirmed by the database"
-
-
-class EventSink(Protocol):
-    """Receives what the service did; implemented by the MQTT publisher."""
-
-    def status_changed(self, session: ChargingSession, state: ChargerState) -> None:
-        """A session started or stopped."""
-
-    def ticked(self, sessions: Sequence[ChargingSession]) -> None:
-        """The active sessions after a meter tick."""
+REMOTE_ID_TAG = "EVCSM"
+"""The idTag of starts asked through the REST API or MQTT."""
+START_TIMEOUT_S = 60.0
 
 
 class ChargingService:
-    """Owns the chargers' sessions."""
+    """Owns the fleet's sessions; the `EventSink` of every charger driver."""
 
     def __init__(
         self,
         store: SessionStore,
-        chargers: Sequence[Charger],
+        simulated: SimulatedFleet,
         *,
         clock: Callable[[], datetime] = utc_now,
+        start_timeout_s: float = START_TIMEOUT_S,
+        authorize: Authorizer = accept_any,
     ) -> None:
-        if not chargers:
+        specs = simulated.specs
+        if not specs:
             raise ValueError("at least one charger is needed")
         self._store = store
-        self._chargers = {c.spec.charger_id: c for c in chargers}
-        self.default_charger = chargers[0].spec.charger_id
+        self._simulated = simulated
+        self._fleet = Fleet(clock)
         self._clock = clock
-        self._active: dict[str, ChargingSession] = {}
-        self._last: dict[str, ChargingSession] = {}
-        self._locks = {charger_id: asyncio.Lock() for charger_id in self._chargers}
-        self._sinks: list[EventSink] = []
-        self._unsaved: dict[str, ChargingSession] = {}
+        self._timeout = timedelta(seconds=start_timeout_s)
+        self._requests = Requests()
         self._unconfirmed = Unconfirmed()
+        self._stations = StationEvents(self._fleet, store, self._requests, authorize)
+        for spec in specs:
+            self._fleet.chargers[spec.charger_id] = Charger(
+                spec.charger_id,
+                simulated,
+                max_power_kw=spec.max_power_kw,
+                simulation_speed=spec.simulation_speed,
+            )
+        self.default_charger = specs[0].charger_id
+        simulated.attach(self, clock)
 
     @property
     def store(self) -> SessionStore:
         """The session store."""
         return self._store
 
-    def subscribe(self, sink: EventSink) -> None:
-        """Send status changes and ticks to `sink` too."""
-        self._sinks.append(sink)
+    def subscribe(self, listener: Listener) -> None:
+        """Send status changes, charger changes and ticks to `listener` too."""
+        self._fleet.listeners.append(listener)
+
+    def attach_stations(self, commands: RemoteTransactions) -> None:
+        """Carry OCPP chargers' start and stop requests through `commands` (the central system,
+        whose other `ChargerCommands` an adapter calls directly)."""
+        driver = StationDriver(commands)
+        self._stations.driver = driver
+        for charger in self._fleet.chargers.values():
+            if charger.station_id is not None:
+                charger.driver = driver
+
+    # Views.
 
     def charger_ids(self) -> list[str]:
-        """Configured charger ids, in configuration order."""
-        return list(self._chargers)
+        """Every charger: the configured ones in order, then OCPP connectors as they came."""
+        return list(self._fleet.chargers)
 
     def active_sessions(self) -> list[ChargingSession]:
         """The sessions charging now."""
-        return list(self._active.values())
+        return list(self._fleet.active.values())
 
     def state(self, charger_id: str) -> ChargerState:
         """A charger's current state."""
-        charger = self._charger(charger_id)
-        active = self._active.get(charger_id)
-        return ChargerState(
-            charger_id=charger_id,
-            max_power_kw=charger.spec.max_power_kw,
-            status=ChargerStatus.CHARGING if active else ChargerStatus.IDLE,
-            session=active or self._last.get(charger_id),
-            updated_at=self._clock(),
-            simulation_speed=charger.spec.simulation_speed,
-        )
+        return self._fleet.state(charger_id)
 
     def states(self) -> list[ChargerState]:
         """Every charger's state."""
-        return [self.state(charger_id) for charger_id in self._chargers]
+        return [self._fleet.state(charger_id) for charger_id in self._fleet.chargers]
+
+    # Start-up.
 
     async def resume(self) -> None:
-        """Load what the store holds: carry on active sessions, restore registers."""
+        """Load what the store holds: open sessions, the simulated chargers' registers.
+
+        An open OCPP session comes back with its charger, Offline until its station connects
+        and sends what it queued; an open session of a simulated charger no longer configured
+        is stopped.
+        """
+        fleet = self._fleet
         now = self._clock()
-        for charger_id, charger in self._chargers.items():
-            latest = await self._store.latest(charger_id)
-            if latest is None:
-                continue
-            charger.restore_register(latest.meter_wh)
-            self._last[charger_id] = latest
-            if latest.active:
-                await charger.resume(latest.start_time, latest.meter_start_wh)
-                self._active[charger_id] = observe(latest, charger.read(now), now)
-                log.info("resumed session %s on %s", latest.session_id, charger_id)
-        for orphan in await self._store.all_active():
-            if orphan.charger_id not in self._chargers:
-                stopped = finish(orphan, _last_reading(orphan), now, ORPHAN_REASON)
+        latest: dict[str, ChargingSession] = {}
+        for charger_id, charger in fleet.chargers.items():
+            if charger.driver is self._simulated and (
+                found := await self._store.latest(charger_id)
+            ):
+                latest[charger_id] = found
+                fleet.last[charger_id] = found
+        self._simulated.power_up(latest)
+        for session in await self._store.all_active():
+            if session.charge_point_id is not None and session.connector_id is not None:
+                fleet.connector(
+                    session.charge_point_id, session.connector_id, self._stations.driver
+                )
+                fleet.begin(session)
+                log.info(
+                    "session %s on %s waits for its station", session.session_id, session.charger_id
+                )
+            elif session.charger_id in latest:
+                fleet.begin(session)
+                log.info("resumed session %s on %s", session.session_id, session.charger_id)
+            else:
+                stopped = finish(session, _last_reading(session), now, ORPHAN_REASON)
                 await confirmed(functools.partial(self._store.finish, stopped))
                 log.warning(
                     "stopped session %s: charger %s is no longer configured",
-                    orphan.session_id,
-                    orphan.charger_id,
+                    session.session_id,
+                    session.charger_id,
                 )
+        self._simulated.sample(now)
+
+    # Requests.
+
+    async def request_start(
+        self, charger_id: str | None = None, id_tag: str = REMOTE_ID_TAG
+    ) -> Pending:
+        """Ask a charger to start; the `Pending` resolves with the session once it started.
+
+        Raises UnknownCharger, ChargerOffline (or another ChargerCommandError) when the request
+        could not be delivered, StartRejected when the charger refused it, and what storing the
+        session raised for a simulated charger. With a session already active the `Pending` is
+        resolved with it at once; with a start already pending, that one is returned.
+        """
+        pending, _ = await self._request_start(charger_id or self.default_charger, id_tag)
+        return pending
 
     async def start(self, charger_id: str | None = None) -> tuple[ChargingSession, bool]:
-        """Start charging; returns the active session and whether this call started it."""
+        """Start charging and wait for the session; returns it and whether this call made it."""
+        pending, mine = await self._request_start(charger_id or self.default_charger, REMOTE_ID_TAG)
+        session = await pending.wait()
+        return session, mine and pending.created
+
+    async def _request_start(self, charger_id: str, id_tag: str) -> tuple[Pending, bool]:
+        charger = self._fleet.charger(charger_id)
+        deadline = self._clock() + self._timeout
+        if (active := self._fleet.active.get(charger_id)) is not None:
+            done = Pending(Kind.START, charger_id, deadline)
+            done.resolve(active, created=False)
+            return done, False
+        if (waiting := self._requests.get(Kind.START, charger_id)) is not None:
+            return waiting, False
+        pending = Pending(Kind.START, charger_id, deadline)
+        await self._deliver(pending, charger, lambda d: d.request_start(charger_id, id_tag))
+        return pending, True
+
+    async def request_stop(
+        self,
+        charger_id: str | None = None,
+        reason: str | None = None,
+        *,
+        session_id: str | None = None,
+    ) -> Pending:
+        """Ask a charger (or the charger of `session_id`) to stop its session.
+
+        The `Pending` resolves with the stopped session. Raises NoActiveSession when there is
+        none to stop, StopRejected when the charger refused, and the delivery errors of
+        `request_start`.
+        """
+        if session_id is not None:
+            charger_id = (await self.get(session_id)).charger_id
         charger_id = charger_id or self.default_charger
-        charger = self._charger(charger_id)
-        async with self._locks[charger_id]:
-            if (active := self._active.get(charger_id)) is not None:
-                return active, False
+        charger = self._fleet.charger(charger_id)
+        if (starting := self._requests.get(Kind.START, charger_id)) is not None:
+            await _outcome(starting)  # a stop right after a start stops what it started
+        async with self._fleet.lock(charger_id):
             await self._settle_charger(charger_id)
-            now = self._clock()
+        if (waiting := self._requests.get(Kind.STOP, charger_id)) is not None:
+            return waiting
+        session = self._fleet.active.get(charger_id) or await self._store.active(charger_id)
+        if session is None or (session_id is not None and session.session_id != session_id):
+            raise NoActiveSession(charger_id)
+        pending = Pending(Kind.STOP, charger_id, self._clock() + self._timeout, reason)
+        await self._deliver(pending, charger, lambda d: d.request_stop(charger_id, session))
+        return pending
+
+    async def stop(
+        self, charger_id: str | None = None, reason: str | None = None
+    ) -> ChargingSession:
+        """Stop charging and wait for the stopped session; NoActiveSession when idle."""
+        pending = await self.request_stop(charger_id, reason)
+        return await pending.wait()
+
+    async def _deliver(
+        self,
+        pending: Pending,
+        charger: Charger,
+        send: Callable[[ChargerDriver], Awaitable[Acceptance]],
+    ) -> None:
+        """Wait on `pending` and send its request to the charger's driver; a request that is
+        not delivered, or that the charger rejects, fails `pending` and is raised."""
+        self._requests.add(pending)
+        error: BaseException
+        if charger.driver is None:
+            error = ChargerOffline(charger.station_id or charger.charger_id)
+        else:
+            try:
+                answer = await send(charger.driver)
+            except BaseException as exc:
+                self._requests.fail(pending, exc)
+                raise
+            if answer is Acceptance.ACCEPTED:
+                return
+            rejected = StartRejected if pending.kind is Kind.START else StopRejected
+            error = rejected(f"charger {charger.charger_id!r} rejected the {pending.kind} request")
+        self._requests.fail(pending, error)
+        raise error
+
+    # Events.
+
+    async def handle(self, event: ChargerEvent) -> Outcome:
+        """Take in one charger event; answer what it asks for (see `core.events`)."""
+        if isinstance(event, SessionBegan):
+            return await self._began(event)
+        if isinstance(event, SessionEnded):
+            return await self._ended(event)
+        return await self._stations.handle(event)
+
+    def sampled(self, batch: FleetSampled) -> None:
+        """One tick's readings of the simulated fleet, folded into the active sessions."""
+        active = self._fleet.active
+        unsaved = self._fleet.unsaved
+        at = batch.at
+        for charger_id, wh, power_kw in batch.readings:
+            session = active.get(charger_id)
+            if session is None:
+                continue
+            session = observe(session, MeterReading(wh, power_kw), at)
+            active[charger_id] = unsaved[session.session_id] = session
+
+    async def _began(self, event: SessionBegan) -> ChargingSession:
+        fleet = self._fleet
+        charger_id = event.charger_id
+        async with fleet.lock(charger_id):
+            await self._settle_charger(charger_id)
+            if (active := fleet.active.get(charger_id)) is not None:
+                return self._started(active, created=False)
             if (elsewhere := await self._store.active(charger_id)) is not None:
-                return await self._adopt(charger, elsewhere, now), False
-            reading = await charger.start(now)
-            begun = begin(charger_id, reading.wh, now)
+                return self._started(elsewhere, created=False)
+            begun = begin(charger_id, event.meter_start_wh, event.at)
             try:
                 stored, created = await confirmed(lambda: self._store.insert_active(begun))
-            except StoreUnavailable:
-                await charger.stop(now)
-                raise
             except WriteNotConfirmed as exc:
-                await charger.stop(now)
-                off = finish(begun, _last_reading(begun), now, UNCONFIRMED_START_REASON)
+                off = finish(begun, _last_reading(begun), event.at, UNCONFIRMED_START_REASON)
                 self._unconfirmed.add(begun, off)
                 raise WriteNotConfirmed(
                     f"the database did not confirm the start of session {begun.session_id} on "
                     f"{charger_id}: charging is off, and the session is stored as stopped once "
                     f"the database answers ({exc.message})"
                 ) from exc
-            if not created:
-                return await self._adopt(charger, stored, now), False
             if not stored.active:  # ours, but stopped elsewhere before the repeat read it back
-                await charger.stop(now)
-                self._last[charger_id] = stored
-                return stored, True
-            self._active[charger_id] = self._last[charger_id] = stored
-            self._emit_status(stored)
-            log.info("started session %s on %s", stored.session_id, charger_id)
-            return stored, True
+                fleet.last[charger_id] = stored
+                self._requests.resolve(Kind.START, charger_id, stored, created=True)
+                return stored
+            session = self._started(stored, created=created)
+            if created:
+                fleet.announce_status(stored)
+                log.info("started session %s on %s", stored.session_id, charger_id)
+            return session
 
-    async def stop(
-        self, charger_id: str | None = None, reason: str | None = None
-    ) -> ChargingSession:
-        """Stop charging; raises NoActiveSession when the charger is idle."""
-        charger_id = charger_id or self.default_charger
-        charger = self._charger(charger_id)
-        async with self._locks[charger_id]:
+    def _started(self, session: ChargingSession, *, created: bool) -> ChargingSession:
+        """The charger's session is `session` (its own, or one found active in the store)."""
+        self._fleet.begin(session)
+        self._requests.resolve(Kind.START, session.charger_id, session, created=created)
+        return session
+
+    async def _ended(self, event: SessionEnded) -> ChargingSession:
+        fleet = self._fleet
+        charger_id = event.charger_id
+        async with fleet.lock(charger_id):
             await self._settle_charger(charger_id)
-            session = self._active.get(charger_id) or await self._store.active(charger_id)
-            if session is None:
-                raise NoActiveSession(charger_id)
-            now = self._clock()
-            reading = await charger.stop(now)
-            stopped = finish(session, reading, now, reason)
+            active = fleet.active.get(charger_id)
+            if active is not None and active.session_id == event.session_id:
+                session = active
+            else:
+                session = await self._store.get(event.session_id)
+            pending = self._requests.get(Kind.STOP, charger_id)
+            reason = pending.reason if pending and pending.reason else event.reason
+            stopped = finish(session, MeterReading(event.meter_stop_wh, 0.0), event.at, reason)
 
             async def store_stop() -> ChargingSession:
                 # None: not Charging any more (another daemon, or this stop's first attempt).
@@ -190,29 +350,23 @@ class ChargingService:
 
             try:
                 stored = await confirmed(store_stop)
-            except StoreUnavailable:
-                await charger.resume(session.start_time, session.meter_start_wh)
-                raise
             except WriteNotConfirmed as exc:
                 self._unconfirmed.add(session, stopped)
-                self._off(stopped)
+                fleet.end(stopped)
+                self._requests.resolve(Kind.STOP, charger_id, stopped, created=False)
                 raise WriteNotConfirmed(
                     f"the database did not confirm the stop of session {session.session_id} on "
                     f"{charger_id}: charging is off, and the stop is stored once the database "
                     f"answers ({exc.message})"
                 ) from exc
-            self._off(stored)
+            fleet.end(stored)
+            self._requests.resolve(Kind.STOP, charger_id, stored, created=False)
             log.info(
                 "stopped session %s on %s: %s", stored.session_id, charger_id, stored.stop_reason
             )
             return stored
 
-    def _off(self, stopped: ChargingSession) -> None:
-        """The charger is off: forget its active session and announce the stop."""
-        self._unsaved.pop(stopped.session_id, None)
-        self._active.pop(stopped.charger_id, None)
-        self._last[stopped.charger_id] = stopped
-        self._emit_status(stopped)
+    # Unconfirmed writes.
 
     @property
     def unconfirmed(self) -> int:
@@ -224,7 +378,7 @@ class ChargingService:
         settled. Raises StoreError when the store still cannot say: they are kept for later."""
         done = 0
         for charger_id in {item.charger_id for item in self._unconfirmed.items()}:
-            async with self._locks[charger_id]:
+            async with self._fleet.lock(charger_id):
                 done += await self._settle_charger(charger_id)
         return done
 
@@ -240,8 +394,8 @@ class ChargingService:
                     f"so nothing was changed: {exc.message}"
                 ) from exc
             self._unconfirmed.discard(item.started.session_id)
-            if stored is not None and charger_id not in self._active:
-                self._last[charger_id] = stored
+            if stored is not None and charger_id not in self._fleet.active:
+                self._fleet.last[charger_id] = stored
             log.info(
                 "session %s on %s settled: %s",
                 item.started.session_id,
@@ -250,30 +404,29 @@ class ChargingService:
             )
         return len(items)
 
-    def tick(self) -> list[ChargingSession]:
-        """Read every active charger's meter and publish the readings; `flush()` stores them.
+    # The meter tick and the flusher.
 
-        A tick never waits for the database: metering and publishing keep their rhythm however
-        slow the store is, and the readings wait in `_unsaved` (the latest per session) for the
-        next flush. Nothing is lost if they never get there: the register is monotonic and the
-        meter is a function of time, so a restart recomputes the same figures.
+    def tick(self) -> list[ChargingSession]:
+        """Expire late requests, sample the simulated fleet, publish every active session.
+
+        A tick never waits for the database: the readings wait in memory (the latest per
+        session) for the next `flush()`. Nothing is lost if they never get there: a register
+        is monotonic and a simulated meter is a function of time, so a restart recomputes the
+        same figures, and an OCPP station's StopTransaction carries its final register.
         """
         now = self._clock()
-        current = [
-            observe(session, self._chargers[charger_id].read(now), now)
-            for charger_id, session in self._active.items()
-        ]
-        for session in current:
-            self._active[session.charger_id] = self._last[session.charger_id] = session
-            self._unsaved[session.session_id] = session
-        for sink in self._sinks:
-            sink.ticked(current)
+        if len(self._requests):
+            self._requests.expire(now, self._timeout.total_seconds())
+        self._simulated.sample(now)
+        current = list(self._fleet.active.values())
+        for listener in self._fleet.listeners:
+            listener.ticked(current)
         return current
 
     @property
     def unsaved(self) -> int:
         """How many sessions have readings not yet stored."""
-        return len(self._unsaved)
+        return len(self._fleet.unsaved)
 
     async def flush(self) -> int:
         """Store the latest unsaved reading of every session in one bulk write.
@@ -281,21 +434,24 @@ class ChargingService:
         Returns how many were written. On failure they are kept (newer readings taken in the
         meantime win) and StoreError is raised; writing them again is harmless.
         """
-        batch, self._unsaved = self._unsaved, {}
+        fleet = self._fleet
+        batch, fleet.unsaved = fleet.unsaved, {}
         if not batch:
             return 0
         try:
             await self._store.save_readings(list(batch.values()))
         except StoreError:  # unavailable or unconfirmed: `$max` makes storing them again safe
-            self._unsaved = {**batch, **self._unsaved}
+            fleet.unsaved = {**batch, **fleet.unsaved}
             raise
         return len(batch)
+
+    # Queries.
 
     async def latest(self, charger_id: str | None = None) -> ChargingSession:
         """The charger's active or most recent session (the seed's `status`)."""
         charger_id = charger_id or self.default_charger
-        self._charger(charger_id)
-        if (active := self._active.get(charger_id)) is not None:
+        self._fleet.charger(charger_id)
+        if (active := self._fleet.active.get(charger_id)) is not None:
             return active
         latest = await self._store.latest(charger_id)
         if latest is None:
@@ -304,7 +460,7 @@ class ChargingService:
 
     async def get(self, session_id: str) -> ChargingSession:
         """One session by id (live values while it is charging)."""
-        for session in self._active.values():
+        for session in self._fleet.active.values():
             if session.session_id == session_id:
                 return session
         return self._unconfirmed.stopped(session_id) or await self._store.get(session_id)
@@ -312,34 +468,20 @@ class ChargingService:
     async def query(self, query: SessionQuery) -> SessionPage:
         """Stored sessions matching the filters, active ones with their live reading."""
         if query.charger_id is not None:
-            self._charger(query.charger_id)
+            self._fleet.charger(query.charger_id)
         page = await self._store.query(query)
-        live = {s.session_id: s for s in self._active.values()}
+        live = {s.session_id: s for s in self._fleet.active.values()}
         live |= {i.stopped.session_id: i.stopped for i in self._unconfirmed.items()}
         if not any(item.session_id in live for item in page.items):
             return page
         items = [live.get(item.session_id, item) for item in page.items]
         return page.model_copy(update={"items": items})
 
-    async def _adopt(
-        self, charger: Charger, session: ChargingSession, now: datetime
-    ) -> ChargingSession:
-        """Take over a session another daemon (or an earlier race) stored."""
-        await charger.resume(session.start_time, session.meter_start_wh)
-        live = observe(session, charger.read(now), now)
-        self._active[session.charger_id] = self._last[session.charger_id] = live
-        return live
 
-    def _charger(self, charger_id: str) -> Charger:
-        try:
-            return self._chargers[charger_id]
-        except KeyError:
-            raise UnknownCharger(charger_id) from None
-
-    def _emit_status(self, session: ChargingSession) -> None:
-        state = self.state(session.charger_id)
-        for sink in self._sinks:
-            sink.status_changed(session, state)
+async def _outcome(pending: Pending) -> None:
+    """Wait for a request to settle, whatever its outcome."""
+    with contextlib.suppress(Exception):  # only the wait matters: its caller reports a failure
+        await pending.wait()
 
 
 def _last_reading(session: ChargingSession) -> MeterReading:

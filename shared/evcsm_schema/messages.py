@@ -13,12 +13,14 @@ dashboards and integrators that watch a whole fleet); `ChargerState` is retained
 request's response topic with its correlation data).
 """
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BeforeValidator, Field, model_validator
 
 from evcsm_schema.base import InboundModel, WireModel
+from evcsm_schema.bounds import FilterTime, WholeNumber
 from evcsm_schema.errors import ErrorInfo
 from evcsm_schema.session import ChargerId, ChargingSession, SessionStatus
 
@@ -103,36 +105,44 @@ class SessionUpdate(WireModel):
 
 class FleetReading(WireModel):
     """One active session's reading inside a `FleetUpdate`: a `SessionUpdate` without the fields
-    every reading of the message shares (its status is always Charging, its time the message's)."""
+    the readings share (the status is always Charging; the time is the message's unless given)."""
 
     session_id: str = Field(description="Session UUID.")
     charger_id: ChargerId
     energy_consumed: float = Field(ge=0, description="Energy delivered so far in kWh.")
     power_kw: float = Field(ge=0, description="Power at this reading in kW.")
     meter_wh: int = Field(ge=0, description="Charger meter register at this reading, in Wh.")
+    timestamp: AwareDatetime | None = Field(
+        default=None,
+        description="When this reading was taken (UTC), present only when not at the message's"
+        " timestamp (an OCPP charger's last meter value, say).",
+    )
 
     @classmethod
-    def of(cls, session: ChargingSession) -> "FleetReading":
-        """The reading of `session`'s latest tick."""
+    def of(cls, session: ChargingSession, tick: datetime) -> "FleetReading":
+        """The latest reading of `session`, in a message whose timestamp is `tick`."""
         return cls(
             session_id=session.session_id,
             charger_id=session.charger_id,
             energy_consumed=session.energy_consumed,
             power_kw=session.power_kw,
             meter_wh=session.meter_wh,
+            timestamp=None if session.updated_at == tick else session.updated_at,
         )
 
 
 class FleetUpdate(WireModel):
     """Published by the daemon on `evcsm/fleet/updates` at every tick: every active session's
-    reading in one message, instead of one message per session.
+    latest reading in one message, instead of one message per session.
 
     A tick too large for one message is split into `parts` messages of whole readings, numbered
     from 1; each reading stands on its own, so a client can apply each part as it arrives. A
     tick with no active session publishes nothing.
     """
 
-    timestamp: AwareDatetime = Field(description="When the meters were read (UTC).")
+    timestamp: AwareDatetime = Field(
+        description="When the readings were taken (UTC), except those that give their own."
+    )
     part: int = Field(default=1, ge=1, description="This message's number within its tick.")
     parts: int = Field(default=1, ge=1, description="How many messages the tick was split into.")
     readings: list[FleetReading] = Field(description="The readings, one per active session.")
@@ -145,18 +155,43 @@ class FleetUpdate(WireModel):
 
 
 class ChargerStatus(StrEnum):
-    """What a charger is doing."""
+    """What a charger is doing: OCPP 1.6's connector states, with two differences.
+
+    `Idle` is OCPP's Available (ready, no session): simulated chargers and the seed's clients have
+    always said `Idle`, and one word per meaning keeps every client's switch simple. `Offline`
+    says the charger's station is not connected, so its last reported state is not known to hold.
+    A simulated charger is only ever `Idle` or `Charging`.
+    """
 
     IDLE = "Idle"
+    PREPARING = "Preparing"
     CHARGING = "Charging"
+    SUSPENDED_EV = "SuspendedEV"
+    SUSPENDED_EVSE = "SuspendedEVSE"
+    FINISHING = "Finishing"
+    RESERVED = "Reserved"
+    UNAVAILABLE = "Unavailable"
+    FAULTED = "Faulted"
+    OFFLINE = "Offline"
 
 
 class ChargerState(WireModel):
-    """Retained on `evcsm/chargers/{chargerId}/state`: a charger's state at its last change."""
+    """Retained on `evcsm/chargers/{chargerId}/state`: a charger's state at its last change.
+
+    The station fields are set for OCPP chargers only (a connector of a charge point).
+    """
 
     charger_id: ChargerId
-    max_power_kw: float = Field(gt=0, description="The charger's maximum power in kW.")
-    status: ChargerStatus = Field(description="'Charging' while a session is active.")
+    max_power_kw: float | None = Field(
+        default=None,
+        gt=0,
+        description="The charger's maximum power in kW; absent when unknown (OCPP chargers).",
+    )
+    status: ChargerStatus = Field(
+        description="'Idle' when ready, 'Charging' while delivering energy; OCPP chargers also "
+        "report Preparing, SuspendedEV, SuspendedEVSE, Finishing, Reserved, Unavailable, "
+        "Faulted, and Offline while their station is not connected."
+    )
     session: ChargingSession | None = Field(
         default=None, description="The active session, or the last one once stopped."
     )
@@ -169,6 +204,22 @@ class ChargerState(WireModel):
             " time, so energy grows that much faster than the session's wall-clock duration."
             " Absent for a real charger."
         ),
+    )
+    charge_point_id: str | None = Field(default=None, description="OCPP charge point identity.")
+    connector_id: int | None = Field(default=None, ge=1, description="OCPP connector number.")
+    vendor: str | None = Field(default=None, description="Station vendor (BootNotification).")
+    model: str | None = Field(default=None, description="Station model (BootNotification).")
+    serial_number: str | None = Field(default=None, description="Station serial number.")
+    firmware_version: str | None = Field(default=None, description="Station firmware version.")
+    last_message_at: AwareDatetime | None = Field(
+        default=None, description="When the station last sent anything (UTC)."
+    )
+    error_code: str | None = Field(
+        default=None,
+        description="OCPP ChargePointErrorCode of a Faulted connector or station, else absent.",
+    )
+    error_info: str | None = Field(
+        default=None, description="The station's free text and vendor code about the error."
     )
 
 
@@ -210,15 +261,30 @@ class CommandReply(WireModel):
         return self
 
 
+MAX_OFFSET = 100_000
+"""Deepest page a query may skip to; older sessions are reached with `since`/`until`."""
+
+
 class SessionQuery(InboundModel):
-    """A request for stored sessions on `evcsm/sessions/query`; also the REST list filters."""
+    """A request for stored sessions on `evcsm/sessions/query`; also the REST list filters.
+
+    Every value is checked before the database sees it (`evcsm_schema.bounds`): date-times are
+    RFC 3339 strings with an offset in the years 1970 to 9998 and `limit` and `offset` are
+    integers in range. A `since` after `until` is no error: it matches nothing.
+    """
 
     charger_id: ChargerId | None = Field(default=None, description="Only this charger.")
     status: SessionStatus | None = Field(default=None, description="Only this status.")
-    since: AwareDatetime | None = Field(default=None, description="Started at or after (UTC).")
-    until: AwareDatetime | None = Field(default=None, description="Started before (UTC).")
-    limit: int = Field(default=100, ge=1, le=1000, description="Page size, newest first.")
-    offset: int = Field(default=0, ge=0, description="Sessions to skip.")
+    since: FilterTime | None = Field(
+        default=None, description="Started at or after this date-time (RFC 3339, with offset)."
+    )
+    until: FilterTime | None = Field(
+        default=None, description="Started before this date-time (RFC 3339, with offset)."
+    )
+    limit: WholeNumber = Field(default=100, ge=1, le=1000, description="Page size, newest first.")
+    offset: WholeNumber = Field(
+        default=0, ge=0, le=MAX_OFFSET, description="Sessions to skip (at most 100000)."
+    )
 
 
 class SessionPage(WireModel):

@@ -8,6 +8,10 @@ reading, the power now, and why the session ended.
 Energy is never accumulated by adding increments: `energyConsumed` is always
 `(meterWh - meterStartWh) / 1000`, read from a cumulative, monotonic register, so a lost message,
 a late tick or a restart cannot make it drift.
+
+A session of an OCPP charge point also keeps what identifies it there: the `transactionId` the
+daemon gave the station (unique among all sessions), the station's `chargePointId`, the
+`connectorId`, and the `idTag` that started it. These fields are absent on simulated chargers.
 """
 
 from datetime import datetime
@@ -20,6 +24,9 @@ from evcsm_schema.base import WireModel
 
 CHARGER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 """Charger ids are safe as one MQTT topic level: no '/', '+', '#' and at most 64 characters."""
+
+MAX_TRANSACTION_ID = 2**31 - 1
+"""OCPP stations keep transaction ids as int32: ids run from 1 to this."""
 
 ChargerId = Annotated[str, Field(pattern=CHARGER_ID_PATTERN, description="Charger id.")]
 
@@ -52,6 +59,21 @@ class ChargingSession(WireModel):
     power_kw: float = Field(ge=0, description="Power at the latest reading in kW (0 once stopped).")
     stop_reason: str | None = Field(default=None, description="Why the session stopped.")
     updated_at: AwareDatetime = Field(description="When the latest reading was taken (UTC).")
+    transaction_id: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_TRANSACTION_ID,
+        description="OCPP transaction id given to the station (OCPP chargers only).",
+    )
+    charge_point_id: str | None = Field(
+        default=None, description="OCPP charge point identity (OCPP chargers only)."
+    )
+    connector_id: int | None = Field(
+        default=None, ge=1, description="OCPP connector number (OCPP chargers only)."
+    )
+    id_tag: str | None = Field(
+        default=None, description="The idTag that started the session (OCPP chargers only)."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> "ChargingSession":

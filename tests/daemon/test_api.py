@@ -1,22 +1,25 @@
 """The REST API in-process: seed routes, chargers, sessions, problem details, token, Swagger."""
 
+import socket
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from evcsm_daemon.api import create_app
+from evcsm_daemon.api.access import AccessPolicy, default_hosts
 from evcsm_daemon.api.health import ReadinessProbe
-from evcsm_daemon.chargers import ChargerSpec, SimulatedCharger
-from evcsm_daemon.core.profile import ChargeProfile
 from evcsm_daemon.service import ChargingService
 from evcsm_daemon.store import open_store
 from evcsm_schema import Readiness, SessionQuery
 
+from tests.daemon.test_service import fleet
 from tests.support.clock import FakeClock
+from tests.support.queries import BAD_QUERIES, BadQuery
 
 TOKEN = "test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 SEED = "/api/ChargingSessionAPI"
+BASE = "http://127.0.0.1:5274"
 
 
 async def not_ready() -> Readiness:
@@ -28,18 +31,18 @@ async def ready() -> Readiness:
 
 
 async def build(
-    clock: FakeClock, token: str | None = None, probe: ReadinessProbe = ready
+    clock: FakeClock,
+    token: str | None = None,
+    probe: ReadinessProbe = ready,
+    policy: AccessPolicy | None = None,
+    base_url: str = BASE,
 ) -> tuple[httpx.AsyncClient, ChargingService]:
     store = open_store("memory")
     await store.ensure_indexes()
-    chargers = [
-        SimulatedCharger(ChargerSpec(cid, kw), profile=ChargeProfile(max_power_kw=kw))
-        for cid, kw in (("CP1", 22.0), ("CP2", 11.0))
-    ]
-    service = ChargingService(store, chargers, clock=clock)
+    service = ChargingService(store, fleet(("CP1", 22.0), ("CP2", 11.0)), clock=clock)
     await service.resume()
-    app = create_app(service, probe, token)
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://evcsm")
+    app = create_app(service, probe, policy or AccessPolicy.build("127.0.0.1", token=token))
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url)
     return client, service
 
 
@@ -185,6 +188,40 @@ async def test_bad_requests_are_problems_and_write_nothing(
     assert (await service.store.query(SessionQuery())).total == 0
 
 
+@pytest.mark.parametrize("bad", BAD_QUERIES, ids=lambda bad: f"{bad.field}={bad.text[:24]}")
+async def test_bad_session_filters_are_problems(api: httpx.AsyncClient, bad: BadQuery) -> None:
+    response = await api.get("/api/sessions", params={bad.field: bad.text})
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["code"] == "bad_request"
+    assert problem["detail"].startswith(f"query.{bad.field}: ")
+    assert bad.why in problem["detail"]
+
+
+async def test_session_filters_in_range_are_answered(api: httpx.AsyncClient) -> None:
+    await api.post("/api/chargers/CP1/start")
+    params = {"since": "2026-01-15T09:00:00+01:00", "until": "9998-12-31T23:59:59Z"}
+    page = await api.get("/api/sessions", params={**params, "limit": "1000", "offset": "0"})
+    assert page.status_code == 200
+    assert page.json()["total"] == 1
+    deep = await api.get("/api/sessions", params={"offset": "100000"})
+    assert deep.json()["items"] == []
+    reversed_range = {"since": "2026-01-16T00:00:00Z", "until": "2026-01-15T00:00:00Z"}
+    empty = await api.get("/api/sessions", params=reversed_range)
+    assert empty.status_code == 200
+    assert empty.json()["total"] == 0
+
+
+async def test_method_not_allowed_keeps_its_allow_header(api: httpx.AsyncClient) -> None:
+    response = await api.delete(f"{SEED}/start")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert response.json()["code"] == "bad_request"
+    listing = await api.put("/api/sessions")
+    assert listing.status_code == 405
+    assert listing.headers["allow"] == "GET"
+
+
 async def test_token_guards_mutating_calls_only(clock: FakeClock) -> None:
     client, service = await build(clock, token=TOKEN)
     async with client:
@@ -230,3 +267,148 @@ async def test_swagger_ui_is_served_offline(api: httpx.AsyncClient) -> None:
         spec["paths"]
     )
     assert "bearer" in str(spec["components"]["securitySchemes"]).lower()
+    stop = spec["paths"]["/api/chargers/{charger_id}/stop"]["post"]["responses"]
+    assert {"400", "401", "403", "404", "408", "413", "422", "503"} <= set(stop)
+    assert stop["413"]["content"] == {
+        "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+    }
+
+
+@pytest.mark.parametrize(
+    ("host", "allowed"),
+    [
+        ("127.0.0.1:5274", True),
+        ("[::1]:5274", True),
+        ("10.1.2.3", True),
+        ("localhost:5274", True),
+        ("LOCALHOST.", True),
+        ("evil.example:5274", False),
+        ("127.0.0.1.nip.io:5274", False),
+        ("bad host", False),
+        ("[::1", False),
+    ],
+)
+async def test_unknown_hosts_are_refused_on_a_loopback_bind(
+    clock: FakeClock, host: str, allowed: bool
+) -> None:
+    client, _ = await build(clock, policy=AccessPolicy.build("127.0.0.1"))
+    async with client:
+        response = await client.get("/api/chargers", headers={"Host": host})
+    if allowed:
+        assert response.status_code == 200
+    else:
+        assert response.status_code == 400
+        assert response.json()["code"] == "bad_request"
+        assert (
+            "EVCSM_ALLOWED_HOSTS" in response.json()["detail"]
+            or "malformed" in (response.json()["detail"])
+        )
+
+
+async def test_allowed_hosts_add_names_and_domains(clock: FakeClock) -> None:
+    policy = AccessPolicy.build("0.0.0.0", allowed_hosts="evcsm.site.lan, *.example.com")
+    client, _ = await build(clock, policy=policy)
+    async with client:
+        for host, status in [
+            ("evcsm.site.lan:5274", 200),
+            ("ops.example.com", 200),
+            ("a.b.example.com", 200),
+            ("example.com", 400),
+            ("evcsm.site.lan.evil.example", 400),
+            ("192.168.1.20:5274", 200),
+        ]:
+            response = await client.get("/api/chargers", headers={"Host": host})
+            assert response.status_code == status, host
+    anything = AccessPolicy.build("127.0.0.1", allowed_hosts="*")
+    client, _ = await build(clock, policy=anything)
+    async with client:
+        assert (await client.get("/healthz", headers={"Host": "whatever"})).status_code == 200
+
+
+def test_default_hosts_follow_the_listen_address() -> None:
+    assert default_hosts("127.0.0.1") == ()
+    assert default_hosts("::1") == ()
+    assert default_hosts("localhost") == ()
+    assert default_hosts("evcsm.site.lan") == ("evcsm.site.lan",)
+    assert default_hosts("0.0.0.0") == (socket.gethostname().lower(),)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "http://evil.example", "Content-Type": "text/plain"},
+        {"Origin": "http://127.0.0.1:8080"},
+        {"Origin": "null"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},
+    ],
+)
+async def test_cross_origin_writes_are_refused_and_change_nothing(
+    clock: FakeClock, headers: dict[str, str]
+) -> None:
+    client, service = await build(clock, policy=AccessPolicy.build("127.0.0.1"))
+    async with client:
+        for path in (f"{SEED}/start", "/api/chargers/CP1/start"):
+            response = await client.post(path, headers=headers, content=b"x")
+            assert response.status_code == 403, path
+            assert response.headers["content-type"] == "application/problem+json"
+            assert response.json()["code"] == "forbidden"
+        reads = await client.get("/api/chargers", headers=headers)
+        assert reads.status_code == 200
+    assert (await service.store.query(SessionQuery())).total == 0
+
+
+async def test_the_swagger_ui_writes_from_its_own_origin(clock: FakeClock) -> None:
+    client, _ = await build(clock, policy=AccessPolicy.build("127.0.0.1", token=TOKEN))
+    browser = {"Origin": BASE, "Sec-Fetch-Site": "same-origin", **AUTH}
+    async with client:
+        page = await client.get("/swagger/index.html", headers={"Sec-Fetch-Site": "none"})
+        assert page.status_code == 200
+        started = await client.post("/api/chargers/CP1/start", headers=browser)
+        assert started.status_code == 201
+        stopped = await client.post(
+            "/api/chargers/CP1/stop", headers=browser, json={"reason": "from Swagger"}
+        )
+        assert stopped.json()["stopReason"] == "from Swagger"
+    client, _ = await build(
+        clock, policy=AccessPolicy.build("127.0.0.1"), base_url="http://localhost"
+    )
+    async with client:
+        own = {"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"}
+        assert (await client.post(f"{SEED}/start", headers=own)).status_code == 200
+
+
+async def test_allowed_origins_may_write_and_get_cors_headers(clock: FakeClock) -> None:
+    policy = AccessPolicy.build("127.0.0.1", allowed_origins="https://ops.example.com")
+    client, _ = await build(clock, policy=policy)
+    origin = {"Origin": "https://ops.example.com"}
+    async with client:
+        preflight = await client.options(
+            "/api/chargers/CP1/start",
+            headers={
+                **origin,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization",
+            },
+        )
+        assert preflight.status_code == 200
+        assert preflight.headers["access-control-allow-origin"] == "https://ops.example.com"
+        started = await client.post("/api/chargers/CP1/start", headers=origin)
+        assert started.status_code == 201
+        assert started.headers["access-control-allow-origin"] == "https://ops.example.com"
+        other = await client.post(
+            "/api/chargers/CP2/start", headers={"Origin": "https://x.example"}
+        )
+        assert other.status_code == 403
+
+
+async def test_the_token_is_checked_before_the_body_is_read(clock: FakeClock) -> None:
+    client, service = await build(clock, token=TOKEN)
+    async with client:
+        response = await client.post(
+            "/api/chargers/CP1/stop",
+            content=b"{not json",
+            headers={"content-type": "application/json"},
+        )
+    assert response.status_code == 401
+    assert (await service.store.query(SessionQuery())).total == 0

@@ -2,6 +2,7 @@
 
 import pytest
 from evcsm_daemon.config import Settings, parse_fleet, split_addr
+from evcsm_daemon.runtime import Daemon, access_policy
 from evcsm_daemon.store.connect import redact_uri
 from evcsm_schema.broker import parse_broker_url
 from pydantic import ValidationError
@@ -13,13 +14,16 @@ def test_defaults_match_the_seed() -> None:
     assert settings.http_addr == "127.0.0.1:5274"
     assert settings.mongodb_uri == "mongodb://localhost:27017/evcsm"
     assert [c.charger_id for c in settings.fleet()] == ["CP1"]
+    assert settings.start_timeout == 60.0
 
 
 def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EVCSM_CHARGERS", "A:11, B:7.4")
     monkeypatch.setenv("EVCSM_SIM_SPEED", "30")
     monkeypatch.setenv("EVCSM_API_TOKEN", "s3cret")
+    monkeypatch.setenv("EVCSM_START_TIMEOUT", "90")
     settings = Settings()
+    assert settings.start_timeout == 90
     assert [(c.charger_id, c.max_power_kw) for c in settings.fleet()] == [("A", 11.0), ("B", 7.4)]
     assert settings.sim_speed == 30
     assert settings.api_token is not None
@@ -91,6 +95,42 @@ def test_passwords_are_kept_out_of_log_lines() -> None:
     uri = "mongodb://evcsm:hunter2@db1,db2/evcsm?replicaSet=rs0"
     assert "hunter2" not in redact_uri(uri)
     assert redact_uri(uri).startswith("mongodb://evcsm:***@db1")
+
+
+def test_access_settings_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EVCSM_HTTP_ADDR", "0.0.0.0:5274")
+    monkeypatch.setenv("EVCSM_ALLOWED_HOSTS", "evcsm.site.lan, *.Example.com.")
+    monkeypatch.setenv("EVCSM_ALLOWED_ORIGINS", "https://ops.example.com:443, http://10.0.0.5:8080")
+    monkeypatch.setenv("EVCSM_HTTP_MAX_CONNECTIONS", "20")
+    settings = Settings()
+    policy = access_policy(settings)
+    assert policy.hosts == ("evcsm.site.lan", "*.example.com")
+    assert policy.origins == ("https://ops.example.com", "http://10.0.0.5:8080")
+    assert Daemon(settings).limits.max_connections == 20
+
+
+def test_access_defaults_come_from_the_listen_address() -> None:
+    assert access_policy(Settings(http_addr="127.0.0.1:5274")).hosts == ()
+    assert access_policy(Settings(http_addr="evcsm.site.lan:80")).hosts == ("evcsm.site.lan",)
+    assert access_policy(Settings()).origins == ()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("allowed_hosts", "evcsm/api"),
+        ("allowed_hosts", "ev*sm.lan"),
+        ("allowed_hosts", "evcsm.lan:5274"),
+        ("allowed_origins", "ops.example.com"),
+        ("allowed_origins", "https://ops.example.com/app"),
+        ("allowed_origins", "ftp://ops.example.com"),
+        ("allowed_origins", "https://ops.example.com:99999"),
+        ("http_max_connections", 0),
+    ],
+)
+def test_bad_access_settings_are_refused(field: str, value: object) -> None:
+    with pytest.raises(ValidationError):
+        Settings.model_validate({field: value})
 
 
 def test_the_store_is_named_by_either_variable(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -63,3 +63,14 @@ def test_a_large_tick_is_split_into_numbered_parts_under_the_limit(count: int, l
 def test_a_limit_below_one_reading_is_refused() -> None:
     with pytest.raises(ReadingTooLarge):
         fleet_payloads(charging(2), 100)
+
+
+def test_a_reading_taken_before_the_tick_carries_its_own_time() -> None:
+    sessions = charging(3)
+    earlier = T0 + timedelta(seconds=20)
+    sessions[1] = sessions[1].model_copy(update={"updated_at": earlier})
+    (payload,) = fleet_payloads(sessions)
+    update = FleetUpdate.model_validate_json(payload)
+    assert update.timestamp == T0 + timedelta(seconds=60)
+    assert [r.timestamp for r in update.readings] == [None, earlier, None]
+    assert payload.count(b'"timestamp"') == 2

@@ -4,7 +4,7 @@ import asyncio
 from collections.abc import Sequence
 
 import pytest
-from evcsm_daemon.chargers import ChargerSpec, SimulatedCharger
+from evcsm_daemon.chargers import ChargerSpec, SimulatedCharger, SimulatedFleet
 from evcsm_daemon.core.profile import ChargeProfile
 from evcsm_daemon.errors import NoActiveSession, SessionNotFound, StoreUnavailable, UnknownCharger
 from evcsm_daemon.service import ORPHAN_REASON, ChargingService
@@ -21,20 +21,26 @@ class Recorder:
         self.changes: list[ChargingSession] = []
         self.states: list[ChargerState] = []
         self.ticks: list[list[ChargingSession]] = []
+        self.chargers: list[ChargerState] = []
 
     def status_changed(self, session: ChargingSession, state: ChargerState) -> None:
         self.changes.append(session)
         self.states.append(state)
 
+    def charger_changed(self, state: ChargerState) -> None:
+        self.chargers.append(state)
+
     def ticked(self, sessions: Sequence[ChargingSession]) -> None:
         self.ticks.append(list(sessions))
 
 
-def fleet(*specs: tuple[str, float]) -> list[SimulatedCharger]:
-    return [
-        SimulatedCharger(ChargerSpec(cid, kw), profile=ChargeProfile(max_power_kw=kw))
-        for cid, kw in specs
-    ]
+def fleet(*specs: tuple[str, float]) -> SimulatedFleet:
+    return SimulatedFleet(
+        [
+            SimulatedCharger(ChargerSpec(cid, kw), profile=ChargeProfile(max_power_kw=kw))
+            for cid, kw in specs
+        ]
+    )
 
 
 async def make_service(clock: FakeClock, store: SessionStore | None = None) -> ChargingService:
@@ -271,7 +277,7 @@ async def test_a_simulated_chargers_state_says_how_fast_its_meter_runs() -> None
     fast = SimulatedCharger(
         ChargerSpec("CP1", 22.0), profile=ChargeProfile(max_power_kw=22.0), speed=10.0
     )
-    service = ChargingService(store, [fast], clock=FakeClock())
+    service = ChargingService(store, SimulatedFleet([fast]), clock=FakeClock())
     state = service.state("CP1")
     assert state.simulation_speed == 10.0
     assert b'"simulationSpeed":10.0' in state.to_json()

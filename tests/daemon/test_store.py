@@ -15,7 +15,7 @@ from datetime import timedelta
 
 import pytest
 from evcsm_daemon.core.sessions import MeterReading, begin, finish, observe
-from evcsm_daemon.errors import SessionNotFound
+from evcsm_daemon.errors import SessionNotFound, StoreUnavailable
 from evcsm_daemon.store import SessionStore
 from evcsm_schema import ChargingSession, SessionQuery, SessionStatus
 
@@ -102,7 +102,7 @@ async def test_readings_only_move_forward_and_never_touch_stopped_sessions(
     assert stored.meter_wh == 2000
     assert stored.energy_consumed == 2.0
     assert stored.power_kw == 11.0
-    assert stored.updated_at == T0 + timedelta(seconds=1)  # the late write's time, read back aware
+    assert stored.updated_at == T0 + timedelta(seconds=2)  # a late write's time never lowers it
     assert stored.updated_at.utcoffset() == timedelta(0)
 
     stopped = await store.finish(
@@ -308,3 +308,62 @@ def test_the_daemon_needs_no_mongomock() -> None:
         "assert not [m for m in sys.modules if m.startswith('mongomock')], 'mongomock loaded'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+async def test_transaction_ids_are_unique_and_counted_by_the_database(stores: Opener) -> None:
+    first, second = await stores(), await stores()
+    ids = await asyncio.gather(
+        *(
+            store.next_transaction_id()
+            for store in itertools.islice(itertools.cycle((first, second)), 40)
+        )
+    )
+    assert sorted(ids) == list(range(1, 41))  # two daemons on one database share the counter
+    assert await (await stores()).next_transaction_id() == 41
+
+
+async def test_a_transaction_id_is_stored_once_and_found_by_it(store: SessionStore) -> None:
+    tx = await store.next_transaction_id()
+    session, created = await store.insert_active(ocpp_session("ST-1", 1, tx))
+    assert created
+    assert session.transaction_id == tx
+    assert session.charge_point_id == "ST-1"
+    assert session.connector_id == 1
+    assert session.id_tag == "TAG"
+    assert await store.by_transaction(tx) == session
+    assert await store.by_transaction(tx + 1) is None
+    clash = ocpp_session("ST-1", 2, tx)
+    with pytest.raises(StoreUnavailable, match="taken"):
+        await store.insert_active(clash)
+    with pytest.raises(SessionNotFound):
+        await store.get(clash.session_id)
+    stopped = await store.finish(finish(session, MeterReading(900, 0), T0, "Local"))
+    assert stopped is not None
+    assert await store.by_transaction(tx) == stopped
+
+
+async def test_a_repeated_start_transaction_keeps_the_first_transaction_id(
+    store: SessionStore,
+) -> None:
+    """A StartTransaction repeated: same idempotency key, so same sessionId; a fresh id loses."""
+    first = ocpp_session("ST-1", 1, await store.next_transaction_id())
+    stored, created = await store.insert_active(first)
+    assert created
+    repeat = first.model_copy(update={"transaction_id": await store.next_transaction_id()})
+    again, created = await store.insert_active(repeat)
+    assert created  # the same session, stored once
+    assert again == stored
+    assert again.transaction_id == first.transaction_id
+    assert await store.by_transaction(repeat.transaction_id or 0) is None
+    assert (await store.query(SessionQuery())).total == 1
+
+
+def ocpp_session(station: str, connector: int, tx: int) -> ChargingSession:
+    return begin(f"{station}-{connector}", 100, T0).model_copy(
+        update={
+            "transaction_id": tx,
+            "charge_point_id": station,
+            "connector_id": connector,
+            "id_tag": "TAG",
+        }
+    )

@@ -80,7 +80,7 @@ async def test_readings_are_stored_with_max_and_set(store: MongoStore, database:
     assert doc["meterWh"] == 2000
     assert doc["energyConsumed"] == 2.0
     assert doc["powerKw"] == 11.0
-    assert doc["updatedAt"] == T0 + timedelta(seconds=1)
+    assert doc["updatedAt"] == T0 + timedelta(seconds=2)  # $max: a late write never lowers it
 
 
 class RecordingCollection:
@@ -108,8 +108,12 @@ async def test_a_tick_on_mongodb_is_one_unordered_bulk_write() -> None:
         UpdateOne(
             {"sessionId": r.session_id, "status": "Charging"},
             {
-                "$max": {"meterWh": r.meter_wh, "energyConsumed": r.energy_consumed},
-                "$set": {"powerKw": 7.0, "updatedAt": T0 + timedelta(seconds=1)},
+                "$max": {
+                    "meterWh": r.meter_wh,
+                    "energyConsumed": r.energy_consumed,
+                    "updatedAt": T0 + timedelta(seconds=1),
+                },
+                "$set": {"powerKw": 7.0},
             },
         )
         for r in readings

@@ -180,3 +180,38 @@ def test_sqlite_uris_name_a_file(uri: str, path: str) -> None:
 def test_bad_store_uris_are_refused_when_read(uri: str, message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         Settings(store_uri=uri)
+
+
+VERSION_1 = """
+CREATE TABLE sessions (
+    id TEXT PRIMARY KEY, session_id TEXT NOT NULL UNIQUE, charger_id TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('Charging', 'Stopped')), start_ms INTEGER NOT NULL,
+    end_ms INTEGER, energy_consumed REAL NOT NULL, meter_start_wh INTEGER NOT NULL,
+    meter_wh INTEGER NOT NULL, power_kw REAL NOT NULL, stop_reason TEXT,
+    updated_ms INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX one_active_session_per_charger ON sessions (charger_id)
+    WHERE status = 'Charging';
+INSERT INTO sessions VALUES ('65b7e2e5e3b75c0012345678', 'old', 'CP1', 'Charging',
+    1768464000000, NULL, 0.5, 100, 600, 11.0, NULL, 1768464060000);
+PRAGMA user_version = 1;
+"""
+
+
+async def test_a_version_1_file_is_upgraded_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "v1.db"
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.executescript(VERSION_1)
+    store = SqliteStore(path)
+    try:
+        await store.ensure_indexes()
+        old = await store.get("old")
+        assert old.meter_wh == 600
+        assert old.transaction_id is None
+        assert old.charge_point_id is None
+        assert await store.next_transaction_id() == 1
+        await store.ensure_indexes()  # opening it again changes nothing
+        assert connection(store).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert await store.active("CP1") == old
+    finally:
+        await store.close()

@@ -39,6 +39,9 @@ async def test_ticks_go_on_while_the_store_hangs() -> None:
         def status_changed(self, session: ChargingSession, state: object) -> None:
             pass
 
+        def charger_changed(self, state: object) -> None:
+            pass
+
         def ticked(self, sessions: Sequence[ChargingSession]) -> None:
             clock.advance(10)
             published.append(len(sessions))
@@ -89,6 +92,9 @@ async def test_an_overrunning_tick_is_skipped_and_logged(caplog: pytest.LogCaptu
             self.ticks = 0
 
         def status_changed(self, session: ChargingSession, state: object) -> None:
+            pass
+
+        def charger_changed(self, state: object) -> None:
             pass
 
         def ticked(self, sessions: Sequence[ChargingSession]) -> None:

@@ -246,7 +246,7 @@ async def test_rest_says_what_is_in_effect_when_a_start_is_not_confirmed(
 
     app = create_app(service, ready, None)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://evcsm") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
         faulty.fail("insert_active", Fault.LOST_ACK)
         faulty.fail("insert_active", Fault.DOWN)
         response = await client.post("/api/chargers/CP1/start")

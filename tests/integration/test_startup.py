@@ -1,16 +1,23 @@
-"""Start-up trouble: one clear line naming the address, retries, recovery; never a traceback."""
+"""Start-up and shutdown: HTTP from the start, one line per retry, signals obeyed in every phase."""
 
 import asyncio
+import json
 import logging
+import signal
 import socket
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
+import httpx
 import pytest
+from evcsm_daemon.config import METAVARS, Settings
 from evcsm_daemon.main import main
 from evcsm_daemon.runtime import connect_store
 
 from tests.support.broker import Mosquitto, free_port
 from tests.support.daemon import daemon_settings, running_daemon
+from tests.support.process import DaemonProcess, daemon_process, unreachable_mongodb
 
 
 @pytest.fixture
@@ -74,22 +81,51 @@ def test_bad_settings_are_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]
     assert "Traceback" not in err
 
 
-def test_help_lists_every_setting(capsys: pytest.CaptureFixture[str]) -> None:
+def test_help_lists_every_setting_readably(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["--help"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    for flag in (
-        "--mqtt-url",
-        "--mqtt-password",
-        "--mongodb-uri",
-        "--http-addr",
-        "--chargers",
-        "--sim-speed",
-        "--api-token",
-        "--log-format",
-    ):
-        assert flag in out
+    assert set(METAVARS) == set(Settings.model_fields)
+    for field, metavar in METAVARS.items():
+        flag = "--" + field.replace("_", "-")
+        assert f"[{flag} {metavar}]" in out, flag
+        assert f"EVCSM_{field.upper()}" in " ".join(out.split()), field
+    for python_type in ("SecretStr", "null", "{str", " str]", " float]", " int]"):
+        assert python_type not in out
+    assert "(default: unset)" in out
+
+
+@pytest.mark.usefixtures("_restore_logging")
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--log-level", "LOUD"], "log_level: must be one of DEBUG, INFO"),
+        (["--log-format", "xml"], "log_format: Input should be 'text' or 'json'"),
+        (["--allowed-origins", "ops.example.com"], "allowed_origins: 'ops.example.com' is not"),
+    ],
+)
+def test_bad_settings_name_the_setting(
+    capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    assert main([*args, "--mongodb-uri", "memory"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"evcsm-daemon: {message}")
+    assert "Traceback" not in err
+
+
+def test_json_logs_are_plain_json_lines() -> None:
+    with daemon_process(EVCSM_LOG_FORMAT="json") as daemon:
+        daemon.wait_until("/api/chargers", 200)
+        assert daemon.get("/api/nothing-here").status_code == 404
+        daemon.stop(signal.SIGTERM)
+        lines = daemon.output().splitlines()
+    assert any("Started server process" in line for line in lines)
+    for line in lines:
+        record = json.loads(line)
+        assert set(record) == {"time", "level", "logger", "message"}, line
+        assert "\x1b" not in line
+        assert "\\u001b" not in line
 
 
 def test_a_taken_http_port_is_one_line(
@@ -103,3 +139,104 @@ def test_a_taken_http_port_is_one_line(
         code = main(["--http-addr", f"127.0.0.1:{port}", "--mongodb-uri", "memory"])
     assert code == 1
     assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().out
+
+
+SIGNALS = [signal.SIGTERM, signal.SIGINT]
+
+
+@pytest.mark.parametrize("sig", SIGNALS, ids=lambda sig: sig.name)
+def test_http_answers_while_the_database_is_unreachable_and_a_signal_stops_it(
+    sig: signal.Signals,
+) -> None:
+    with daemon_process(EVCSM_MONGODB_URI=unreachable_mongodb()) as daemon:
+        assert daemon.wait_until("/healthz", 200).json() == {"status": "ok"}
+        readiness = daemon.get("/readyz")
+        assert readiness.status_code == 503
+        assert readiness.json() == {"ready": False, "broker": False, "database": False}
+        for path in ("/api/chargers", "/api/sessions", "/api/ChargingSessionAPI/status"):
+            waiting = daemon.get(path)
+            assert waiting.status_code == 503, path
+            assert waiting.headers["content-type"] == "application/problem+json"
+            assert waiting.json()["code"] == "unavailable"
+        start = httpx.post(f"{daemon.url}/api/chargers/CP1/start", timeout=10)
+        assert start.status_code == 503
+        daemon.stop(sig)
+        assert daemon.process.returncode == 0, daemon.output()
+        assert "Traceback" not in daemon.output()
+
+
+@pytest.mark.parametrize("sig", SIGNALS, ids=lambda sig: sig.name)
+def test_a_signal_stops_it_while_the_broker_is_unreachable(sig: signal.Signals) -> None:
+    with daemon_process() as daemon:
+        daemon.wait_until("/api/chargers", 200)
+        readiness = daemon.get("/readyz")
+        assert readiness.status_code == 503
+        assert readiness.json() == {"ready": False, "broker": False, "database": True}
+        daemon.stop(sig)
+        assert daemon.process.returncode == 0, daemon.output()
+        assert "Traceback" not in daemon.output()
+
+
+def open_slow_request(port: int) -> socket.socket:
+    """A write whose body never finishes arriving: a request in flight at shutdown."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(
+        b"POST /api/chargers/CP2/stop HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 40\r\n\r\n{"
+    )
+    return sock
+
+
+def test_sigterm_stops_a_running_daemon_with_a_request_in_flight(broker: Mosquitto) -> None:
+    with daemon_process(EVCSM_MQTT_URL=broker.url) as daemon:
+        daemon.wait_until("/readyz", 200)
+        started = httpx.post(f"{daemon.url}/api/chargers/CP1/start", timeout=10)
+        assert started.status_code == 201
+        with open_slow_request(daemon.http_port):
+            daemon.stop(signal.SIGTERM)
+        assert daemon.process.returncode == 0, daemon.output()
+        output = daemon.output()
+        assert "Traceback" not in output
+        assert "shutting down" in output
+        assert output.rstrip().endswith("stopped")
+
+
+@contextmanager
+def frozen(broker: Mosquitto) -> Iterator[None]:
+    """The broker stops answering (SIGSTOP) but keeps its connections, until the block ends."""
+    assert broker._proc is not None
+    broker._proc.send_signal(signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        broker._proc.send_signal(signal.SIGCONT)
+
+
+def test_sigterm_stops_it_when_the_broker_hangs_during_shutdown(broker: Mosquitto) -> None:
+    with daemon_process(EVCSM_MQTT_URL=broker.url) as daemon:
+        daemon.wait_until("/readyz", 200)
+        assert httpx.post(f"{daemon.url}/api/chargers/CP1/start", timeout=10).status_code == 201
+        with frozen(broker):
+            daemon.stop(signal.SIGTERM)
+        assert daemon.process.returncode == 0, daemon.output()
+        assert "Traceback" not in daemon.output()
+
+
+def test_a_second_signal_during_shutdown_stops_it_at_once(broker: Mosquitto) -> None:
+    with daemon_process(EVCSM_MQTT_URL=broker.url) as daemon:
+        daemon.wait_until("/readyz", 200)
+        with frozen(broker):
+            daemon.process.send_signal(signal.SIGTERM)
+            wait_for_line(daemon, "shutting down")
+            daemon.stop(signal.SIGINT)
+        assert daemon.process.returncode == 0, daemon.output()
+        assert "SIGINT received again: stopping now" in daemon.output()
+        assert "Traceback" not in daemon.output()
+
+
+def wait_for_line(daemon: DaemonProcess, text: str) -> None:
+    """Wait until the daemon has printed `text`."""
+    deadline = time.monotonic() + 30
+    while text not in daemon.output():
+        assert time.monotonic() < deadline, f"never printed {text!r}:\n{daemon.output()}"
+        time.sleep(0.05)

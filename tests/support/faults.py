@@ -93,3 +93,11 @@ class FaultyStore:
     async def finish(self, stopped: ChargingSession) -> ChargingSession | None:
         result: ChargingSession | None = await self._call("finish", stopped)
         return result
+
+    async def by_transaction(self, transaction_id: int) -> ChargingSession | None:
+        result: ChargingSession | None = await self._call("by_transaction", transaction_id)
+        return result
+
+    async def next_transaction_id(self) -> int:
+        result: int = await self._call("next_transaction_id")
+        return result

@@ -1,4 +1,5 @@
-"""The real daemon as a separate process (`python -m evcsm_daemon.main`), for crash tests."""
+"""The real daemon as a separate process (`python -m evcsm_daemon.main`), for crash, start-up,
+signal and socket tests."""
 
 import asyncio
 import os
@@ -6,7 +7,9 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,8 @@ import httpx
 from tests.support.broker import free_port
 
 STARTUP_S = 60.0
+STOP_DEADLINE_S = 10.0
+"""What the daemon promises: SIGTERM or SIGINT ends it within 10 s, whatever it is doing."""
 
 
 async def eventually(what: str, check: Callable[[], Awaitable[Any]], within: float = 30.0) -> Any:
@@ -73,9 +78,72 @@ class DaemonProcess:
         self.proc.send_signal(sig)
         return self.proc.wait(timeout=30)
 
+    @property
+    def process(self) -> subprocess.Popen[bytes]:
+        """The process, once spawned."""
+        if self.proc is None:
+            raise RuntimeError("the daemon was not started")
+        return self.proc
+
+    def get(self, path: str) -> httpx.Response:
+        """GET `path` from the daemon."""
+        return httpx.get(f"{self.url}{path}", timeout=10)
+
+    def wait_until(self, path: str, status: int) -> httpx.Response:
+        """Poll `path` until it answers `status` (or fail after STARTUP_S)."""
+        deadline = time.monotonic() + STARTUP_S
+        last: object = None
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, f"the daemon exited early:\n{self.output()}"
+            try:
+                response = self.get(path)
+            except httpx.TransportError as exc:
+                last = exc
+            else:
+                if response.status_code == status:
+                    return response
+                last = response
+            time.sleep(0.1)
+        raise AssertionError(f"{path} never answered {status} (last: {last!r}):\n{self.output()}")
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM) -> float:
+        """Send `sig`, wait for the exit (at most STOP_DEADLINE_S) and return how long it took."""
+        started = time.monotonic()
+        self.process.send_signal(sig)
+        try:
+            self.process.wait(STOP_DEADLINE_S)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(
+                f"still running {STOP_DEADLINE_S:.0f} s after {sig.name}:\n{self.output()}"
+            ) from None
+        return time.monotonic() - started
+
     def close(self) -> None:
         """Kill it if it still runs; remove the log."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
         self.log.unlink(missing_ok=True)
+
+
+def unreachable_mongodb() -> str:
+    """A MongoDB URI where nothing listens."""
+    return f"mongodb://127.0.0.1:{free_port()}/evcsm"
+
+
+@contextmanager
+def daemon_process(**settings: str) -> Iterator[DaemonProcess]:
+    """A started daemon with the EVCSM_ settings given (memory store, no broker by default)."""
+    daemon = DaemonProcess(
+        **{
+            "EVCSM_MONGODB_URI": "memory",
+            "EVCSM_MQTT_URL": f"mqtt://127.0.0.1:{free_port()}",
+            "EVCSM_CHARGERS": "CP1:22,CP2:11",
+            **settings,
+        }
+    )
+    daemon.spawn()
+    try:
+        yield daemon
+    finally:
+        daemon.close()

@@ -1,25 +1,30 @@
 """Which chargers the table shows: by status, by a piece of id, both, or all."""
 
 import pytest
-from evcsm_schema import Availability
+from evcsm_schema import Availability, ChargerStatus
 from evcsm_tui.filters import ChargerFilter, StatusFilter
 from evcsm_tui.state import DashboardState, LinkChange, LinkStatus, fold_all
 
 from tests.tui.data import FLEET
 
-STATE = fold_all(DashboardState(), [LinkChange(LinkStatus.CONNECTED), Availability.ONLINE, *FLEET])
+FAULTED = FLEET[3].model_copy(update={"charger_id": "OCPP-7", "status": ChargerStatus.FAULTED})
+STATE = fold_all(
+    DashboardState(), [LinkChange(LinkStatus.CONNECTED), Availability.ONLINE, *FLEET, FAULTED]
+)
 
 
 @pytest.mark.parametrize(
     ("shown", "rows"),
     [
-        (ChargerFilter(), ("CP1", "CP2", "CP3", "DEPOT-04")),
+        (ChargerFilter(), ("CP1", "CP2", "CP3", "DEPOT-04", "OCPP-7")),
         (ChargerFilter(StatusFilter.CHARGING), ("CP1", "CP3")),
         (ChargerFilter(StatusFilter.IDLE), ("CP2", "DEPOT-04")),
-        (ChargerFilter(text="cp"), ("CP1", "CP2", "CP3")),
+        (ChargerFilter(text="cp"), ("CP1", "CP2", "CP3", "OCPP-7")),
         (ChargerFilter(text="DEPOT"), ("DEPOT-04",)),
         (ChargerFilter(StatusFilter.IDLE, "cp"), ("CP2",)),
         (ChargerFilter(StatusFilter.CHARGING, "depot"), ()),
+        (ChargerFilter(StatusFilter.OTHER), ("OCPP-7",)),
+        (ChargerFilter(text="-"), ("DEPOT-04", "OCPP-7")),
     ],
 )
 def test_rows_kept_in_display_order(shown: ChargerFilter, rows: tuple[str, ...]) -> None:

@@ -290,3 +290,16 @@ def test_a_trace_keeps_the_window_over_many_readings() -> None:
     assert trace.times[-1] == (5 * MAX_SAMPLES - 1) / 4
     assert trace.span_s <= window
     assert trace.peak_kw == 5 * MAX_SAMPLES - 1
+
+
+def test_a_reading_with_its_own_time_is_ordered_by_it() -> None:
+    state = folded(*LIVE, CP1_TICKS[5])
+    older = CP1_TICKS[2].readings[0].model_copy(update={"timestamp": CP1_TICKS[2].timestamp})
+    late = FleetUpdate(timestamp=CP1_TICKS[9].timestamp, readings=[older])
+    assert fold(state, late) is state  # read before the reading shown: dropped
+    newer = CP1_TICKS[7].readings[0].model_copy(update={"timestamp": CP1_TICKS[7].timestamp})
+    moved = fold(state, FleetUpdate(timestamp=CP1_TICKS[9].timestamp, readings=[newer]))
+    cp1 = moved.chargers["CP1"]
+    assert cp1.live is not None
+    assert cp1.live.at == CP1_TICKS[7].timestamp
+    assert cp1.samples.times[-1] == CP1_TICKS[7].timestamp.timestamp()

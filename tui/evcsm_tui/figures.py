@@ -48,9 +48,9 @@ def figures(view: ChargerView, now: datetime, tz: tzinfo | None) -> list[Figure]
     """The rows for `view` as of `now`, times in `tz`."""
     session = view.session
     peak = f" · peak {fmt.kw(view.peak_kw)}" if view.samples else ""
-    power = Figure(
-        "Power", f"{fmt.kw(view.power_kw)} kW of {fmt.kw(view.state.max_power_kw)}{peak}"
-    )
+    rated = view.state.max_power_kw
+    of = f" of {fmt.kw(rated)}" if rated is not None else ""  # unknown for an OCPP charger
+    power = Figure("Power", f"{fmt.kw(view.power_kw)} kW{of}{peak}")
     if session is None:
         return [power, Figure("Session", "none on this charger yet")]
     meter_wh = view.live.meter_wh if view.live else session.meter_wh

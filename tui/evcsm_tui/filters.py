@@ -1,5 +1,8 @@
 """Which chargers the dashboard's table shows: all, or those of one status, or whose id contains
-some text. Pure: the screen keeps a `ChargerFilter` and the table shows `rows(state)`."""
+some text. Pure: the screen keeps a `ChargerFilter` and the table shows `rows(state)`.
+
+Statuses other than Charging and Idle (an OCPP connector's Faulted, Offline, SuspendedEV, ...)
+are one choice, `other`: in a large fleet these are the chargers that need a look."""
 
 from dataclasses import dataclass
 from enum import StrEnum
@@ -13,6 +16,8 @@ class StatusFilter(StrEnum):
     ALL = "all"
     CHARGING = "Charging"
     IDLE = "Idle"
+    OTHER = "other"
+    """Neither Charging nor Idle."""
 
 
 @dataclass(frozen=True)
@@ -29,7 +34,11 @@ class ChargerFilter:
 
     def matches(self, view: ChargerView) -> bool:
         """True when the filter shows `view`."""
-        if self.status is not StatusFilter.ALL and view.status_label != self.status.value:
+        status = self.status
+        if status is StatusFilter.OTHER:
+            if view.status_label in (StatusFilter.CHARGING.value, StatusFilter.IDLE.value):
+                return False
+        elif status is not StatusFilter.ALL and view.status_label != status.value:
             return False
         return self.text.casefold() in view.charger_id.casefold()
 

@@ -27,11 +27,11 @@ from enum import StrEnum
 from evcsm_schema import (
     Availability,
     ChargerState,
-    ChargerStatus,
     ChargingSession,
     CommandAction,
     FleetReading,
     FleetUpdate,
+    SessionStatus,
 )
 
 SAMPLE_WINDOW = timedelta(minutes=5)
@@ -181,11 +181,12 @@ class ChargerView:
     @property
     def charging(self) -> bool:
         """True while the daemon says a session is active."""
-        return self.state.status is ChargerStatus.CHARGING
+        return _active(self.state)
 
     @property
     def status_label(self) -> str:
-        """The charger's status in the daemon's words: Charging or Idle.
+        """The charger's status in the daemon's words: Charging or Idle, and for an OCPP charger
+        its other states (SuspendedEV, Faulted, Offline, ...).
 
         A stopped session is a session's status, never a charger's: REST, the retained state
         and the dashboard all call a charger without an active session Idle.
@@ -211,7 +212,12 @@ class ChargerView:
     @property
     def load(self) -> float:
         """Power now as a fraction of the charger's maximum, between 0 and 1."""
-        return min(1.0, max(0.0, self.power_kw / self.state.max_power_kw))
+        return min(1.0, max(0.0, self.power_kw / self.max_kw))
+
+    @property
+    def max_kw(self) -> float:
+        """The charger's maximum power; when unknown (OCPP), the highest seen, at least 1 kW."""
+        return self.state.max_power_kw or max(self.peak_kw, 1.0)
 
     @property
     def peak_kw(self) -> float:
@@ -294,11 +300,16 @@ def fold_all(state: DashboardState, events: Iterable[Inbound]) -> DashboardState
         elif isinstance(event, Availability):
             state = replace(state, daemon=event)
         elif isinstance(event, FleetUpdate):
-            at, at_s = event.timestamp, event.timestamp.timestamp()
+            tick, tick_s = event.timestamp, event.timestamp.timestamp()
             for reading in event.readings:
                 view = batch.get(reading.charger_id)
-                if view is not None:
-                    batch.put(_apply_reading(view, at, at_s, reading))
+                if view is None:
+                    continue
+                at = reading.timestamp
+                if at is None:
+                    batch.put(_apply_reading(view, tick, tick_s, reading))
+                else:
+                    batch.put(_apply_reading(view, at, at.timestamp(), reading))
         elif isinstance(event, ChargerGone):
             batch.drop(event.charger_id)
         else:
@@ -372,10 +383,15 @@ def _apply_state(view: ChargerView | None, new: ChargerState) -> ChargerView:
         and view.session is not None
         and new.session.session_id == view.session.session_id
     )
-    live = view.live if same_session and new.status is ChargerStatus.CHARGING else None
+    live = view.live if same_session and _active(new) else None
     if live is not None and new.session is not None and live.at <= new.session.updated_at:
         live = None
     return replace(view, state=new, live=live, samples=view.samples if same_session else NO_TRACE)
+
+
+def _active(state: ChargerState) -> bool:
+    """True when the state names a session in progress."""
+    return state.session is not None and state.session.status is SessionStatus.CHARGING
 
 
 def _apply_reading(

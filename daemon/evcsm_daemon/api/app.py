@@ -1,10 +1,21 @@
-"""The FastAPI application, with Swagger UI served from the daemon itself (no CDN)."""
+"""The FastAPI application, with Swagger UI served from the daemon itself (no CDN).
+
+The app answers from the moment the daemon listens: health and readiness at once, and every
+route that needs the database with 503 `unavailable` until `attach()` hands it the service.
+"""
+
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
+from starlette.middleware.cors import CORSMiddleware
 
 from evcsm_daemon.api import chargers, health, problems, seed, sessions
+from evcsm_daemon.api.access import ANY, AccessPolicy
+from evcsm_daemon.api.guard import RequestGuard
 from evcsm_daemon.api.health import ReadinessProbe
+from evcsm_daemon.api.limits import HttpLimits
+from evcsm_daemon.api.responses import problems_as_problem_json
 from evcsm_daemon.service import ChargingService
 
 SWAGGER_UI = "/swagger/index.html"
@@ -12,9 +23,13 @@ OPENAPI_JSON = "/swagger/v1/swagger.json"
 
 
 def create_app(
-    service: ChargingService, readiness: ReadinessProbe, api_token: str | None = None
+    service: ChargingService | None,
+    readiness: ReadinessProbe,
+    policy: AccessPolicy | None = None,
+    limits: HttpLimits | None = None,
 ) -> FastAPI:
-    """The REST API over `service`; `api_token`, when set, guards mutating calls."""
+    """The REST API over `service` (None until the database is reached), behind its guard."""
+    policy = policy or AccessPolicy()
     app = FastAPIOffline(
         title="EVCSM",
         summary="EV charging session management",
@@ -26,8 +41,28 @@ def create_app(
     )
     app.state.service = service
     app.state.readiness = readiness
-    app.state.api_token = api_token
+    build_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = problems_as_problem_json(build_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend it
     problems.install(app)
     for module in (seed, chargers, sessions, health):
         app.include_router(module.router)
+    if policy.origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=["*"] if ANY in policy.origins else list(policy.origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.add_middleware(RequestGuard, policy=policy, limits=limits or HttpLimits())
     return app
+
+
+def attach(app: FastAPI, service: ChargingService) -> None:
+    """Serve `service` from now on: the database has been reached."""
+    app.state.service = service

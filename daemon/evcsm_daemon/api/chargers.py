@@ -6,14 +6,14 @@ from evcsm_schema import CHARGER_ID_PATTERN, ChargerState, ChargingSession, Stop
 from fastapi import APIRouter, Body, Path, Response, status
 
 from evcsm_daemon.api.deps import Guarded, Service
-from evcsm_daemon.api.responses import ERRORS
+from evcsm_daemon.api.responses import ERRORS, WRITE_ERRORS
 
 router = APIRouter(prefix="/api/chargers", tags=["chargers"])
 
 ChargerPath = Annotated[str, Path(pattern=CHARGER_ID_PATTERN, description="Charger id.")]
 
 
-@router.get("", response_model_exclude_none=True)
+@router.get("", responses=ERRORS, response_model_exclude_none=True)
 async def list_chargers(service: Service) -> list[ChargerState]:
     """Every configured charger with its state."""
     return service.states()
@@ -28,7 +28,7 @@ async def get_charger(service: Service, charger_id: ChargerPath) -> ChargerState
 @router.post(
     "/{charger_id}/start",
     dependencies=Guarded,
-    responses={**ERRORS, 201: {"description": "A new session started."}},
+    responses={**WRITE_ERRORS, 201: {"description": "A new session started."}},
     response_model_exclude_none=True,
 )
 async def start_charger(
@@ -43,7 +43,7 @@ async def start_charger(
 @router.post(
     "/{charger_id}/stop",
     dependencies=Guarded,
-    responses=ERRORS,
+    responses=WRITE_ERRORS,
     response_model_exclude_none=True,
 )
 async def stop_charger(

@@ -7,7 +7,7 @@ from evcsm_schema import ChargingSession
 from fastapi import APIRouter
 
 from evcsm_daemon.api.deps import Guarded, Service
-from evcsm_daemon.api.responses import ERRORS
+from evcsm_daemon.api.responses import ERRORS, WRITE_ERRORS
 
 router = APIRouter(prefix="/api/ChargingSessionAPI", tags=["seed-compatible"])
 
@@ -15,7 +15,7 @@ router = APIRouter(prefix="/api/ChargingSessionAPI", tags=["seed-compatible"])
 @router.post(
     "/start",
     dependencies=Guarded,
-    responses=ERRORS,
+    responses=WRITE_ERRORS,
     response_model_exclude_none=True,
 )
 async def start(service: Service) -> ChargingSession:
@@ -27,7 +27,7 @@ async def start(service: Service) -> ChargingSession:
 @router.post(
     "/stop",
     dependencies=Guarded,
-    responses=ERRORS,
+    responses=WRITE_ERRORS,
     response_model_exclude_none=True,
 )
 async def stop(service: Service) -> ChargingSession:

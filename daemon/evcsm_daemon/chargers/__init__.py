@@ -1,6 +1,6 @@
-"""Chargers: the interface the session rules need, and a simulated charger behind it."""
+"""Chargers: the driver boundary, and the simulated fleet behind it (OCPP stations: `ocpp`)."""
 
-from evcsm_daemon.chargers.base import Charger, ChargerSpec
-from evcsm_daemon.chargers.simulated import SimulatedCharger
+from evcsm_daemon.chargers.base import ChargerDriver, ChargerSpec, StationDriver
+from evcsm_daemon.chargers.simulated import SimulatedCharger, SimulatedFleet
 
-__all__ = ["Charger", "ChargerSpec", "SimulatedCharger"]
+__all__ = ["ChargerDriver", "ChargerSpec", "SimulatedCharger", "SimulatedFleet", "StationDriver"]

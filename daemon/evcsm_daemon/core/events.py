@@ -14,12 +14,17 @@ whole Wh, never a difference.
 One charge point connector is one charger of the fleet, id `{station_id}-{connector_id}`
 (`charger_id()`); connector 0 stands for the whole station.
 
+Chargers that live inside the daemon (the simulated fleet) have no station, no idTags and no
+transaction ids: they report `SessionBegan`, `SessionEnded` by fleet id, and all the readings of
+one meter tick as one `FleetSampled`, handed to `BatchSink.sampled` without an await so a tick of
+thousands of sessions costs no task switch per session.
+
 The other direction is `ChargerCommands`: what the service may ask of a station, always from
 outside any event handling. Each command returns the station's answer, or raises one of:
 
     EvcsmError (evcsm_daemon.errors)
     └── ChargerCommandError      the command was not carried out (unavailable)
-        ├── ChargerOffline       the station is not connected (or not accepted)
+        ├── ChargerOffline       the station is not connected, or not accepted (charger_offline)
         ├── ChargerNoAnswer      no answer in time, or the connection dropped while waiting
         ├── ChargerRefused       the station answered a CALLERROR (NotSupported, ...)
         └── ChargerBadAnswer     the station's answer breaks the OCPP schema
@@ -30,12 +35,13 @@ carry (an idTag over 20 characters) raises `BadRequest`.
 Pure data: no IO, no protocol library.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from evcsm_schema import ErrorCode
+from evcsm_schema import ChargingSession, ErrorCode
 
 from evcsm_daemon.errors import EvcsmError
 
@@ -197,6 +203,40 @@ class TransactionStopped:
     samples: tuple[MeterSample, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class SessionBegan:
+    """A charger addressed by fleet id began delivering energy. Outcome: the `ChargingSession`
+    it must meter, as stored: its own, or one another daemon stored on the charger first.
+
+    The sink raises when the session could not be stored; the charger then does not begin.
+    """
+
+    charger_id: str
+    at: datetime
+    meter_start_wh: int
+
+
+@dataclass(frozen=True, slots=True)
+class SessionEnded:
+    """A charger addressed by fleet id stopped the session `session_id`. Outcome: the stopped
+    `ChargingSession`. The sink raises StoreUnavailable when the stop is not in effect (the
+    charger carries on), WriteNotConfirmed when it is in effect but not yet stored."""
+
+    charger_id: str
+    session_id: str
+    at: datetime
+    meter_stop_wh: int
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FleetSampled:
+    """One meter tick of a fleet: `(charger_id, register Wh, power kW)` of each charging charger."""
+
+    at: datetime
+    readings: Sequence[tuple[str, int, float]]
+
+
 ChargerEvent = (
     StationConnected
     | StationBooted
@@ -206,6 +246,8 @@ ChargerEvent = (
     | TransactionStarted
     | MeterValuesReported
     | TransactionStopped
+    | SessionBegan
+    | SessionEnded
 )
 
 
@@ -238,7 +280,7 @@ class StopOutcome:
     id_tag_status: IdTagStatus = IdTagStatus.ACCEPTED
 
 
-Outcome = IdTagVerdict | StartOutcome | StopOutcome | None
+Outcome = IdTagVerdict | StartOutcome | StopOutcome | ChargingSession | None
 
 
 class EventSink(Protocol):
@@ -253,6 +295,14 @@ class EventSink(Protocol):
 
     async def handle(self, event: ChargerEvent) -> Outcome:
         """Take in one event; answer what the event asks for."""
+        ...
+
+
+class BatchSink(EventSink, Protocol):
+    """An event sink that also takes a fleet's meter ticks, synchronously (the service)."""
+
+    def sampled(self, batch: FleetSampled) -> None:
+        """Take in one tick's readings; never awaits, never raises for an unknown charger."""
         ...
 
 
@@ -392,7 +442,9 @@ class ChargerCommandError(EvcsmError):
 
 
 class ChargerOffline(ChargerCommandError):
-    """The station is not connected, or its identity is not accepted."""
+    """The station is not connected, or its identity is not accepted (charger_offline)."""
+
+    code = ErrorCode.CHARGER_OFFLINE
 
     def __init__(self, station_id: str) -> None:
         super().__init__(f"charge point {station_id!r} is not connected")

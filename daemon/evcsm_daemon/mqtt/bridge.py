@@ -85,6 +85,10 @@ class MqttBridge:
         self._enqueue(Outgoing(topics.SEED_CHARGING, StatusEvent.of(session).to_json(), qos=1))
         self._enqueue(self._state_message(state))
 
+    def charger_changed(self, state: ChargerState) -> None:
+        """Queue the charger's retained state (a new charger, or a new status)."""
+        self._enqueue(self._state_message(state))
+
     def ticked(self, sessions: Sequence[ChargingSession]) -> None:
         """Queue the tick's `FleetUpdate` and its `session/updates` (dropped when offline)."""
         if not self.connected.is_set():

@@ -25,12 +25,13 @@ def fleet_payloads(
 ) -> list[bytes]:
     """The `FleetUpdate` payloads of one tick, in order; none when no session is active.
 
-    The message's timestamp is the latest reading's (a tick reads every meter at one moment).
+    The message's timestamp is the latest reading's: a tick reads every simulated meter at one
+    moment, and a reading taken at another (an OCPP charger's last meter value) carries its own.
     """
     if not sessions:
         return []
     timestamp = max(session.updated_at for session in sessions)
-    readings = [FleetReading.of(session) for session in sessions]
+    readings = [FleetReading.of(session, timestamp) for session in sessions]
     whole = FleetUpdate(timestamp=timestamp, readings=readings).to_json()
     if len(whole) <= max_bytes:
         return [whole]

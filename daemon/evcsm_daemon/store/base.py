@@ -8,6 +8,9 @@ are the store's, enforced by the database where there is one:
   `status: "Charging"` documents, or the backend's equivalent);
 - a reading never lowers the register or the energy (`$max` semantics);
 - stops and readings only touch sessions still `Charging`, so a late write never undoes a stop;
+- OCPP transaction ids are handed out by the store (`next_transaction_id`, an atomic counter
+  kept in the database) and are unique among sessions (a unique index on `transactionId`);
+- `updatedAt` never goes back: a reading older than the stored one leaves it as it is;
 - every write is idempotent, keyed by the session's UUID (`sessionId`, made by the daemon): a
   write repeated with the same arguments changes nothing more and answers as the first would
   have. So a write whose outcome is unknown (`WriteNotConfirmed`) is settled by repeating it.
@@ -44,6 +47,8 @@ class SessionStore(Protocol):
     async def insert_active(self, session: ChargingSession) -> tuple[ChargingSession, bool]:
         """Store a new `Charging` session, unless its charger has one already.
 
+        A session whose `transactionId` another session holds is refused (StoreUnavailable).
+
         Returns `(stored, True)` when `session` is stored (also when an earlier attempt of this
         same session was), with its `id` set; `(other, False)` when another session is active
         on the charger: `session` is then not stored.
@@ -66,9 +71,20 @@ class SessionStore(Protocol):
         `startTime`), newest first (ties by `id`, newest first), `limit` of them after
         `offset`, with `total` the number matching in all."""
 
+    async def by_transaction(self, transaction_id: int) -> ChargingSession | None:
+        """The session with this OCPP `transactionId`, active or not, or None."""
+
+    async def next_transaction_id(self) -> int:
+        """A new OCPP transaction id, 1 ... 2**31 - 1, that this database never gave before.
+
+        An atomic increment of one counter (a document, a row) shared by every daemon on the
+        database. An id whose answer was lost (`WriteNotConfirmed`) is skipped, never given twice;
+        StoreUnavailable also when the ids are exhausted.
+        """
+
     async def save_readings(self, sessions: Sequence[ChargingSession]) -> None:
-        """For each session still `Charging`: `meterWh` and `energyConsumed` raised to the
-        reading's if higher (never lowered), `powerKw` and `updatedAt` set. Others untouched.
+        """For each session still `Charging`: `meterWh`, `energyConsumed` and `updatedAt` raised
+        to the reading's if higher (never lowered), `powerKw` set. Others untouched.
         One write for the whole batch; nothing when empty."""
 
     async def finish(self, stopped: ChargingSession) -> ChargingSession | None:

@@ -8,6 +8,8 @@ It indexes what it is asked for, as a database would:
 - `sessionId` → session, a dict: `get`, readings and stops are O(1);
 - `chargerId` → its `Charging` session's id, a dict: `active` is O(1), and it is the unique
   index that allows one active session per charger;
+- `transactionId` → its session's id, a dict: `by_transaction` is O(1), and it keeps transaction
+  ids unique;
 - every session's `(startTime, id)` in one sorted list, and per charger in another: `latest` is
   O(1), a page of history is two bisections and a slice, whatever the filters. Starts append
   (start times only move forward, so the sorted insert lands at the end).
@@ -22,9 +24,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from evcsm_schema import ChargingSession, SessionPage, SessionQuery, SessionStatus
+from evcsm_schema.session import MAX_TRANSACTION_ID
 
 from evcsm_daemon.core.sessions import to_ms
-from evcsm_daemon.errors import SessionNotFound
+from evcsm_daemon.errors import SessionNotFound, StoreUnavailable
 from evcsm_daemon.store.documents import with_id
 
 Key = tuple[datetime, str, str]
@@ -39,6 +42,9 @@ class MemoryDatabase:
     active: dict[str, str] = field(default_factory=dict)
     history: list[Key] = field(default_factory=list)
     charger_history: dict[str, list[Key]] = field(default_factory=dict)
+    transactions: dict[int, str] = field(default_factory=dict)
+    """OCPP `transactionId` → `sessionId`: the unique index on transaction ids."""
+    last_transaction_id: int = 0
 
 
 @functools.cache
@@ -89,6 +95,12 @@ class MemoryStore:
             return mine, True
         if (current := db.active.get(session.charger_id)) is not None:
             return db.sessions[current], False
+        if session.transaction_id is not None:
+            if session.transaction_id in db.transactions:
+                raise StoreUnavailable(
+                    f"transaction id {session.transaction_id} is taken; nothing was changed"
+                )
+            db.transactions[session.transaction_id] = session.session_id
         stored = with_id(session)
         db.sessions[stored.session_id] = stored
         db.active[stored.charger_id] = stored.session_id
@@ -109,6 +121,18 @@ class MemoryStore:
         """The charger's most recent session, active or not."""
         rows = self._db.charger_history.get(charger_id)
         return self._db.sessions[rows[-1][2]] if rows else None
+
+    async def by_transaction(self, transaction_id: int) -> ChargingSession | None:
+        """The session with this transaction id, if any."""
+        session_id = self._db.transactions.get(transaction_id)
+        return self._db.sessions[session_id] if session_id is not None else None
+
+    async def next_transaction_id(self) -> int:
+        """The counter, raised by one."""
+        if self._db.last_transaction_id >= MAX_TRANSACTION_ID:
+            raise StoreUnavailable("transaction ids are exhausted")
+        self._db.last_transaction_id += 1
+        return self._db.last_transaction_id
 
     async def get(self, session_id: str) -> ChargingSession:
         """One session by its `sessionId`."""
@@ -150,7 +174,7 @@ class MemoryStore:
         )
 
     async def save_readings(self, sessions: Sequence[ChargingSession]) -> None:
-        """Raise the register and energy, set power and time, of sessions still Charging."""
+        """Raise the register, energy and time, set power, of sessions still Charging."""
         stored = self._db.sessions
         for reading in sessions:
             current = stored.get(reading.session_id)
@@ -161,7 +185,7 @@ class MemoryStore:
                     "meter_wh": max(current.meter_wh, reading.meter_wh),
                     "energy_consumed": max(current.energy_consumed, reading.energy_consumed),
                     "power_kw": reading.power_kw,
-                    "updated_at": reading.updated_at,
+                    "updated_at": max(current.updated_at, reading.updated_at),
                 }
             )
 
@@ -177,7 +201,7 @@ class MemoryStore:
                 "end_time": stopped.end_time,
                 "power_kw": 0.0,
                 "stop_reason": stopped.stop_reason,
-                "updated_at": stopped.updated_at,
+                "updated_at": max(current.updated_at, stopped.updated_at),
                 "meter_wh": max(current.meter_wh, stopped.meter_wh),
                 "energy_consumed": max(current.energy_consumed, stopped.energy_consumed),
             }

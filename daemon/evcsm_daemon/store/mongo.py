@@ -3,7 +3,9 @@
 One active session per charger is enforced by MongoDB itself: a unique index on `chargerId`
 restricted to documents with `status: "Charging"`. Two concurrent starts (from MQTT and REST,
 or from two daemons) race on the insert; the loser gets a duplicate-key error and returns the
-winner's session instead. `sessionId` has a unique index too, which makes a repeated insert of
+winner's session instead. `transactionId` is unique among the documents that have one, and a
+document of the `counters` collection hands out new ones with an atomic `$inc`. `sessionId` has a
+unique index too, which makes a repeated insert of
 the same session a no-op that reads back what the first stored. Stops and readings filter on
 `status: "Charging"`, and the register only moves forward (`$max`).
 
@@ -18,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from evcsm_schema import ChargingSession, SessionPage, SessionQuery, SessionStatus
+from evcsm_schema.session import MAX_TRANSACTION_ID
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.errors import (
     BulkWriteError,
@@ -41,6 +44,8 @@ from evcsm_daemon.errors import (
 from evcsm_daemon.store.documents import from_document, to_document
 
 COLLECTION = "sessions"
+COUNTERS = "counters"
+TRANSACTION_COUNTER = "transactionId"
 CHARGING = SessionStatus.CHARGING.value
 INSERT_ATTEMPTS = 5
 """Inserts that lose to a session stopped before it could be read, before giving up."""
@@ -124,6 +129,12 @@ class MongoStore:
                 [("chargerId", ASCENDING), ("startTime", DESCENDING)], name="charger_history"
             )
             await self._sessions.create_index([("startTime", DESCENDING)], name="history")
+            await self._sessions.create_index(
+                [("transactionId", ASCENDING)],
+                name="transaction_id",
+                unique=True,
+                partialFilterExpression={"transactionId": {"$exists": True}},
+            )
 
     async def insert_active(self, session: ChargingSession) -> tuple[ChargingSession, bool]:
         """Store a new active session, or return the charger's existing one."""
@@ -143,8 +154,15 @@ class MongoStore:
                 existing = await self._sessions.find_one(
                     {"chargerId": session.charger_id, "status": CHARGING}
                 )
+                taken = session.transaction_id is not None and await self._sessions.find_one(
+                    {"transactionId": session.transaction_id}
+                )
             if existing is not None:
                 return from_document(existing), False
+            if taken:
+                raise StoreUnavailable(
+                    f"transaction id {session.transaction_id} is taken; nothing was changed"
+                )
             # The charger's session stopped between our insert and these reads: insert again.
         raise StoreUnavailable(f"charger {session.charger_id!r} is busy; nothing was changed")
 
@@ -170,6 +188,26 @@ class MongoStore:
         with driver_errors(write=False):
             docs = await cursor.to_list(length=1)
         return from_document(docs[0]) if docs else None
+
+    async def by_transaction(self, transaction_id: int) -> ChargingSession | None:
+        """The session with this transaction id, if any."""
+        with driver_errors(write=False):
+            doc = await self._sessions.find_one({"transactionId": transaction_id})
+        return from_document(doc) if doc else None
+
+    async def next_transaction_id(self) -> int:
+        """The counter document, raised by one with `$inc` (created at 1 if missing)."""
+        with driver_errors(write=True):
+            doc = await self._db[COUNTERS].find_one_and_update(
+                {"_id": TRANSACTION_COUNTER},
+                {"$inc": {"value": 1}},
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+            )
+        value = int(doc["value"])
+        if value > MAX_TRANSACTION_ID:
+            raise StoreUnavailable("transaction ids are exhausted")
+        return value
 
     async def get(self, session_id: str) -> ChargingSession:
         """One session by its `sessionId`."""
@@ -217,8 +255,12 @@ class MongoStore:
             UpdateOne(
                 {"sessionId": s.session_id, "status": CHARGING},
                 {
-                    "$max": {"meterWh": s.meter_wh, "energyConsumed": s.energy_consumed},
-                    "$set": {"powerKw": s.power_kw, "updatedAt": s.updated_at},
+                    "$max": {
+                        "meterWh": s.meter_wh,
+                        "energyConsumed": s.energy_consumed,
+                        "updatedAt": s.updated_at,
+                    },
+                    "$set": {"powerKw": s.power_kw},
                 },
             )
             for s in sessions
@@ -237,11 +279,11 @@ class MongoStore:
                         "endTime": stopped.end_time,
                         "powerKw": 0.0,
                         "stopReason": stopped.stop_reason,
-                        "updatedAt": stopped.updated_at,
                     },
                     "$max": {
                         "meterWh": stopped.meter_wh,
                         "energyConsumed": stopped.energy_consumed,
+                        "updatedAt": stopped.updated_at,
                     },
                 },
                 return_document=ReturnDocument.AFTER,

@@ -25,6 +25,10 @@ COLUMNS = (
     "power_kw",
     "stop_reason",
     "updated_ms",
+    "transaction_id",
+    "charge_point_id",
+    "connector_id",
+    "id_tag",
 )
 INSERT = (
     f"INSERT INTO sessions ({', '.join(COLUMNS)})"  # noqa: S608 - constant column names
@@ -57,14 +61,19 @@ def to_row(session: ChargingSession) -> tuple[Any, ...]:
         session.power_kw,
         session.stop_reason,
         ms(session.updated_at),
+        session.transaction_id,
+        session.charge_point_id,
+        session.connector_id,
+        session.id_tag,
     )
 
 
 def from_row(row: tuple[Any, ...]) -> ChargingSession:
     """A row, in COLUMNS order, as a session."""
     (id_, sid, charger, status, start, end, energy, meter_start, meter, power, reason, updated) = (
-        row
+        row[:12]
     )
+    transaction_id, charge_point_id, connector_id, id_tag = row[12:]
     return ChargingSession(
         id=id_,
         session_id=sid,
@@ -78,6 +87,10 @@ def from_row(row: tuple[Any, ...]) -> ChargingSession:
         power_kw=power,
         stop_reason=reason,
         updated_at=moment(updated),
+        transaction_id=transaction_id,
+        charge_point_id=charge_point_id,
+        connector_id=connector_id,
+        id_tag=id_tag,
     )
 
 

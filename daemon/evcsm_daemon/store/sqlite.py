@@ -6,7 +6,12 @@ MongoDB's, enforced by SQLite:
 - a partial unique index, `(chargerId) WHERE status = 'Charging'`, allows one active session per
   charger, across daemons sharing the file too (each write is one `BEGIN IMMEDIATE` transaction);
 - readings and stops raise the register with `MAX(...)` and touch only `Charging` rows;
-- `sessionId` is unique, so a repeated insert finds the first and answers as it did.
+- `sessionId` is unique, so a repeated insert finds the first and answers as it did;
+- `transaction_id` is unique where set, and the `counters` table hands out new ones in one
+  `INSERT ... ON CONFLICT DO UPDATE ... RETURNING` statement.
+
+Schema version 2 added the OCPP columns and the counters; a version 1 file is upgraded in place
+when it is opened (`ALTER TABLE ... ADD COLUMN`, nothing rewritten).
 
 Durability: write-ahead log with `synchronous=FULL`, so every committed transaction is on disk
 (fsync'd) before the call returns, and survives a kill -9 or a power cut. A readings flush is one
@@ -27,6 +32,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from evcsm_schema import ChargingSession, SessionPage, SessionQuery
+from evcsm_schema.session import MAX_TRANSACTION_ID
 
 from evcsm_daemon.errors import SessionNotFound, StoreUnavailable, WriteNotConfirmed
 from evcsm_daemon.store import rows
@@ -34,7 +40,15 @@ from evcsm_daemon.store.documents import with_id
 from evcsm_daemon.store.rows import CHARGING, COLUMNS, from_row, ms, to_row
 
 T = TypeVar("T")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+OCPP_COLUMNS = (
+    "transaction_id INTEGER",
+    "charge_point_id TEXT",
+    "connector_id INTEGER",
+    "id_tag TEXT",
+)
+OCPP_VERSION = 2
+"""The schema version that added OCPP_COLUMNS."""
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS sessions (
@@ -49,14 +63,18 @@ CREATE TABLE IF NOT EXISTS sessions (
     meter_wh INTEGER NOT NULL,
     power_kw REAL NOT NULL,
     stop_reason TEXT,
-    updated_ms INTEGER NOT NULL
+    updated_ms INTEGER NOT NULL,
+    {", ".join(OCPP_COLUMNS)}
 );
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE UNIQUE INDEX IF NOT EXISTS one_active_session_per_charger
     ON sessions (charger_id) WHERE status = '{CHARGING}';
 CREATE INDEX IF NOT EXISTS charger_history ON sessions (charger_id, start_ms, id);
 CREATE INDEX IF NOT EXISTS charger_status_history ON sessions (charger_id, status, start_ms, id);
 CREATE INDEX IF NOT EXISTS status_history ON sessions (status, start_ms, id);
 CREATE INDEX IF NOT EXISTS history ON sessions (start_ms, id);
+CREATE UNIQUE INDEX IF NOT EXISTS transaction_id ON sessions (transaction_id)
+    WHERE transaction_id IS NOT NULL;
 PRAGMA user_version = {SCHEMA_VERSION};
 """
 SELECT = f"SELECT {', '.join(COLUMNS)} FROM sessions"  # noqa: S608 - constant column names
@@ -153,6 +171,9 @@ class SqliteStore:
                     f"{self.path} has schema version {version}, newer than this daemon's"
                 )
             with transaction(conn):
+                if 0 < version < OCPP_VERSION:
+                    for column in OCPP_COLUMNS:
+                        conn.execute(f"ALTER TABLE sessions ADD COLUMN {column}")
                 for statement in SCHEMA.split(";"):
                     if statement.strip():
                         conn.execute(statement)
@@ -193,6 +214,14 @@ class SqliteStore:
                 )
                 if (row := other.fetchone()) is not None:
                     return from_row(row), False
+                if session.transaction_id is not None:
+                    taken = conn.execute(
+                        "SELECT 1 FROM sessions WHERE transaction_id = ?", (session.transaction_id,)
+                    )
+                    if taken.fetchone() is not None:
+                        raise sqlite3.IntegrityError(
+                            f"transaction id {session.transaction_id} is taken"
+                        )
                 stored = with_id(session)
                 conn.execute(rows.INSERT, to_row(stored))
             return stored, True
@@ -212,6 +241,26 @@ class SqliteStore:
     async def latest(self, charger_id: str) -> ChargingSession | None:
         """The charger's most recent session, active or not."""
         return await self._one(f"{SELECT} WHERE charger_id = ? {NEWEST_FIRST} LIMIT 1", charger_id)
+
+    async def by_transaction(self, transaction_id: int) -> ChargingSession | None:
+        """The session with this transaction id, if any."""
+        return await self._one(f"{SELECT} WHERE transaction_id = ?", transaction_id)
+
+    async def next_transaction_id(self) -> int:
+        """The counter row, raised by one (created at 1 if missing)."""
+
+        def allocate(conn: sqlite3.Connection) -> int:
+            with transaction(conn):
+                row = conn.execute(
+                    "INSERT INTO counters (name, value) VALUES ('transactionId', 1)"
+                    " ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value"
+                ).fetchone()
+            return int(row[0])
+
+        value = await self._run(allocate)
+        if value > MAX_TRANSACTION_ID:
+            raise StoreUnavailable("transaction ids are exhausted")
+        return value
 
     async def get(self, session_id: str) -> ChargingSession:
         """One session by its `sessionId`."""
@@ -257,7 +306,8 @@ class SqliteStore:
             with transaction(conn):
                 conn.executemany(
                     "UPDATE sessions SET meter_wh = MAX(meter_wh, ?),"
-                    " energy_consumed = MAX(energy_consumed, ?), power_kw = ?, updated_ms = ?"
+                    " energy_consumed = MAX(energy_consumed, ?), power_kw = ?,"
+                    " updated_ms = MAX(updated_ms, ?)"
                     " WHERE session_id = ? AND status = ?",
                     values,
                 )
@@ -272,7 +322,7 @@ class SqliteStore:
             with transaction(conn):
                 changed = conn.execute(
                     "UPDATE sessions SET status = ?, end_ms = ?, power_kw = 0.0,"
-                    " stop_reason = ?, updated_ms = ?, meter_wh = MAX(meter_wh, ?),"
+                    " stop_reason = ?, updated_ms = MAX(updated_ms, ?), meter_wh = MAX(meter_wh, ?),"
                     " energy_consumed = MAX(energy_consumed, ?)"
                     " WHERE session_id = ? AND status = ?",
                     (

@@ -90,7 +90,7 @@ class DashboardScreen(EvcsmScreen):
         table.move_cursor(table.cursor_row + step)
 
     def action_filter_status(self) -> None:
-        """Show the next status only: Charging, Idle, then all again."""
+        """Show the next status only: Charging, Idle, the others, then all again."""
         current = self.charger_filter
         self.charger_filter = ChargerFilter(cycle(list(StatusFilter), current.status), current.text)
 

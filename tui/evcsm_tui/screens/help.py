@@ -15,7 +15,7 @@ COMMAND_KEYS = """\
 """
 OTHER_KEYS = """\
 | `↑` `↓` `j` `k` | Select a charger |
-| `f` | Show only Charging, then only Idle chargers, then all |
+| `f` | Show only Charging, then Idle, then other chargers (Faulted, ...), then all |
 | `/` | Show only chargers whose id contains what you type |
 | `esc` | Show every charger again |
 | `h` | Session history (and back) |

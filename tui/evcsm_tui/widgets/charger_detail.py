@@ -70,10 +70,10 @@ class ChargerDetail(Vertical):
         )
         gauge = self.query_one("#gauge", PowerGauge)
         gauge.power_kw = view.power_kw
-        gauge.max_kw = view.state.max_power_kw
+        gauge.max_kw = view.max_kw
         chart = self.query_one(PowerChart)
         chart.readings = tuple(view.samples.powers)
-        chart.ceiling_kw = view.state.max_power_kw
+        chart.ceiling_kw = view.max_kw
         chart.span_s = view.samples.span_s
 
     @staticmethod
