@@ -95,7 +95,7 @@ class DashboardScreen(EvcsmScreen):
         self.charger_filter = ChargerFilter(cycle(list(StatusFilter), current.status), current.text)
 
     def action_find(self) -> None:
-        """Type part of a charger id; the table narrows as you type."""
+        """Type part of a charger id; the table narrows as you type (`enter` keeps it)."""
         find = self.query_one("#find", Input)
         find.add_class("-open")
         self.call_after_refresh(find.focus)  # once shown: a hidden widget cannot take focus
@@ -114,8 +114,7 @@ class DashboardScreen(EvcsmScreen):
 
     @on(Input.Submitted, "#find")
     def _find_done(self) -> None:
-        find = self.query_one("#find", Input)
-        find.set_class(bool(find.value.strip()), "-open")
+        self.query_one("#find", Input).remove_class("-open")  # the filter line says what it keeps
         self.query_one(ChargerTable).focus()
 
     def watch_charger_filter(self, shown: ChargerFilter) -> None:
