@@ -159,7 +159,7 @@ class Commander:
     def __init__(self, client: aiomqtt.Client, name: str, wait_s: float) -> None:
         self._client = client
         self._wait_s = wait_s
-        self._reply_topic = topics.reply_topic(f"{name}-{uuid.uuid4().hex[:6]}")
+        self._reply_topic = topics.reply_topic(None, f"{name}-{uuid.uuid4().hex[:6]}")
         self._pending: dict[bytes, asyncio.Future[bytes]] = {}
 
     async def subscribe(self) -> None:

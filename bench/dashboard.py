@@ -216,7 +216,10 @@ def run_one(options: argparse.Namespace, count: int) -> Result:
     parent, child = context.Pipe()
     fleet = Fleet.at(count, time.time())
     publisher = context.Process(
-        target=run, args=(broker.port, fleet, options.stream, child), name="fleet", daemon=True
+        target=run,
+        args=(broker.port, fleet, options.stream, child, not options.no_refresh),
+        name="fleet",
+        daemon=True,
     )
     pane: Pane | None = None
     try:
@@ -264,6 +267,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=10.0, help="seconds before measuring")
     parser.add_argument("--key-every", type=float, default=2.0, help="seconds between presses")
     parser.add_argument("--stream", choices=("fleet", "session"), default="fleet")
+    parser.add_argument(
+        "--no-refresh",
+        action="store_true",
+        help="no periodic retained states (as the daemon published before they were added)",
+    )
     parser.add_argument("--ready-timeout", type=float, default=180.0)
     parser.add_argument("--tui-pythonpath", default="", help="run another checkout's dashboard")
     return parser.parse_args(argv)

@@ -3,17 +3,20 @@
 The dashboard benchmark runs this in its own process: it publishes the daemon's retained
 `online` and every charger's retained `ChargerState` (all charging, 22 kW), then at every tick
 the readings, either as the daemon's `FleetUpdate` parts on `evcsm/fleet/updates` (built by the
-daemon's own `fleet_payloads`) or as one seed `SessionUpdate` per session on `session/updates`.
+daemon's own `fleet_payloads`) or as one seed `SessionUpdate` per session on `session/updates`,
+and, as the daemon does (`mqtt.refresh`), the retained states of a fifth of the chargers with
+their latest reading, in turn (`--no-refresh` leaves them out, as the daemon did before).
 Each reading is a function of time: session `i` started `START_SPREAD_S * i / N` seconds before
 the publisher did and charges at `POWER_KW`, so the benchmark can tell from a figure on screen
 when it was published (`published_at`).
 """
 
 import asyncio
+import math
 import socket
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 
 import aiomqtt
@@ -33,6 +36,9 @@ START_SPREAD_S = 1200.0
 """Sessions started up to this long before the run, so their figures differ (and stay under
 10 kWh, shown to the watt-hour, for the first few minutes)."""
 METER_START_WH = 1_000_000
+REFRESH_TICKS = 5
+"""Every charging charger's retained state is republished once in this many ticks (the daemon's
+`STATE_REFRESH_S` at a 1 s tick)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +66,16 @@ def charger_id(index: int) -> str:
     return f"CP{index + 1:05d}"
 
 
+def _state(session: ChargingSession, at: float) -> ChargerState:
+    return ChargerState(
+        charger_id=session.charger_id,
+        max_power_kw=POWER_KW,
+        status=ChargerStatus.CHARGING,
+        session=session,
+        updated_at=datetime.fromtimestamp(at, UTC),
+    )
+
+
 def _session(fleet: Fleet, index: int, at: float) -> ChargingSession:
     wh = fleet.energy_wh(index, at)
     return ChargingSession(
@@ -75,7 +91,9 @@ def _session(fleet: Fleet, index: int, at: float) -> ChargingSession:
     )
 
 
-async def publish_fleet(port: int, fleet: Fleet, stream: str, ready: Connection) -> None:
+async def publish_fleet(
+    port: int, fleet: Fleet, stream: str, ready: Connection, *, refresh: bool
+) -> None:
     """Publish the retained states, say so on `ready`, then tick once a second until killed."""
     async with aiomqtt.Client(
         "127.0.0.1",
@@ -87,20 +105,16 @@ async def publish_fleet(port: int, fleet: Fleet, stream: str, ready: Connection)
     ) as client:
         await client.publish(topics.AVAILABILITY, Availability.ONLINE.value, qos=1, retain=True)
         now = time.time()
-        for index in range(len(fleet.started)):
+        count = len(fleet.started)
+        for index in range(count):
             session = _session(fleet, index, now)
-            state = ChargerState(
-                charger_id=session.charger_id,
-                max_power_kw=POWER_KW,
-                status=ChargerStatus.CHARGING,
-                session=session,
-                updated_at=session.updated_at - timedelta(seconds=1),
-            )
+            state = _state(session, now - 1)
             await client.publish(
                 topics.charger_state(session.charger_id), state.to_json(), qos=1, retain=True
             )
         ready.send("ready")
         next_tick = time.time() + 1
+        share, turn = math.ceil(count / REFRESH_TICKS), 0
         while True:
             await asyncio.sleep(max(0.0, next_tick - time.time()))
             at = time.time()
@@ -112,9 +126,14 @@ async def publish_fleet(port: int, fleet: Fleet, stream: str, ready: Connection)
                 for session in sessions:
                     payload = SessionUpdate.of(session).to_json()
                     await client.publish(topics.SEED_SESSION, payload, qos=0)
+            for index in range(turn, min(turn + share, count)) if refresh else ():
+                state = _state(sessions[index], at)
+                topic = topics.charger_state(state.charger_id)
+                await client.publish(topic, state.to_json(), qos=1, retain=True)
+            turn = 0 if turn + share >= count else turn + share
             next_tick += 1
 
 
-def run(port: int, fleet: Fleet, stream: str, ready: Connection) -> None:
+def run(port: int, fleet: Fleet, stream: str, ready: Connection, refresh: bool) -> None:  # noqa: FBT001 - a process target's arguments are positional
     """The publisher process's entry point."""
-    asyncio.run(publish_fleet(port, fleet, stream, ready))
+    asyncio.run(publish_fleet(port, fleet, stream, ready, refresh=refresh))

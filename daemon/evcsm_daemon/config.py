@@ -40,7 +40,10 @@ class Settings(BaseSettings):
     mqtt_ca_file: str | None = Field(
         default=None, description="CA bundle to verify an mqtts:// broker (system CAs if unset)."
     )
-    mqtt_client_id: str = Field(default="evcsm-daemon", description="MQTT client id.")
+    mqtt_client_id: str = Field(
+        default="evcsm-daemon",
+        description="MQTT client id (with a broker password, a suffix derived from it is added).",
+    )
     store_uri: str = Field(
         default=DEFAULT_STORE,
         description="Where sessions are stored: a mongodb:// or mongodb+srv:// URI (replica sets "

@@ -4,7 +4,12 @@ from datetime import timedelta
 
 import pytest
 from evcsm_daemon.core.sessions import begin
-from evcsm_daemon.mqtt.fleet import MAX_FLEET_BYTES, ReadingTooLarge, fleet_payloads
+from evcsm_daemon.mqtt.fleet import (
+    MAX_FLEET_BYTES,
+    ReadingTooLarge,
+    fleet_payloads,
+    payload_limit,
+)
 from evcsm_schema import ChargingSession, FleetUpdate
 
 from tests.support.clock import T0
@@ -74,3 +79,13 @@ def test_a_reading_taken_before_the_tick_carries_its_own_time() -> None:
     assert update.timestamp == T0 + timedelta(seconds=60)
     assert [r.timestamp for r in update.readings] == [None, earlier, None]
     assert payload.count(b'"timestamp"') == 2
+
+
+def test_the_limit_follows_a_broker_that_takes_smaller_packets() -> None:
+    assert payload_limit(268_435_455) == MAX_FLEET_BYTES  # no limit announced
+    assert payload_limit(1024 * 1024) == MAX_FLEET_BYTES  # the deployment's broker
+    small = payload_limit(16 * 1024)
+    assert small < 16 * 1024 - len("evcsm/fleet/updates")
+    payloads = fleet_payloads(charging(500), small)
+    assert len(payloads) > 1
+    assert all(len(payload) <= small for payload in payloads)

@@ -32,6 +32,7 @@ class RoleClient:
     """A connected client that records every (topic, payload) it receives."""
 
     client: aiomqtt.Client
+    username: str
     client_id: str
     received: list[tuple[str, bytes]] = field(default_factory=list)
     _arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
@@ -47,7 +48,9 @@ class RoleClient:
 
     async def request(self, topic: str, payload: bytes = b"{}") -> Any:
         """An MQTT 5 request with a response topic in this client's branch; the decoded reply."""
-        reply_to = topics.reply_topic(self.client_id, f"reply-{uuid.uuid4().hex[:8]}")
+        reply_to = topics.reply_topic(
+            self.username, self.client_id, f"reply-{uuid.uuid4().hex[:8]}"
+        )
         await self.subscribe(reply_to)
         properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
         properties.ResponseTopic = reply_to
@@ -112,7 +115,7 @@ async def role_client(
     """`user` logged in with the password setup.sh generated, collecting what it receives."""
     ident = client_id or unique_id(user)
     async with mqtt_client(port, user, deployment.password(user), ident) as client:
-        found = RoleClient(client, ident)
+        found = RoleClient(client, user, ident)
         task = asyncio.create_task(found._collect(), name=f"collect-{ident}")
         try:
             yield found

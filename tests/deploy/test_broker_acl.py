@@ -97,7 +97,9 @@ async def test_who_publishes_and_reads_what(
     async with role_clients(locked_broker.port, deployment, *users) as clients:
         topic = flow.topic
         for user in users:
-            topic = topic.replace(reply_branch(user), topics.reply_topic(clients[user].client_id))
+            topic = topic.replace(
+                reply_branch(user), topics.reply_topic(user, clients[user].client_id)
+            )
         await clients[flow.reader].subscribe(topic)
         assert await delivered(clients, flow.writer, flow.reader, topic) is flow.arrives
 
@@ -108,8 +110,8 @@ async def test_reading_every_reply_gets_only_ones_own(
     users = (DAEMON_USER, OPERATOR_USER, VIEWER_USER)
     async with role_clients(locked_broker.port, deployment, *users) as clients:
         await clients[VIEWER_USER].subscribe(f"{topics.REPLY_PREFIX}/#")
-        operator_reply = topics.reply_topic(clients[OPERATOR_USER].client_id)
-        own_reply = topics.reply_topic(clients[VIEWER_USER].client_id)
+        operator_reply = topics.reply_topic(OPERATOR_USER, clients[OPERATOR_USER].client_id)
+        own_reply = topics.reply_topic(VIEWER_USER, clients[VIEWER_USER].client_id)
         assert not await delivered(clients, DAEMON_USER, VIEWER_USER, operator_reply)
         assert await delivered(clients, DAEMON_USER, VIEWER_USER, own_reply)
 
@@ -183,7 +185,7 @@ def read_acl(text: str) -> tuple[set[tuple[str, str]], dict[str, set[tuple[str, 
 def test_the_acl_grants_exactly_the_roles_topics() -> None:
     read, write = "read", "write"
     patterns, users = read_acl(MOSQUITTO_ACL.read_text(encoding="utf-8"))
-    assert patterns == {(read, f"{topics.REPLY_PREFIX}/%c/#")}
+    assert patterns == {(read, f"{topics.REPLY_PREFIX}/%u/%c/#")}
     assert users == {
         DAEMON_USER: {
             (read, topics.SEED_CHARGING),

@@ -210,6 +210,9 @@ BAD_COMMANDS = [
     ),
     ("evcsm/chargers/CP1/cmd/reboot", b"{}", "bad_request", "unknown action"),
     ("evcsm/chargers/NOPE/cmd/start", b"{}", "unknown_charger", "'NOPE'"),
+    # An empty id is no charger at all, not the default one.
+    ("evcsm/chargers//cmd/start", b"{}", "unknown_charger", "''"),
+    ("evcsm/chargers//cmd/stop", b"{}", "unknown_charger", "''"),
     ("evcsm/chargers/CP1/cmd/stop", b"\xff\xfe", "bad_request", "Invalid"),
     (topics.SESSION_QUERY, b'{"limit":0}', "bad_request", "limit"),
     (topics.SESSION_QUERY, b'{"status":"Gone"}', "bad_request", "status"),

@@ -170,15 +170,35 @@ def test_the_daemon_does_not_import_textual() -> None:
 @pytest.mark.parametrize(
     ("topic", "allowed"),
     [
-        ("evcsm/replies/tui-1/reply", True),
-        ("evcsm/replies/tui-1", True),
+        ("evcsm/replies/evcsm-operator/tui-1/reply", True),
+        ("evcsm/replies/evcsm-operator/tui-1", True),
+        ("evcsm/replies/anonymous/tui-1/a/b/c", True),
+        ("evcsm/replies/evcsm-operator/tui-é/reply", True),
+        ("evcsm/replies/tui-1", False),
         ("evcsm/replies", False),
         ("evcsm/replies/", False),
-        ("evcsm/replies/+/x", False),
+        ("evcsm/replies/+/x/y", False),
         ("evcsm/replies/a/#", False),
+        # A wildcard inside a level: paho refuses to publish there (it once stopped the daemon).
+        ("evcsm/replies/x/a+b", False),
+        ("evcsm/replies/x/y/a#b", False),
+        # Empty levels, NUL and what Mosquitto refuses in a topic (it disconnects the publisher).
+        ("evcsm/replies//x/y", False),
+        ("evcsm/replies/x/y/", False),
+        ("evcsm/replies/x/y/a\x00b", False),
+        ("evcsm/replies/x/y/a\x01b", False),
+        ("evcsm/replies/x/y/\x7f", False),
+        ("evcsm/replies/x/y/\ufdd0", False),
+        ("evcsm/replies/x/y/\U0010ffff", False),
+        ("evcsm/replies/x/y/\ud800", False),
+        # MQTT's length limit is on UTF-8 bytes, not characters.
+        ("evcsm/replies/x/y/" + "z" * (65535 - 18), True),
+        ("evcsm/replies/x/y/" + "z" * (65536 - 18), False),
+        ("evcsm/replies/x/y/" + "é" * 32759, False),
         ("evcsm/chargers/CP1/state", False),
         ("charging/updates", False),
     ],
+    ids=lambda value: repr(value)[:40] if isinstance(value, str) else str(value),
 )
 def test_reply_topics(topic: str, allowed: bool) -> None:
     assert topics.is_reply_topic(topic) is allowed
@@ -199,3 +219,11 @@ def test_a_fleet_update_part_never_exceeds_its_parts() -> None:
         FleetUpdate.model_validate({**body, "part": 3, "parts": 2})
     with pytest.raises(ValidationError):
         FleetUpdate.model_validate({**body, "readings": [{**reading, "status": "Charging"}]})
+
+
+def test_a_reply_topic_lies_in_its_clients_branch() -> None:
+    topic = topics.reply_topic("evcsm-viewer", "wall-1", "q")
+    assert topic == "evcsm/replies/evcsm-viewer/wall-1/q"
+    assert topics.is_reply_topic(topic)
+    assert topics.reply_branch("evcsm-viewer", "wall-1") == "evcsm/replies/evcsm-viewer/wall-1/#"
+    assert topics.reply_topic(None, "dev-1") == "evcsm/replies/anonymous/dev-1/reply"

@@ -16,6 +16,7 @@ listener {port} 127.0.0.1
 allow_anonymous true
 set_tcp_nodelay true
 max_queued_messages 100000
+max_packet_size 1048576
 persistence false
 log_dest stdout
 log_type error

@@ -1,6 +1,7 @@
 """A plain MQTT 5 test client: collect messages, make request/response calls."""
 
 import asyncio
+import itertools
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -54,12 +55,22 @@ class Probe:
     async def request(self, topic: str, payload: bytes | str = b"{}") -> Any:
         """Publish with a response topic and correlation data; return the decoded reply."""
         correlation = uuid.uuid4().bytes
-        properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-        properties.ResponseTopic = topics.reply_topic(self.client_id)
-        properties.CorrelationData = correlation
-        await self.client.publish(topic, payload, qos=1, properties=properties)
+        await self.send(topic, payload, correlation)
         reply = await self.wait_for(lambda m: m.correlation == correlation)
         return reply.json()
+
+    async def send(
+        self,
+        topic: str,
+        payload: bytes | str,
+        correlation: bytes,
+        response_topic: str | None = None,
+    ) -> None:
+        """Publish a request (QoS 1) whose reply goes to `response_topic` (this client's own)."""
+        properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+        properties.ResponseTopic = response_topic or topics.reply_topic(None, self.client_id)
+        properties.CorrelationData = correlation
+        await self.client.publish(topic, payload, qos=1, properties=properties)
 
     async def _collect(self) -> None:
         async for message in self.client.messages:
@@ -71,6 +82,15 @@ class Probe:
                     Received(message.topic.value, payload, bool(message.retain), correlation)
                 )
                 self._changed.notify_all()
+
+
+async def wait_until(condition: Callable[[], bool], within: float = WAIT_S) -> None:
+    """Poll `condition` until it is true; TimeoutError after `within` seconds."""
+    async with asyncio.timeout(within):
+        for _ in itertools.count():
+            if condition():
+                return
+            await asyncio.sleep(0.02)
 
 
 @asynccontextmanager
@@ -86,7 +106,7 @@ async def probe(
         "127.0.0.1", url_port, identifier=ident, protocol=aiomqtt.ProtocolVersion.V5, will=will
     ) as client:
         found = Probe(client, ident)
-        await client.subscribe(f"{topics.REPLY_PREFIX}/{ident}/#", qos=1)
+        await client.subscribe(topics.reply_branch(None, ident), qos=1)
         for topic in subscriptions:
             await client.subscribe(topic, qos=1)
         task = asyncio.create_task(found._collect(), name=f"probe-{ident}")

@@ -4,7 +4,8 @@
 and hands every decoded message to `sink`; when the connection drops it says so, waits a
 jittered, growing delay and connects again, so the retained topics rebuild the state. Commands
 and session queries are MQTT 5 requests: the reply comes to this client's own branch under
-`evcsm/replies/{clientId}/` (the only one the broker lets it read), matched by correlation data.
+`evcsm/replies/{username}/{clientId}/` (the only one the broker lets it read), matched by
+correlation data.
 
 `Link` is the interface the screens use, so tests can plug in another implementation.
 """
@@ -119,7 +120,7 @@ class MqttLink:
     @property
     def reply_branch(self) -> str:
         """The wildcard this client's replies arrive under."""
-        return topics.reply_topic(self.client_id, "#")
+        return topics.reply_branch(self.broker.username, self.client_id)
 
     async def run(self, sink: Sink) -> None:
         """Connect, listen and reconnect until cancelled."""
@@ -200,7 +201,7 @@ class MqttLink:
             raise NotConnected("not connected to the broker")
         correlation = secrets.token_bytes(16)
         properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-        properties.ResponseTopic = topics.reply_topic(self.client_id, kind)
+        properties.ResponseTopic = topics.reply_topic(self.broker.username, self.client_id, kind)
         properties.CorrelationData = correlation
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._waiting[correlation] = future

@@ -1,21 +1,25 @@
 """The daemon's MQTT connection: subscriptions, the outbox, request/response, availability.
 
-One long-lived client with MQTT 5, reconnecting with jittered backoff. On every connect it
-announces `online` (retained; its last will says `offline`), re-publishes every charger's
-retained state and subscribes with no-local, so it never receives its own publications.
-Status changes and ticks arrive from the service as calls that only enqueue; one task drains
-the outbox while connected, so a slow broker never stalls a tick. A tick is one `FleetUpdate` on
-`evcsm/fleet/updates` (`mqtt.fleet`; parts for a very large fleet), plus the seed's per-session
-`session/updates` for the sessions `EVCSM_SESSION_UPDATES` names. Tick updates are dropped while
-disconnected (the next tick carries the newer reading); status events wait in the outbox.
+One long-lived client with MQTT 5 and a persistent session, reconnecting with jittered backoff
+(`mqtt.connection` holds its limits). On every connect it announces `online` (retained; its last
+will says `offline`), re-publishes every charger's retained state and subscribes with no-local,
+so it never receives its own publications. A fixed number of workers handle what arrives
+(`mqtt.inbox`). Status changes and ticks arrive from the service as calls that only enqueue; one
+task drains the outbox while connected, so a slow broker never stalls a tick. A tick is one
+`FleetUpdate` on `evcsm/fleet/updates` (`mqtt.fleet`; parts for a very large fleet), plus the
+seed's per-session `session/updates` for the sessions `EVCSM_SESSION_UPDATES` names. Tick updates
+are dropped while disconnected (the next tick carries the newer reading); status events wait in the
+outbox.
 """
 
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import socket
 import ssl
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,19 +27,21 @@ import aiomqtt
 from evcsm_schema import (
     Availability,
     ChargerState,
+    ChargerStatus,
     ChargingSession,
     SessionUpdate,
     StatusEvent,
     topics,
 )
 from evcsm_schema.broker import parse_broker_url
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from evcsm_daemon.config import Settings
-from evcsm_daemon.mqtt.fleet import fleet_payloads
-from evcsm_daemon.mqtt.handlers import Handlers, Reply
+from evcsm_daemon.mqtt.connection import Connection, client_id, connect_properties
+from evcsm_daemon.mqtt.fleet import MAX_FLEET_BYTES, fleet_payloads, payload_limit
+from evcsm_daemon.mqtt.handlers import Handlers
+from evcsm_daemon.mqtt.inbox import WORKERS, Inbox
+from evcsm_daemon.mqtt.refresh import STATE_REFRESH_S, StateRefresh
 from evcsm_daemon.service import ChargingService
 
 log = logging.getLogger(__name__)
@@ -63,13 +69,15 @@ class MqttBridge:
         password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
         self._password = password or self._broker.password
         self._ca_file = settings.mqtt_ca_file
-        self._client_id = settings.mqtt_client_id
+        self.client_id = client_id(settings.mqtt_client_id, self._broker.username, self._password)
         self._session_updates = settings.session_updates
         self._service = service
-        self._handlers = Handlers(service)
+        self.inbox = Inbox(Handlers(service))
+        self._refresh = StateRefresh(STATE_REFRESH_S, settings.tick_interval)
         self._outbox: asyncio.Queue[Outgoing] = asyncio.Queue(maxsize=OUTBOX_LIMIT)
-        self._client: aiomqtt.Client | None = None
+        self._client: Connection | None = None
         self.connected = asyncio.Event()
+        self.connects = 0
         self.dropped = 0
         service.subscribe(self)
 
@@ -90,13 +98,22 @@ class MqttBridge:
         self._enqueue(self._state_message(state))
 
     def ticked(self, sessions: Sequence[ChargingSession]) -> None:
-        """Queue the tick's `FleetUpdate` and its `session/updates` (dropped when offline)."""
+        """Queue the tick's `FleetUpdate` and its `session/updates` (dropped when offline).
+
+        A share of the charging chargers also get their retained state republished, so that it
+        carries live figures (`mqtt.refresh`).
+        """
         if not self.connected.is_set():
             return
-        for payload in fleet_payloads(sessions):
+        client = self._client
+        limit = payload_limit(client.broker_max_packet) if client else MAX_FLEET_BYTES
+        for payload in fleet_payloads(sessions, limit):
             self._enqueue(Outgoing(topics.FLEET_UPDATES, payload, 0))
         for session in self._seed_sessions(sessions):
             self._enqueue(Outgoing(topics.SEED_SESSION, SessionUpdate.of(session).to_json(), 0))
+        charging = (session.charger_id for session in sessions)
+        for charger_id in self._refresh.due(charging, time.monotonic()):
+            self._enqueue(self._state_message(self._service.state(charger_id)))
 
     def _seed_sessions(self, sessions: Sequence[ChargingSession]) -> Sequence[ChargingSession]:
         """The sessions whose readings go to `session/updates` as well."""
@@ -145,8 +162,19 @@ class MqttBridge:
                     topics.AVAILABILITY, Availability.OFFLINE.value.encode(), qos=1, retain=True
                 )
 
-    async def _serve(self, client: aiomqtt.Client) -> None:
+    @property
+    def connection(self) -> Connection | None:
+        """The broker connection, while there is one."""
+        return self._client
+
+    @property
+    def backlog(self) -> int:
+        """Incoming messages waiting for a worker."""
+        return len(self._client.messages) if self._client is not None else 0
+
+    async def _serve(self, client: Connection) -> None:
         self._client = client
+        self.connects += 1
         await client.publish(
             topics.AVAILABILITY, Availability.ONLINE.value.encode(), qos=1, retain=True
         )
@@ -164,51 +192,30 @@ class MqttBridge:
         log.info("connected to MQTT broker %s", self.address)
         async with asyncio.TaskGroup() as group:
             group.create_task(self._drain(client), name="mqtt-outbox")
-            async for message in client.messages:
-                group.create_task(self._handle(client, message), name=f"mqtt-{message.topic}")
+            for number in range(1, WORKERS):
+                group.create_task(self.inbox.work(client), name=f"mqtt-worker-{number}")
+            # This task is worker 0. The body must not finish first: Python 3.11's TaskGroup
+            # leaves its task cancelled when a child fails while the body waits in __aexit__.
+            await self.inbox.work(client)
 
     async def _drain(self, client: aiomqtt.Client) -> None:
         while True:
             item = await self._outbox.get()
-            await client.publish(item.topic, item.payload, qos=item.qos, retain=item.retain)
+            await client.publish(
+                item.topic, item.payload, qos=item.qos, retain=item.retain, timeout=math.inf
+            )
 
     async def _drain_now(self, client: aiomqtt.Client) -> None:
         while not self._outbox.empty():
             item = self._outbox.get_nowait()
             await client.publish(item.topic, item.payload, qos=item.qos, retain=item.retain)
 
-    async def _handle(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
-        props = message.properties
-        response_topic = getattr(props, "ResponseTopic", None) if props else None
-        correlation = getattr(props, "CorrelationData", None) if props else None
-        payload = message.payload if isinstance(message.payload, bytes) else b""
-        if response_topic and not topics.is_reply_topic(response_topic):
-            # The daemon may write state topics: a reply there would forge a charger's state.
-            log.warning(
-                "refused response topic %r on %s: replies go under %s/",
-                response_topic,
-                message.topic.value,
-                topics.REPLY_PREFIX,
-            )
-            response_topic = None
-        reply = await self._handlers.dispatch(
-            message.topic.value, payload, has_reply_path=bool(response_topic)
-        )
-        if reply is None or not response_topic:
-            return
-        await self._send_reply(client, response_topic, correlation, reply)
-
-    async def _send_reply(
-        self, client: aiomqtt.Client, topic: str, correlation: bytes | None, reply: Reply
-    ) -> None:
-        properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-        properties.ContentType = "application/json"
-        if correlation is not None:
-            properties.CorrelationData = correlation
-        try:
-            await client.publish(topic, reply.to_json(), qos=1, properties=properties)
-        except aiomqtt.MqttError as exc:
-            log.warning("reply to %s lost: %s", topic, exc)
+    def _state_message(self, state: ChargerState) -> Outgoing:
+        if state.status is ChargerStatus.CHARGING:
+            self._refresh.published(state.charger_id, time.monotonic())
+        else:
+            self._refresh.forget(state.charger_id)
+        return Outgoing(topics.charger_state(state.charger_id), state.to_json(), qos=1, retain=True)
 
     def _enqueue(self, item: Outgoing) -> None:
         try:
@@ -218,20 +225,16 @@ class MqttBridge:
             if self.dropped % 1000 == 1:
                 log.warning("MQTT outbox full: %d messages dropped so far", self.dropped)
 
-    @staticmethod
-    def _state_message(state: ChargerState) -> Outgoing:
-        return Outgoing(topics.charger_state(state.charger_id), state.to_json(), qos=1, retain=True)
-
-    def _make_client(self) -> aiomqtt.Client:
+    def _make_client(self) -> Connection:
         tls: ssl.SSLContext | None = None
         if self._broker.tls:
             tls = ssl.create_default_context(cafile=self._ca_file)
-        return aiomqtt.Client(
+        return Connection(
             self._broker.host,
             self._broker.port,
             username=self._broker.username,
             password=self._password,
-            identifier=self._client_id,
+            identifier=self.client_id,
             protocol=aiomqtt.ProtocolVersion.V5,
             will=aiomqtt.Will(
                 topics.AVAILABILITY, Availability.OFFLINE.value.encode(), qos=1, retain=True
@@ -241,6 +244,8 @@ class MqttBridge:
             # Without it a reply waits ~40 ms behind the delayed ACK of the PUBACK sent before it.
             socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
             max_queued_outgoing_messages=None,
+            clean_start=False,
+            properties=connect_properties(),
         )
 
 

@@ -10,10 +10,19 @@ limit (Mosquitto drops a larger message; its `max_packet_size` is 1 MiB in mosqu
 import math
 from collections.abc import Sequence
 
-from evcsm_schema import ChargingSession, FleetReading, FleetUpdate
+from evcsm_schema import ChargingSession, FleetReading, FleetUpdate, topics
 
 MAX_FLEET_BYTES = 256 * 1024
 """The largest `FleetUpdate` payload: about 2,000 readings of ~130 bytes, far below 1 MiB."""
+PACKET_OVERHEAD = 64
+"""Bytes of a PUBLISH packet besides its topic and payload (header, lengths), rounded up."""
+
+
+def payload_limit(broker_max_packet: int) -> int:
+    """The largest payload to publish on `evcsm/fleet/updates` to a broker that takes packets up
+    to `broker_max_packet` bytes (what it announced on connect)."""
+    room = broker_max_packet - len(topics.FLEET_UPDATES.encode()) - PACKET_OVERHEAD
+    return max(1, min(MAX_FLEET_BYTES, room))
 
 
 class ReadingTooLarge(ValueError):

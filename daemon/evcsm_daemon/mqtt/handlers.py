@@ -1,7 +1,9 @@
 """What each incoming MQTT message means: decode, call the service, build the reply.
 
-Every failure becomes an `ErrorInfo` in one place (`_failure`), logged once; nothing a client
-sends can crash the daemon or write anything when it is rejected.
+Every failure becomes an `ErrorInfo` in one place (`_error_info`), logged once, and an error
+reply shaped for its topic (`failure`); nothing a client sends can crash the daemon or write
+anything when it is rejected. The charger of a command is the one its topic names: an empty id
+is an unknown charger, never the default one (only the seed's topic means the default charger).
 """
 
 import logging
@@ -20,7 +22,13 @@ from evcsm_schema import (
     topics,
 )
 
-from evcsm_daemon.errors import BadRequest, EvcsmError, NoActiveSession
+from evcsm_daemon.errors import (
+    BadRequest,
+    EvcsmError,
+    NoActiveSession,
+    PayloadTooLarge,
+    UnknownCharger,
+)
 from evcsm_daemon.mqtt.decode import decode
 from evcsm_daemon.service import ChargingService
 
@@ -39,6 +47,10 @@ class Handlers:
     async def dispatch(self, topic: str, payload: bytes, *, has_reply_path: bool) -> Reply | None:
         """Handle one message; returns the reply to send, if the request has a reply path."""
         if topic == topics.SEED_CHARGING:
+            if not payload:
+                # What a client publishes to clear a retained message: not a command.
+                log.info("ignored an empty message on %s", topic)
+                return None
             reply = await self._seed(payload)
             return reply if has_reply_path else None
         if topic == topics.SESSION_QUERY:
@@ -46,7 +58,19 @@ class Handlers:
         parsed = topics.parse_charger_topic(topic)
         if parsed is not None and len(parsed[1]) == 2 and parsed[1][0] == "cmd":
             return await self._command(parsed[0], parsed[1][1], payload)
-        log.warning("ignored a message on unexpected topic %s", topic)
+        log.warning("ignored a message on unexpected topic %.200r", topic)
+        return None
+
+    def failure(self, topic: str, exc: Exception) -> Reply | None:
+        """The error reply to a message on `topic` that failed with `exc` (logged once here)."""
+        if topic == topics.SESSION_QUERY:
+            return SessionQueryReply(ok=False, error=_error_info(topic, exc))
+        if topic == topics.SEED_CHARGING:
+            return self._failure(topic, self._service.default_charger, "seed", exc)
+        parsed = topics.parse_charger_topic(topic)
+        if parsed is not None and len(parsed[1]) == 2 and parsed[1][0] == "cmd":
+            return self._failure(topic, parsed[0], parsed[1][1], exc)
+        _error_info(topic, exc)
         return None
 
     async def _seed(self, payload: bytes) -> CommandReply | None:
@@ -68,6 +92,8 @@ class Handlers:
 
     async def _command(self, charger_id: str, action: str, payload: bytes) -> CommandReply:
         topic = f"{charger_id}/{action}"
+        if not charger_id:
+            return self._failure(topic, charger_id, action, UnknownCharger(charger_id))
         try:
             try:
                 verb = CommandAction(action)
@@ -96,6 +122,20 @@ class Handlers:
         return CommandReply(
             ok=False, charger_id=charger_id, action=action, error=_error_info(where, exc)
         )
+
+
+def too_large(reply: Reply, size: int, limit: int) -> Reply:
+    """The error reply that replaces `reply` when it is over the broker's packet limit."""
+    exc = PayloadTooLarge(
+        f"the reply of {size} bytes is over the broker's limit of {limit} bytes: ask for less"
+        " (a smaller limit)"
+    )
+    if isinstance(reply, SessionQueryReply):
+        return SessionQueryReply(ok=False, error=_error_info(topics.SESSION_QUERY, exc))
+    where = f"{reply.charger_id}/{reply.action}"
+    return CommandReply(
+        ok=False, charger_id=reply.charger_id, action=reply.action, error=_error_info(where, exc)
+    )
 
 
 def _error_info(where: str, exc: Exception) -> ErrorInfo:

@@ -1,0 +1,129 @@
+"""Incoming messages: a fixed number of workers, each handling one message at a time.
+
+Nothing one message carries can stop the daemon. Whatever fails while a message is handled or
+answered is logged, answered when the request has a usable reply path, and acknowledged; it never
+reaches the connection. A reply goes only to a valid topic name inside `evcsm/replies/`: the
+daemon may write the retained state topics, so a reply anywhere else could forge a charger's
+state, and a topic the broker refuses would get the daemon disconnected.
+
+The daemon's publications wait for their acknowledgement however long it takes: behind a flood
+the broker's PUBACK can queue for many seconds in the same TCP stream, and a timeout there would
+only drop a live connection. A dead connection shows as a closed socket or a missed keepalive.
+
+A retained message on a command topic is the broker replaying something published earlier, not a
+command sent now: it is logged and ignored. The daemon clears one planted on `charging/updates`
+(the only command topic it may write), so no client that subscribes later receives it either.
+"""
+
+import logging
+import math
+
+import aiomqtt
+from evcsm_schema import topics
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from evcsm_daemon.mqtt.connection import Connection
+from evcsm_daemon.mqtt.handlers import Handlers, Reply, too_large
+
+log = logging.getLogger(__name__)
+
+WORKERS = 16
+"""Messages handled at once; the rest wait in the connection's bounded queue or on the broker."""
+
+
+class Inbox:
+    """Handles what the daemon's subscriptions deliver."""
+
+    def __init__(self, handlers: Handlers) -> None:
+        self._handlers = handlers
+        self.busy = 0
+        self.handled = 0
+
+    async def work(self, client: Connection) -> None:
+        """One worker: handle messages one by one until the connection ends."""
+        async for message in client.messages:
+            self.busy += 1
+            try:
+                await self.handle(client, message)
+            except Exception:  # supervisor boundary: one message never stops the daemon
+                log.exception("failed to handle a message on %.200r", message.topic.value)
+            finally:
+                self.busy -= 1
+                self.handled += 1
+                client.ack(message)
+
+    async def handle(self, client: Connection, message: aiomqtt.Message) -> None:
+        """Handle one message and send its reply, if it asks for one."""
+        topic = message.topic.value
+        payload = message.payload if isinstance(message.payload, bytes) else b""
+        if message.retain:
+            await self._refuse_replay(client, topic, payload)
+            return
+        response_topic, correlation = _reply_path(message)
+        try:
+            reply = await self._handlers.dispatch(
+                topic, payload, has_reply_path=response_topic is not None
+            )
+        except Exception as exc:  # noqa: BLE001 - supervisor boundary: log, answer, keep running
+            reply = self._handlers.failure(topic, exc)
+        if reply is not None and response_topic is not None:
+            await _send_reply(client, response_topic, correlation, reply)
+
+    @staticmethod
+    async def _refuse_replay(client: Connection, topic: str, payload: bytes) -> None:
+        if not payload:
+            return
+        log.warning(
+            "ignored a retained message on %.200r: a command is never replayed"
+            " (clear it with: mosquitto_pub -r -n -t '<topic>')",
+            topic,
+        )
+        if topic == topics.SEED_CHARGING:
+            try:
+                await client.publish(topic, b"", qos=1, retain=True, timeout=math.inf)
+            except aiomqtt.MqttError as exc:
+                log.warning("could not clear the retained message on %s: %s", topic, exc)
+            else:
+                log.info("cleared the retained message on %s", topic)
+
+
+def _reply_path(message: aiomqtt.Message) -> tuple[str | None, bytes | None]:
+    """The request's response topic (None when absent or refused) and correlation data."""
+    props = message.properties
+    response_topic = getattr(props, "ResponseTopic", None) if props else None
+    correlation = getattr(props, "CorrelationData", None) if props else None
+    if not isinstance(correlation, bytes):
+        correlation = None
+    if not response_topic:
+        return None, correlation
+    if not isinstance(response_topic, str) or not topics.is_reply_topic(response_topic):
+        log.warning(
+            "refused response topic %.200r on %.200r: replies go to a topic name under %s/",
+            response_topic,
+            message.topic.value,
+            topics.REPLY_PREFIX,
+        )
+        return None, correlation
+    return response_topic, correlation
+
+
+async def _send_reply(
+    client: Connection, topic: str, correlation: bytes | None, reply: Reply
+) -> None:
+    body = reply.to_json()
+    if not client.fits(topic, body, correlation):
+        body = too_large(reply, len(body), client.broker_max_packet).to_json()
+        if not client.fits(topic, body, correlation):
+            log.warning(
+                "reply to %.200r lost: even an error reply is over the broker's limit", topic
+            )
+            return
+    properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    properties.ContentType = "application/json"
+    if correlation is not None:
+        properties.CorrelationData = correlation
+    try:
+        await client.publish(topic, body, qos=1, properties=properties, timeout=math.inf)
+    except (aiomqtt.MqttError, ValueError) as exc:
+        log.warning("reply to %.200r lost: %s", topic, exc)
