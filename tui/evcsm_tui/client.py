@@ -130,7 +130,7 @@ class MqttLink:
             detail = "the broker closed the connection"
             try:
                 async with self._connect() as client:
-                    await client.subscribe([(topic, 1) for topic in SUBSCRIPTIONS])
+                    await client.subscribe(list(SUBSCRIPTIONS))
                     await client.subscribe(self.reply_branch, qos=1)
                     self._client = client
                     attempt = 0

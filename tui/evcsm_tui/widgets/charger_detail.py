@@ -21,6 +21,11 @@ LABEL_WIDTH = 12
 class ChargerDetail(Vertical):
     """One charger's live figures; its CSS classes follow the charger's status."""
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._shown: dict[str, object] = {}
+        """What each label shows, so that an unchanged one is left alone."""
+
     def compose(self) -> ComposeResult:
         """Digits and figures on top, then the power gauge, the power chart and a notice."""
         with Horizontal(id="summary"):
@@ -47,11 +52,11 @@ class ChargerDetail(Vertical):
         self.set_class(view is not None and view.charging, "-charging")
         self.set_class(not state.live, "-stale")
         self.set_class(not notice, "-no-notice")
-        self.query_one("#notice", Label).update(Content(notice))
+        self._update("#notice", notice)
         if view is None:
             self.border_title = empty
             self.border_subtitle = ""
-            self.query_one("#energy", Digits).update(fmt.DASH)
+            self._update("#energy", fmt.DASH)
             return
         session = view.session
         status = view.status_label if state.live else "Unknown"
@@ -59,15 +64,17 @@ class ChargerDetail(Vertical):
         title = " · ".join(part for part in (view.charger_id, status, marker) if part)
         self.border_title = escape(title)
         self.border_subtitle = f"session {session.session_id}" if session else "no session yet"
-        self.query_one("#energy", Digits).update(fmt.kwh(view.energy_kwh))
+        self._update("#energy", fmt.kwh(view.energy_kwh))
         unit = "kWh this session" if view.charging or session is None else "kWh last session"
-        self.query_one("#energy-unit", Label).update(Content(unit))
-        self.query_one("#figures", Static).update(
-            Content("\n").join(
-                Content.assemble((f"{f.label:<{LABEL_WIDTH}}", "dim"), f.value)
-                for f in figures(view, now, tz)
+        self._update("#energy-unit", unit)
+        rows = tuple(figures(view, now, tz))
+        if self._shown.get("#figures") != rows:
+            self._shown["#figures"] = rows
+            self.query_one("#figures", Static).update(
+                Content("\n").join(
+                    Content.assemble((f"{f.label:<{LABEL_WIDTH}}", "dim"), f.value) for f in rows
+                )
             )
-        )
         gauge = self.query_one("#gauge", PowerGauge)
         gauge.power_kw = view.power_kw
         gauge.max_kw = view.max_kw
@@ -75,6 +82,18 @@ class ChargerDetail(Vertical):
         chart.readings = tuple(view.samples.powers)
         chart.ceiling_kw = view.max_kw
         chart.span_s = view.samples.span_s
+
+    def _update(self, selector: str, text: str) -> None:
+        """Change a label or the digits only when the text differs: each change lays the
+        screen out again, and the detail is shown five times a second."""
+        if self._shown.get(selector) == text:
+            return
+        self._shown[selector] = text
+        widget = self.query_one(selector)
+        if isinstance(widget, Digits):
+            widget.update(text)
+        elif isinstance(widget, Label):
+            widget.update(Content(text))
 
     @staticmethod
     def _notice(state: DashboardState, view: ChargerView | None) -> str:
