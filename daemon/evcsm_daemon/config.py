@@ -128,6 +128,12 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds a charger that accepted a start request has to begin its session.",
     )
+    session_updates: Literal["all", "default", "off"] = Field(
+        default="all",
+        description="Which sessions get the seed's per-session message on session/updates at "
+        "each tick: all, the default charger's only (what the seed's clients read), or none. "
+        "evcsm/fleet/updates carries every session's reading either way.",
+    )
     battery_kwh: float = Field(default=60.0, gt=0, description="Simulated car battery size in kWh.")
     initial_soc: float = Field(
         default=0.2, ge=0, le=1, description="Simulated car's charge when plugged in (0-1)."
@@ -278,6 +284,7 @@ METAVARS: dict[str, str] = {
     "sim_speed": "FACTOR",
     "tick_interval": "SECONDS",
     "start_timeout": "SECONDS",
+    "session_updates": "{all,default,off}",
     "battery_kwh": "KWH",
     "initial_soc": "FRACTION",
     "taper_soc": "FRACTION",

@@ -6,8 +6,9 @@ from evcsm_schema import (
     ChargerState,
     ChargerStatus,
     ChargingSession,
+    FleetReading,
+    FleetUpdate,
     SessionStatus,
-    SessionUpdate,
 )
 
 NOW = datetime(2026, 3, 2, 14, 30, 0, tzinfo=UTC)
@@ -54,18 +55,24 @@ def charger(charger_id: str, max_kw: float, last: ChargingSession | None = None)
     )
 
 
-def update(
-    s: ChargingSession, *, after: timedelta, energy_kwh: float, power_kw: float
-) -> SessionUpdate:
-    """A tick of session `s`, `after` past its last reading."""
-    return SessionUpdate(
+def reading(s: ChargingSession, *, energy_kwh: float, power_kw: float) -> FleetReading:
+    """A reading of session `s`."""
+    return FleetReading(
         session_id=s.session_id,
         charger_id=s.charger_id,
-        status=SessionStatus.CHARGING,
         energy_consumed=energy_kwh,
         power_kw=power_kw,
         meter_wh=s.meter_start_wh + round(energy_kwh * 1000),
+    )
+
+
+def update(
+    s: ChargingSession, *, after: timedelta, energy_kwh: float, power_kw: float
+) -> FleetUpdate:
+    """A tick with one reading, of session `s`, `after` past its last reading."""
+    return FleetUpdate(
         timestamp=s.updated_at + after,
+        readings=[reading(s, energy_kwh=energy_kwh, power_kw=power_kw)],
     )
 
 

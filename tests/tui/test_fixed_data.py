@@ -57,6 +57,18 @@ def test_history(size: tuple[int, int], tmp_path: Path, snap_compare: SnapCompar
     assert snap_compare(app, terminal_size=size, run_before=settle)
 
 
+def test_a_filtered_dashboard(tmp_path: Path, snap_compare: SnapCompare) -> None:
+    app = fixed_app(tmp_path)
+
+    async def settle(pilot: Pilot[None]) -> None:
+        await wait_until(pilot, "CP1 readings", lambda: row(app, "CP1").get("energy") == "15.16")
+        await pilot.press("f", "slash", "c", "p", "enter")  # Charging, id containing "cp"
+        await wait_until(pilot, "filter line", lambda: "2 of 4" in label(app, "#filter-line"))
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=settle)
+
+
 class ViewerLink(FixedLink):
     """The fleet simulated at x10, seen by a login the broker takes no commands from."""
 

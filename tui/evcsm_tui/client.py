@@ -1,6 +1,6 @@
 """The MQTT adapter: one broker connection, kept up with backoff, and request/response on it.
 
-`MqttLink.run(sink)` connects, subscribes to the retained state topics and `session/updates`,
+`MqttLink.run(sink)` connects, subscribes to the retained state topics and `evcsm/fleet/updates`,
 and hands every decoded message to `sink`; when the connection drops it says so, waits a
 jittered, growing delay and connects again, so the retained topics rebuild the state. Commands
 and session queries are MQTT 5 requests: the reply comes to this client's own branch under
@@ -140,7 +140,7 @@ class MqttLink:
             detail = "the broker closed the connection"
             try:
                 async with self._connect() as client:
-                    await client.subscribe([(topic, 1) for topic in SUBSCRIPTIONS])
+                    await client.subscribe(list(SUBSCRIPTIONS))
                     await client.subscribe(self.reply_branch, qos=1)
                     self._client = client
                     attempt = 0
