@@ -1,14 +1,19 @@
 """The daemon's OCPP listener: settings, start-up, a taken port, shutdown, an OCPP-only fleet."""
 
 import asyncio
+import shutil
 import socket
+import ssl
+from pathlib import Path
 
 import httpx
 import pytest
 from evcsm_daemon.main import main
+from evcsm_daemon.runtime import ocpp_config
 from ocpp.v16 import call
 
-from tests.daemon.ocpp.peers import lab_charge_point
+from tests.daemon.ocpp.peers import basic, lab_charge_point
+from tests.daemon.ocpp.test_handshake import self_signed
 from tests.support.broker import Mosquitto, free_port
 from tests.support.daemon import daemon_settings, running_daemon
 from tests.support.ocpp import ocpp_url, until
@@ -71,3 +76,43 @@ async def test_shutdown_closes_station_connections(broker: Mosquitto) -> None:
         await point._connection.wait_closed()
     assert point._connection.close_code == 1001
     await point_cm.__aexit__(None, None, None)
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
+async def test_the_daemon_serves_wss_with_its_certificate_files(
+    broker: Mosquitto, tmp_path: Path
+) -> None:
+    cert, key = self_signed(tmp_path)
+    settings = daemon_settings(
+        broker.url,
+        ocpp_addr="127.0.0.1:0",
+        ocpp_charge_points="LAB-1:s3cret",
+        ocpp_cert_file=str(cert),
+        ocpp_key_file=str(key),
+    )
+    client = ssl.create_default_context(cafile=str(cert))
+    async with running_daemon(settings) as daemon:
+        url = f"wss://127.0.0.1:{daemon.ocpp_port}/ocpp"
+        headers = basic("LAB-1", "s3cret")
+        async with lab_charge_point(url, "LAB-1", headers=headers, ssl_context=client) as point:
+            assert (await point.boot()).status == "Accepted"
+
+
+def test_certificate_files_that_do_not_load_are_one_line(tmp_path: Path) -> None:
+    settings = daemon_settings(
+        "mqtt://127.0.0.1:1",
+        ocpp_addr="127.0.0.1:0",
+        ocpp_cert_file=str(tmp_path / "missing.pem"),
+        ocpp_key_file=str(tmp_path / "key.pem"),
+    )
+    with pytest.raises(OSError, match=r"cannot load the OCPP certificate .*missing\.pem with key"):
+        ocpp_config(settings)
+    (tmp_path / "junk.pem").write_text("not a certificate", encoding="utf-8")
+    settings = settings.model_copy(
+        update={
+            "ocpp_cert_file": str(tmp_path / "junk.pem"),
+            "ocpp_key_file": str(tmp_path / "junk.pem"),
+        }
+    )
+    with pytest.raises(OSError, match="cannot load the OCPP certificate"):
+        ocpp_config(settings)
