@@ -4,6 +4,7 @@ The whole daemon runs (real Mosquitto, a real store, the OCPP listener), and the
 the `ocpp` package's own ChargePoint over a real WebSocket on loopback.
 """
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -187,3 +188,38 @@ async def test_an_offline_charger_is_charger_offline(broker: Mosquitto) -> None:
         assert (refused.status_code, refused.json()["code"]) == (503, "charger_offline")
         unknown = await site.http.get("/api/requests/00000000-0000-0000-0000-000000000000")
         assert (unknown.status_code, unknown.json()["code"]) == (404, "not_found")
+
+
+async def test_the_seed_calls_on_an_ocpp_default_charger(broker: Mosquitto) -> None:
+    """REST waits for the session, as the seed's clients expect; charging/updates with a
+    response topic answers pending, then the session."""
+    async with ocpp_site(broker, chargers="", default_charger="LAB-1-1") as site:
+        before = (await site.http.get("/api/chargers")).json()
+        assert [(c["chargerId"], c["status"]) for c in before] == [("LAB-1-1", "Offline")]
+        async with lab_charge_point(site.url, "LAB-1") as point:
+            await seed_calls(site, point)
+
+
+async def seed_calls(site: Site, point: LabChargePoint) -> None:
+    """Start with the seed's REST call, stop with its MQTT message."""
+    await ready(point, site)
+    seed = asyncio.create_task(site.http.post("/api/ChargingSessionAPI/start"))
+    await point.wait_for("RemoteStartTransaction")
+    assert not seed.done()
+    transaction_id = await start_transaction(point, 0)
+    answer = await seed
+    assert answer.status_code == 200
+    assert answer.json()["transactionId"] == transaction_id
+
+    correlation = await site.mqtt.ask(topics.SEED_CHARGING, b'{"status": "Stopped"}')
+    (first,) = await site.mqtt.replies(correlation, 1)
+    assert (first["pending"], first["action"], first["chargerId"]) == (True, "stop", "LAB-1-1")
+    await point.wait_for("RemoteStopTransaction")
+    await point.call(
+        call.StopTransaction(
+            meter_stop=2000, timestamp=now(), transaction_id=transaction_id, reason="Remote"
+        )
+    )
+    _, final = await site.mqtt.replies(correlation, 2)
+    assert final["session"]["transactionId"] == transaction_id
+    assert final["session"]["stopReason"] == "Stopped by client"

@@ -66,10 +66,18 @@ class Probe:
 
     async def replies(self, correlation: bytes, count: int) -> list[Any]:
         """The first `count` replies to one request (a pending one gets two), decoded."""
-        await self.wait_for(
-            lambda _: sum(m.correlation == correlation for m in self.messages) >= count
-        )
-        return [m.json() for m in self.messages if m.correlation == correlation][:count]
+
+        def answers() -> list[Received]:
+            # Only what came to the reply branch: a probe subscribed to the request's own topic
+            # receives the request too, with the same correlation data.
+            return [
+                m
+                for m in self.messages
+                if m.correlation == correlation and m.topic.startswith(topics.REPLY_PREFIX)
+            ]
+
+        await self.wait_for(lambda _: len(answers()) >= count)
+        return [m.json() for m in answers()[:count]]
 
     async def send(
         self,
