@@ -173,7 +173,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.fleet", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--chargers", type=int, default=1000, help="fleet size (1-9999)")
+    parser.add_argument("--chargers", type=int, default=1000, help="fleet size (1-99999)")
     parser.add_argument("--seconds", type=float, default=30.0, help="measuring window")
     parser.add_argument("--tick-interval", type=float, default=1.0, help="daemon meter tick (s)")
     parser.add_argument("--warmup", type=float, default=5.0, help="least pause after the ramp (s)")
@@ -190,8 +190,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cpu-affinity", type=int, metavar="CPU", help="pin the daemon to CPU")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here")
     options = parser.parse_args(argv)
-    if not 1 <= options.chargers <= 9999:
-        parser.error("--chargers must be between 1 and 9999")
+    if not 1 <= options.chargers <= 99999:
+        parser.error("--chargers must be between 1 and 99999")
     if options.seconds <= 0 or options.tick_interval <= 0 or options.in_flight < 1:
         parser.error("--seconds, --tick-interval and --in-flight must be positive")
     return options
