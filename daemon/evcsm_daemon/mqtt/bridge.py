@@ -41,7 +41,7 @@ from evcsm_daemon.mqtt.handlers import Answer, Handlers
 from evcsm_daemon.mqtt.inbox import WORKERS, Inbox
 from evcsm_daemon.mqtt.outbox import Outbox, Outgoing
 from evcsm_daemon.mqtt.readings import session_update
-from evcsm_daemon.mqtt.refresh import STATE_REFRESH_S, StateRefresh
+from evcsm_daemon.mqtt.refresh import StateRefresh
 from evcsm_daemon.service import ChargingService
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,9 @@ class MqttBridge:
         self._session_updates = settings.session_updates
         self._service = service
         self.inbox = Inbox(Handlers(service), self._follow)
-        self._refresh = StateRefresh(STATE_REFRESH_S, settings.tick_interval)
+        self._refresh = StateRefresh(
+            settings.state_refresh, settings.tick_interval, settings.state_refresh_rate
+        )
         self.outbox = Outbox()
         self._client: Connection | None = None
         self.connected = asyncio.Event()
@@ -111,8 +113,7 @@ class MqttBridge:
         client = self._client
         limit = payload_limit(client.broker_max_packet) if client else MAX_FLEET_BYTES
         self.outbox.put_burst(topics.FLEET_UPDATES, fleet_payloads(sessions, limit))
-        seed = [session_update(session) for session in self._seed_sessions(sessions)]
-        self.outbox.put_burst(topics.SEED_SESSION, seed)
+        self.outbox.put_burst(topics.SEED_SESSION, self._seed_sessions(sessions), session_update)
         charging = (session.charger_id for session in sessions)
         for charger_id in self._refresh.due(charging, time.monotonic()):
             self.outbox.put(self._state_message(self._service.state(charger_id)))
