@@ -5,7 +5,7 @@ to paho without waiting for each (`publish_nowait`), `CHUNK` at a time, and afte
 until its last message is written to the socket: a chunk costs one writer callback and one wait
 instead of one each, and between chunks the event loop runs whatever else is ready (a command,
 its reply), so a tick's thousands of messages never hold a command up for long. QoS 1 messages
-are not waited for one by one: at most `UNACKED` may wait for their acknowledgement before the
+are not waited for one by one: up to `UNACKED` may wait for their acknowledgement before the
 drain waits for the oldest.
 
 A tick's QoS 0 updates on one topic are queued as one `Burst`, and written to JSON chunk by
@@ -34,8 +34,12 @@ OUTBOX_LIMIT = 100_000
 """Messages queued at most (ten ticks of 10,000 sessions)."""
 CHUNK = 100
 """Messages handed to paho before the drain waits for them to be written (~4 ms of CPU)."""
-UNACKED = 1_000
-"""QoS 1 messages that may wait for their acknowledgement while the drain goes on."""
+UNACKED = 200
+"""QoS 1 messages that may wait for their acknowledgement while the drain goes on. paho sends 20
+at a time (the Receive Maximum Mosquitto announces) and queues the rest in a queue it walks
+whole on every acknowledgement: a bound keeps that walk short (10,000 retained states queued at
+once took 9 s of CPU), and a bound well above 20 keeps the messages behind from waiting for
+every twentieth acknowledgement."""
 
 
 @dataclass(frozen=True, slots=True)
