@@ -262,7 +262,7 @@ async def _measure(
             theirs.close()
             try:
                 ramp = await expect(ours, "ramp", plan.ramp_timeout + SLACK_S)
-                progress(f"ramp: {options.chargers} start commands in {_seconds(ramp)}")
+                progress(f"ramp: {len(plan.started)} start commands in {_seconds(ramp)}")
                 window_opened = await expect(
                     ours, "warm-up", plan.warmup + plan.settle_timeout + SLACK_S
                 )
