@@ -376,7 +376,10 @@ async def _rest_call(
 ) -> float | None:
     """A REST stop or start's round trip in seconds, or None when it did not succeed."""
     sent = time.perf_counter()
-    response = await http.post(f"/api/chargers/{charger_id}/{action.value}")
+    try:
+        response = await http.post(f"/api/chargers/{charger_id}/{action.value}", timeout=60)
+    except httpx.TimeoutException:
+        return None
     elapsed = time.perf_counter() - sent
     return elapsed if response.status_code in {200, 201} else None
 
@@ -390,31 +393,30 @@ async def _churn(plan: Plan, commander: Commander, http: httpx.AsyncClient) -> C
     loop = asyncio.get_running_loop()
     opened = loop.time()
     deadline = opened + plan.seconds
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout_at(deadline):
-            chosen = rng.sample(plan.started, min(pairs, len(plan.started)))
-            for number, charger_id in enumerate(chosen, start=1):
-                await asyncio.sleep(opened + (number - 0.5) / plan.churn_per_s - loop.time())
-                calls = [
-                    (CommandAction.STOP, churn.stops, commander.call),
-                    (CommandAction.START, churn.starts, commander.call),
-                ]
-                if plan.http_port:
-                    calls += [
-                        (CommandAction.STOP, churn.rest_stops, functools.partial(_rest_call, http)),
-                        (
-                            CommandAction.START,
-                            churn.rest_starts,
-                            functools.partial(_rest_call, http),
-                        ),
-                    ]
-                for action, trips, call in calls:
-                    trip = await call(charger_id, action)
-                    if trip is None:
-                        churn.failed += 1
-                    else:
-                        trips.append(trip)
-            await asyncio.sleep(deadline - loop.time())
+    calls = [
+        (CommandAction.STOP, churn.stops, commander.call),
+        (CommandAction.START, churn.starts, commander.call),
+    ]
+    if plan.http_port:
+        rest = functools.partial(_rest_call, http)
+        calls += [
+            (CommandAction.STOP, churn.rest_stops, rest),
+            (CommandAction.START, churn.rest_starts, rest),
+        ]
+    chosen = rng.sample(plan.started, min(pairs, len(plan.started)))
+    for number, charger_id in enumerate(chosen, start=1):
+        due = opened + (number - 0.5) / plan.churn_per_s
+        if due >= deadline:
+            break
+        await asyncio.sleep(due - loop.time())
+        # A charger stopped is always started again, so the fleet is whole when the window ends.
+        for action, trips, call in calls:
+            trip = await call(charger_id, action)
+            if trip is None:
+                churn.failed += 1
+            else:
+                trips.append(trip)
+    await asyncio.sleep(deadline - loop.time())
     return churn
 
 
