@@ -60,7 +60,7 @@ from bench.clients import (
 )
 from bench.machine import Machine
 from bench.report import Baseline, FleetResult, Snapshot, render, rss_bytes
-from bench.seed import into_memory, into_mongo_double, into_sqlite, stopped_sessions
+from bench.seed import AGE, into_memory, into_mongo_double, into_sqlite, stopped_sessions
 from tests.support.broker import Mosquitto
 from tests.support.daemon import daemon_settings, running_daemon
 from tests.support.mongo_double import Database, Server
@@ -133,7 +133,7 @@ async def seed(kind: str, uri: str, server: Server, ids: tuple[str, ...], count:
     """Store `count` stopped sessions on `ids` before the daemon starts; the first one's start."""
     now = datetime.now(UTC)
     per_charger = -(-count // len(ids))
-    first = now - timedelta(days=1, minutes=per_charger)
+    first = now - AGE - timedelta(minutes=per_charger)
     if count == 0:
         return first
     sessions = stopped_sessions(ids, count, now)
