@@ -9,11 +9,14 @@ once; a burst of stops must stop it once, every other answer being that same sto
 """
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 from evcsm_schema import topics
@@ -25,6 +28,8 @@ from tests.support.sqlite_file import stored_sessions
 
 CHARGER = "CP1"
 ANSWER_S = 120.0
+QUIET_S = 10.0
+"""A burst's MQTT replies are over when none has come for this long."""
 STARTED = {"REST 200", "REST 201", "MQTT ok"}
 STOPPED = {"REST 200", "REST 404", "MQTT ok", "MQTT no_active_session"}
 
@@ -54,6 +59,8 @@ class Race:
     mqtt: Probe
     path: Path
     count: int
+    log: Callable[[], str]
+    """The daemon's log so far."""
     made: list[str] = field(default_factory=list)
 
     async def burst(self, action: str) -> Burst:
@@ -79,22 +86,38 @@ class Race:
             *(rest() for _ in range(over_rest)),
             *(self.mqtt.send(topic, b"{}", c) for c in correlations),
         )
-        await wait_until(
-            lambda: (
-                sum(m.correlation in correlations for m in self.mqtt.messages) >= len(correlations)
-            ),
-            ANSWER_S,
-        )
+        replies = await self.replies(correlations)
         found.seconds = time.monotonic() - started
-        for message in self.mqtt.messages:
-            if message.correlation in correlations:
-                reply = message.json()
-                if reply["ok"]:
-                    found.answers["MQTT ok"] += 1
-                    found.sessions[reply["session"]["sessionId"]] += 1
-                else:
-                    found.answers[f"MQTT {reply['error']['code']}"] += 1
+        for reply in replies:
+            if reply["ok"]:
+                found.answers["MQTT ok"] += 1
+                found.sessions[reply["session"]["sessionId"]] += 1
+            else:
+                found.answers[f"MQTT {reply['error']['code']}"] += 1
+        if missing := len(correlations) - len(replies):
+            found.answers["MQTT no reply"] = missing
         return found
+
+    async def replies(self, correlations: set[bytes]) -> list[dict[str, Any]]:
+        """The replies to `correlations`, once all came or none came for QUIET_S."""
+        mine: list[dict[str, Any]] = []
+        seen = 0
+        last = time.monotonic()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(ANSWER_S):
+                while len(mine) < len(correlations) and time.monotonic() - last < QUIET_S:
+                    await asyncio.sleep(0.05)
+                    for message in self.mqtt.messages[seen:]:
+                        if message.correlation in correlations:
+                            mine.append(message.json())
+                            last = time.monotonic()
+                    seen = len(self.mqtt.messages)
+        return mine
+
+    def dropped(self) -> str:
+        """What the daemon's log says about commands it dropped, if anything."""
+        lines = [line for line in self.log().splitlines() if "dropped an incoming message" in line]
+        return f" (the daemon's log: {lines[-1].split(': ', 1)[-1]})" if lines else ""
 
     def events(self, status: str) -> list[str]:
         """Session ids of the status events announced on `charging/updates` for CHARGER."""
@@ -111,7 +134,7 @@ class Race:
         session = next(iter(began.sessions), "")
         self.made.append(session)
         refused = {k: v for k, v in began.answers.items() if k not in STARTED}
-        row.check(not refused, f"starts refused: {refused}")
+        row.check(not refused, f"starts refused or lost: {refused}{self.dropped()}")
         created = began.answers["REST 201"]
         row.check(created <= 1, f"{created} REST starts said 201 (created)")
         await self.judge_events(row, "Charging")
@@ -123,7 +146,7 @@ class Race:
         got = sorted(ended.sessions)
         row.check(got == self.made[-1:], f"stops answered sessions {got}")
         refused = {k: v for k, v in ended.answers.items() if k not in STOPPED}
-        row.check(not refused, f"stops refused: {refused}")
+        row.check(not refused, f"stops refused or lost: {refused}{self.dropped()}")
         await self.judge_events(row, "Stopped")
         await self.judge_store(row, active=None)
         row.details.setdefault("rounds", []).append(ended.summary())
@@ -175,7 +198,7 @@ async def races(count: int, rounds: int) -> list[Outcome]:
                 httpx.AsyncClient(base_url=daemon.url, timeout=ANSWER_S, limits=limits) as http,
                 client(broker.port, topics.SEED_CHARGING) as mqtt,
             ):
-                race = Race(http, mqtt, path, count)
+                race = Race(http, mqtt, path, count, daemon.output)
                 for _ in range(rounds):
                     await race.judge_starts(starts, await race.burst("start"))
                     await race.judge_stops(stops, await race.burst("stop"))
