@@ -27,7 +27,7 @@ from bench.machine import Machine
 from bench.scenarios.attacks import mqtt_attacks
 from bench.scenarios.hostile import mqtt_flood, rest_bodies, signals, slow_clients
 from bench.scenarios.outages import broker_kill, daemon_kill
-from bench.scenarios.races import races
+from bench.scenarios.races import fleet_burst, races
 from bench.scenarios.rig import Outcome
 from bench.scenarios.soak import slow_subscriber, soak
 
@@ -49,6 +49,9 @@ SCENARIOS = [
         "races",
         lambda a: races(a.races, a.race_rounds),
         lambda a: 120 + a.races * a.race_rounds * 0.1,
+    ),
+    Scenario(
+        "fleet-burst", lambda a: fleet_burst(a.fleet_burst), lambda a: 120 + a.fleet_burst * 0.1
     ),
     Scenario(
         "broker-kill",
@@ -112,6 +115,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--json", metavar="PATH", help="write the rows as JSON ('-': stdout)")
     parser.add_argument("--races", type=int, default=1000, help="requests per burst (half REST)")
     parser.add_argument("--race-rounds", type=int, default=3, help="start and stop bursts")
+    parser.add_argument(
+        "--fleet-burst", type=int, default=500, help="chargers started at once over MQTT"
+    )
     parser.add_argument("--broker-kills", type=int, default=3, help="kill -9 of the broker")
     parser.add_argument("--outage", type=float, default=2.0, help="seconds the broker stays dead")
     parser.add_argument("--daemon-kills", type=int, default=3, help="kill -9 of the daemon")
