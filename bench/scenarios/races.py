@@ -249,9 +249,15 @@ async def fleet_burst(count: int) -> list[Outcome]:
             row.check_daemon(daemon)
     charging = sum(1 for state in states if state["status"] == "Charging")
     ok = sum(1 for reply in replies if reply["ok"])
+    errors = Counter(reply["error"]["code"] for reply in replies if not reply["ok"])
     row.check(len(replies) == count, f"{count - len(replies)} got no reply{dropped}")
-    row.check(ok == len(replies), f"{len(replies) - ok} answered with an error")
-    row.check(charging == count, f"{count - charging} commands never carried out", lost=True)
-    row.details |= {"replies": len(replies), "charging": charging, "seconds": round(seconds, 2)}
+    row.check(not errors, f"{len(replies) - ok} answered with an error: {dict(errors)}")
+    row.check(charging == ok, f"{ok - charging} answered ok and never carried out", lost=True)
+    row.details |= {
+        "replies": len(replies),
+        "errors": dict(errors),
+        "charging": charging,
+        "seconds": round(seconds, 2),
+    }
     row.figure = f"{charging:,} charging, {len(replies):,} replies, the last after {seconds:.1f} s"
     return [row]
