@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, CliSettingsSource, SettingsConfigDic
 from evcsm_daemon.api.access import parse_hosts, parse_origins
 from evcsm_daemon.api.limits import MAX_CONNECTIONS
 from evcsm_daemon.chargers.base import ChargerSpec
+from evcsm_daemon.chargers.ocpp.config import IDENTITY_PATTERN, ChargePointList
 from evcsm_daemon.store import check_uri
 
 DEFAULT_STORE = "mongodb://localhost:27017/evcsm"
@@ -77,7 +78,46 @@ class Settings(BaseSettings):
     )
     chargers: str = Field(
         default="CP1:22",
-        description="The fleet: comma-separated id:max_kW (the first is the seed's default).",
+        description="The simulated fleet: comma-separated id:max_kW (the first is the seed's "
+        "default charger); may be empty when --ocpp-addr is set.",
+    )
+    default_charger: str | None = Field(
+        default=None,
+        description="The charger of the seed's calls (/api/ChargingSessionAPI/*, "
+        "charging/updates): a simulated charger or an OCPP connector such as CP-7-1. Unset: "
+        "the first simulated charger; none without one (the seed's calls answer "
+        "unknown_charger).",
+    )
+    ocpp_addr: str | None = Field(
+        default=None,
+        description="OCPP 1.6J central system listen host:port (charge points connect to "
+        "ws://HOST:PORT/ocpp/{id}). Unset: no OCPP listener.",
+    )
+    ocpp_charge_points: SecretStr | None = Field(
+        default=None,
+        description="Charge points admitted: comma-separated id or id:password (HTTP Basic), "
+        "or * for any identity without a password.",
+    )
+    ocpp_meter_interval: int = Field(
+        default=10,
+        ge=1,
+        le=86_400,
+        description="Seconds between a station's meter values (MeterValueSampleInterval).",
+    )
+    ocpp_heartbeat_interval: int = Field(
+        default=300,
+        ge=1,
+        le=86_400,
+        description="Seconds between a station's heartbeats; silent for twice this long, it "
+        "is disconnected and shown Offline.",
+    )
+    ocpp_cert_file: str | None = Field(
+        default=None,
+        description="PEM certificate (chain) of the OCPP listener: serve wss:// (OCPP "
+        "security profile 2). Needs --ocpp-key-file.",
+    )
+    ocpp_key_file: str | None = Field(
+        default=None, description="PEM private key of --ocpp-cert-file."
     )
     sim_speed: float = Field(
         default=1.0, gt=0, description="Speed-up of the simulated meters' clock."
@@ -87,6 +127,12 @@ class Settings(BaseSettings):
         default=60.0,
         gt=0,
         description="Seconds a charger that accepted a start request has to begin its session.",
+    )
+    session_updates: Literal["all", "default", "off"] = Field(
+        default="all",
+        description="Which sessions get the seed's per-session message on session/updates at "
+        "each tick: all, the default charger's only (what the seed's clients read), or none. "
+        "evcsm/fleet/updates carries every session's reading either way.",
     )
     battery_kwh: float = Field(default=60.0, gt=0, description="Simulated car battery size in kWh.")
     initial_soc: float = Field(
@@ -124,6 +170,20 @@ class Settings(BaseSettings):
         split_addr(value)
         return value
 
+    @field_validator("ocpp_addr")
+    @classmethod
+    def _ocpp_addr_parses(cls, value: str | None) -> str | None:
+        if value is not None:
+            split_addr(value)
+        return value
+
+    @field_validator("ocpp_charge_points")
+    @classmethod
+    def _charge_points_parse(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            ChargePointList.parse(value.get_secret_value())
+        return value
+
     @field_validator("allowed_hosts")
     @classmethod
     def _hosts_parse(cls, value: str | None) -> str | None:
@@ -159,9 +219,47 @@ class Settings(BaseSettings):
         self.store_uri = self.mongodb_uri = chosen
         return self
 
+    @model_validator(mode="after")
+    def _chargers_fit(self) -> "Settings":
+        """Some charger to serve; simulated ids apart from OCPP connectors; TLS complete."""
+        fleet = self.fleet()
+        if not fleet and self.ocpp_addr is None:
+            raise ValueError("chargers is empty: list simulated chargers, or set ocpp_addr")
+        if (self.ocpp_cert_file is None) != (self.ocpp_key_file is None):
+            raise ValueError("ocpp_cert_file and ocpp_key_file go together: set both or neither")
+        points = self.charge_points()
+        if self.ocpp_addr is not None:
+            for spec in fleet:
+                if station := connector_station(spec.charger_id, points):
+                    raise ValueError(
+                        f"simulated charger {spec.charger_id!r} would be a connector of OCPP "
+                        f"charge point {station!r}: rename it"
+                    )
+        default = self.default_charger
+        simulated = any(c.charger_id == default for c in fleet)
+        ocpp = self.ocpp_addr is not None and connector_station(default or "", points)
+        if default is not None and not simulated and not ocpp:
+            raise ValueError(
+                f"default_charger {default!r} is neither a simulated charger nor a "
+                "connector ({chargePointId}-{connectorId}) of an admitted OCPP charge point"
+            )
+        return self
+
     def fleet(self) -> list[ChargerSpec]:
         """The configured chargers."""
         return parse_fleet(self.chargers)
+
+    def charge_points(self) -> ChargePointList:
+        """The OCPP charge points admitted."""
+        spec = self.ocpp_charge_points.get_secret_value() if self.ocpp_charge_points else ""
+        return ChargePointList.parse(spec)
+
+    def default_charger_id(self) -> str | None:
+        """The seed's charger: the one configured, else the first simulated one."""
+        if self.default_charger is not None:
+            return self.default_charger
+        fleet = self.fleet()
+        return fleet[0].charger_id if fleet else None
 
 
 METAVARS: dict[str, str] = {
@@ -176,9 +274,17 @@ METAVARS: dict[str, str] = {
     "allowed_origins": "ORIGINS",
     "http_max_connections": "N",
     "chargers": "ID:KW,...",
+    "default_charger": "ID",
+    "ocpp_addr": "HOST:PORT",
+    "ocpp_charge_points": "ID[:PASSWORD],...",
+    "ocpp_meter_interval": "SECONDS",
+    "ocpp_heartbeat_interval": "SECONDS",
+    "ocpp_cert_file": "PATH",
+    "ocpp_key_file": "PATH",
     "sim_speed": "FACTOR",
     "tick_interval": "SECONDS",
     "start_timeout": "SECONDS",
+    "session_updates": "{all,default,off}",
     "battery_kwh": "KWH",
     "initial_soc": "FRACTION",
     "taper_soc": "FRACTION",
@@ -205,8 +311,13 @@ def cli_source() -> CliSettingsSource[Settings]:
 
 
 def parse_fleet(spec: str) -> list[ChargerSpec]:
-    """`"CP1:22,CP2:11"` as charger specs; ids unique and topic-safe, powers positive."""
+    """`"CP1:22,CP2:11"` as charger specs; ids unique and topic-safe, powers positive.
+
+    An empty (or blank) spec is no simulated charger at all.
+    """
     fleet: list[ChargerSpec] = []
+    if not spec.strip():
+        return fleet
     for item in (part.strip() for part in spec.split(",")):
         charger_id, sep, power = item.partition(":")
         if not re.match(CHARGER_ID_PATTERN, charger_id):
@@ -223,6 +334,16 @@ def parse_fleet(spec: str) -> list[ChargerSpec]:
             raise ValueError(f"charger {charger_id!r} is listed twice")
         fleet.append(ChargerSpec(charger_id, max_kw))
     return fleet
+
+
+def connector_station(charger_id: str, points: ChargePointList) -> str | None:
+    """The admitted charge point whose connector `charger_id` would be, if any."""
+    station, sep, connector = charger_id.rpartition("-")
+    if not sep or not connector.isdecimal() or not IDENTITY_PATTERN.fullmatch(station):
+        return None
+    if station in points.passwords or points.any_identity:
+        return station
+    return None
 
 
 def split_addr(addr: str) -> tuple[str, int]:

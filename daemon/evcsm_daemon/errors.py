@@ -4,8 +4,10 @@
     ├── BadRequest             malformed payload or parameters (bad_request)
     ├── PayloadTooLarge        payload over the size limit (payload_too_large)
     ├── UnknownCharger         no such charger configured (unknown_charger)
+    │   └── NoDefaultCharger   a seed call, but no default charger is configured
     ├── NoActiveSession        stop on an idle charger (no_active_session)
     ├── SessionNotFound        no session with that id (not_found)
+    ├── RequestNotFound        no start or stop request with that id (not_found)
     ├── StartRejected          the charger rejected a start request (start_rejected)
     ├── StartTimeout           it accepted, but began no session in time (start_timeout)
     ├── StopRejected           the charger rejected a stop request (stop_rejected)
@@ -64,6 +66,17 @@ class UnknownCharger(EvcsmError):
         super().__init__(f"unknown charger {charger_id!r}")
 
 
+class NoDefaultCharger(UnknownCharger):
+    """A seed call (no charger named) on a daemon without a default charger."""
+
+    def __init__(self) -> None:
+        EvcsmError.__init__(
+            self,
+            "no default charger: no simulated charger is configured, so the seed's calls need "
+            "EVCSM_DEFAULT_CHARGER (such as an OCPP connector, CP-7-1)",
+        )
+
+
 class NoActiveSession(EvcsmError):
     """A stop was asked for a charger that is not charging."""
 
@@ -75,6 +88,12 @@ class NoActiveSession(EvcsmError):
 
 class SessionNotFound(EvcsmError):
     """No session matches."""
+
+    code = ErrorCode.NOT_FOUND
+
+
+class RequestNotFound(EvcsmError):
+    """No start or stop request with that id is known."""
 
     code = ErrorCode.NOT_FOUND
 

@@ -12,6 +12,9 @@ the request); `result` answers without waiting once it is done.
 
 import asyncio
 import logging
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -21,6 +24,9 @@ from evcsm_schema import ChargingSession
 from evcsm_daemon.errors import EvcsmError, StartTimeout, StopTimeout
 
 log = logging.getLogger(__name__)
+
+RECENT_LIMIT = 10_000
+"""Requests kept to be looked up by id (`Requests.find`), the oldest forgotten first."""
 
 
 class Kind(StrEnum):
@@ -41,6 +47,8 @@ class Pending:
     """The stop reason to record (stops only)."""
     created: bool = False
     """Set with the result: True when this request's session is new (not one found active)."""
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    """Names the request for clients that look it up later (REST `Location`)."""
     _future: asyncio.Future[ChargingSession] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -56,6 +64,17 @@ class Pending:
     def result(self) -> ChargingSession | None:
         """The session once resolved (raises the failure once failed); None while pending."""
         return self._future.result() if self._future.done() else None
+
+    @property
+    def error(self) -> BaseException | None:
+        """Why the request failed, once it did; None while pending or once resolved."""
+        if not self._future.done() or self._future.cancelled():
+            return None
+        return self._future.exception()
+
+    def on_done(self, callback: Callable[["Pending"], None]) -> None:
+        """Call `callback(self)` once the request is settled (at once if it is already)."""
+        self._future.add_done_callback(lambda _: callback(self))
 
     async def wait(self) -> ChargingSession:
         """The started or stopped session; raises why not (rejected, timeout, offline, ...)."""
@@ -84,6 +103,7 @@ class Requests:
 
     def __init__(self) -> None:
         self._pending: dict[tuple[Kind, str], Pending] = {}
+        self._recent: OrderedDict[str, Pending] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -95,6 +115,13 @@ class Requests:
     def add(self, pending: Pending) -> None:
         """Wait for the charger's event."""
         self._pending[(pending.kind, pending.charger_id)] = pending
+        self._recent[pending.request_id] = pending
+        while len(self._recent) > RECENT_LIMIT:
+            self._recent.popitem(last=False)
+
+    def find(self, request_id: str) -> Pending | None:
+        """A request by id: pending, or one of the last `RECENT_LIMIT` made."""
+        return self._recent.get(request_id)
 
     def resolve(
         self, kind: Kind, charger_id: str, session: ChargingSession, *, created: bool

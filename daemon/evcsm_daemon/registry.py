@@ -65,6 +65,8 @@ class Fleet:
         self.transactions: dict[int, str] = {}
         """OCPP transaction id → charger id, for the sessions in `active`."""
         self.unsaved: dict[str, ChargingSession] = {}
+        self.metered: set[str] = set()
+        """Charger ids of OCPP sessions with new meter values since the last tick."""
         """Session id → its latest reading not stored yet."""
         self.listeners: list[Listener] = []
         self._locks: dict[str, asyncio.Lock] = {}

@@ -18,6 +18,7 @@ because every session lives in the store and its meter is derived from time.
 import asyncio
 import logging
 import socket
+import ssl
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -29,10 +30,12 @@ from evcsm_daemon.api.access import AccessPolicy
 from evcsm_daemon.api.limits import HttpLimits
 from evcsm_daemon.api.server import HttpServer
 from evcsm_daemon.chargers import SimulatedCharger, SimulatedFleet
+from evcsm_daemon.chargers.ocpp import CentralSystem, OcppConfig
 from evcsm_daemon.config import Settings, split_addr
 from evcsm_daemon.core.profile import ChargeProfile
 from evcsm_daemon.errors import StoreUnavailable
 from evcsm_daemon.mqtt import MqttBridge
+from evcsm_daemon.operations import StationOperations
 from evcsm_daemon.service import ChargingService
 from evcsm_daemon.store import SessionStore, open_store, redact_uri
 from evcsm_daemon.ticker import Ticker
@@ -47,6 +50,8 @@ SHUTDOWN_S = 7.0
 """The tick, the last flush and `offline` get this long together, so SIGTERM ends the
 process within 10 s; the HTTP server winds down meanwhile (`HttpLimits.shutdown_grace`)."""
 STORE_CLOSE_S = 1.0
+OCPP_CLOSE_S = 3.0
+"""Part of SHUTDOWN_S: stations are told the central system goes away (1001)."""
 
 
 def build_chargers(settings: Settings) -> SimulatedFleet:
@@ -76,6 +81,33 @@ def access_policy(settings: Settings) -> AccessPolicy:
         allowed_hosts=settings.allowed_hosts,
         allowed_origins=settings.allowed_origins,
         token=token,
+    )
+
+
+def ocpp_config(settings: Settings) -> OcppConfig | None:
+    """The central system's settings, None without `ocpp_addr`; OSError when the certificate
+    or its key cannot be loaded."""
+    if settings.ocpp_addr is None:
+        return None
+    host, port = split_addr(settings.ocpp_addr)
+    context: ssl.SSLContext | None = None
+    if settings.ocpp_cert_file and settings.ocpp_key_file:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        try:
+            context.load_cert_chain(settings.ocpp_cert_file, settings.ocpp_key_file)
+        except (OSError, ssl.SSLError) as exc:
+            reason = getattr(exc, "reason", None) or exc.strerror or str(exc)
+            raise OSError(
+                f"cannot load the OCPP certificate {settings.ocpp_cert_file} with key "
+                f"{settings.ocpp_key_file}: {reason}"
+            ) from exc
+    return OcppConfig(
+        host=host,
+        port=port,
+        charge_points=settings.charge_points(),
+        meter_interval_s=settings.ocpp_meter_interval,
+        heartbeat_interval_s=settings.ocpp_heartbeat_interval,
+        ssl_context=context,
     )
 
 
@@ -135,6 +167,9 @@ class Daemon:
         self.service: ChargingService | None = None
         self.bridge: MqttBridge | None = None
         self.ticker: Ticker | None = None
+        self.central: CentralSystem | None = None
+        self.operations: StationOperations | None = None
+        self.ocpp_port = 0
 
     async def readiness(self) -> Readiness:
         """Whether the broker and the database answer now."""
@@ -152,7 +187,13 @@ class Daemon:
         """Run until `stop` is set (gracefully) or the task is cancelled (abruptly)."""
         stop = stop or asyncio.Event()
         settings = self.settings
+        ocpp = ocpp_config(settings)
         sock = listen(settings.http_addr)
+        try:
+            ocpp_sock = listen(settings.ocpp_addr) if ocpp and settings.ocpp_addr else None
+        except OSError:
+            sock.close()
+            raise
         try:
             app = create_app(None, self.readiness, access_policy(settings), self.limits)
             server = self.http = HttpServer(app, self.limits)
@@ -163,24 +204,32 @@ class Daemon:
             async with asyncio.TaskGroup() as group:
                 group.create_task(server.serve(sockets=[sock]), name="http")
                 try:
-                    started = await _unless_stopped(stop, self._start(app), "start")
+                    started = await _unless_stopped(stop, self._start(app, ocpp), "start")
                     if started:
+                        if ocpp_sock is not None:
+                            await self._listen_ocpp(ocpp_sock)
                         await self._serve(stop, server, group)
                 finally:
                     server.should_exit = True
         finally:
+            await self._close_ocpp()
             sock.close()
+            if ocpp_sock is not None:
+                ocpp_sock.close()
             if self.store is not None:
                 await _close(self.store)
             log.info("stopped")
 
-    async def _start(self, app: FastAPI) -> bool:
+    async def _start(self, app: FastAPI, ocpp: OcppConfig | None) -> bool:
         """Reach the store and resume the sessions, retrying until both succeed."""
         delay = 1.0
         while True:
             store = self.store = await connect_store(self.settings.store_uri)
             service = ChargingService(
-                store, build_chargers(self.settings), start_timeout_s=self.settings.start_timeout
+                store,
+                build_chargers(self.settings),
+                start_timeout_s=self.settings.start_timeout,
+                default_charger=self.settings.default_charger_id(),
             )
             try:
                 await service.resume()
@@ -199,8 +248,18 @@ class Daemon:
             self.service = service
             self.bridge = MqttBridge(self.settings, service)
             self.ticker = Ticker(service, self.settings.tick_interval)
-            attach(app, service)
+            if ocpp is not None:
+                self.central = CentralSystem(ocpp, service)
+                service.attach_stations(self.central, ocpp.charge_points.passwords)
+            self.operations = StationOperations(service, self.central)
+            attach(app, service, self.operations)
             return True
+
+    async def _listen_ocpp(self, sock: socket.socket) -> None:
+        """Serve charge points on `sock`."""
+        assert self.central is not None  # noqa: S101 - set by _start
+        await self.central.start(sock)
+        self.ocpp_port = self.central.port
 
     async def _serve(
         self, stop: asyncio.Event, server: HttpServer, group: asyncio.TaskGroup
@@ -216,12 +275,23 @@ class Daemon:
         server.should_exit = True
         try:
             async with asyncio.timeout(SHUTDOWN_S):
+                await self._close_ocpp()
                 await ticks
                 await bridge.shutdown()
         except TimeoutError:
             log.warning("shutdown took over %.0f s; stopping without waiting more", SHUTDOWN_S)
             ticks.cancel()
         mqtt.cancel()
+
+    async def _close_ocpp(self) -> None:
+        """Close every station's connection (1001), giving up after OCPP_CLOSE_S."""
+        if self.central is None:
+            return
+        try:
+            async with asyncio.timeout(OCPP_CLOSE_S):
+                await self.central.close()
+        except TimeoutError:
+            log.warning("OCPP connections did not close within %.0f s", OCPP_CLOSE_S)
 
 
 async def _unless_stopped(stop: asyncio.Event, work: Coroutine[Any, Any, T], name: str) -> T | None:

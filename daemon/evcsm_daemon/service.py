@@ -23,7 +23,7 @@ session nobody meters. OCPP stations instead send an unanswered transaction mess
 import contextlib
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 
 from evcsm_schema import ChargerState, ChargingSession, SessionPage, SessionQuery
@@ -40,14 +40,18 @@ from evcsm_daemon.core.events import (
     SessionBegan,
     SessionEnded,
 )
+from evcsm_daemon.core.fleet import StationView
 from evcsm_daemon.core.sessions import MeterReading, begin, finish, observe
 from evcsm_daemon.errors import (
     NoActiveSession,
+    NoDefaultCharger,
+    RequestNotFound,
     SessionNotFound,
     StartRejected,
     StopRejected,
     StoreError,
     StoreUnavailable,
+    UnknownCharger,
     WriteNotConfirmed,
 )
 from evcsm_daemon.pending import Kind, Pending, Requests
@@ -76,10 +80,9 @@ class ChargingService:
         clock: Callable[[], datetime] = utc_now,
         start_timeout_s: float = START_TIMEOUT_S,
         authorize: Authorizer = accept_any,
+        default_charger: str | None = None,
     ) -> None:
         specs = simulated.specs
-        if not specs:
-            raise ValueError("at least one charger is needed")
         self._store = store
         self._simulated = simulated
         self._fleet = Fleet(clock)
@@ -95,7 +98,13 @@ class ChargingService:
                 max_power_kw=spec.max_power_kw,
                 simulation_speed=spec.simulation_speed,
             )
-        self.default_charger = specs[0].charger_id
+        self.default_charger = default_charger or (specs[0].charger_id if specs else None)
+        """The seed's charger: a simulated one, an OCPP connector, or None (no default)."""
+        if self.default_charger is not None and self.default_charger not in self._fleet.chargers:
+            station_id, _, connector = self.default_charger.rpartition("-")
+            if not station_id or not connector.isdecimal() or int(connector) < 1:
+                raise ValueError(f"default charger {self.default_charger!r} is not configured")
+            self._fleet.connector(station_id, int(connector), None)
         simulated.attach(self, clock)
 
     @property
@@ -107,20 +116,43 @@ class ChargingService:
         """Send status changes, charger changes and ticks to `listener` too."""
         self._fleet.listeners.append(listener)
 
-    def attach_stations(self, commands: RemoteTransactions) -> None:
+    def attach_stations(self, commands: RemoteTransactions, admitted: Iterable[str] = ()) -> None:
         """Carry OCPP chargers' start and stop requests through `commands` (the central system,
-        whose other `ChargerCommands` an adapter calls directly)."""
+        whose other `ChargerCommands` an adapter calls directly); the `admitted` stations are
+        known (listed, Offline) before they ever connect."""
+        for station_id in admitted:
+            self._fleet.stations.setdefault(station_id, StationView(station_id))
         driver = StationDriver(commands)
         self._stations.driver = driver
         for charger in self._fleet.chargers.values():
             if charger.station_id is not None:
                 charger.driver = driver
 
+    def find_request(self, request_id: str) -> Pending:
+        """A start or stop request by id (pending, or among the latest made)."""
+        found = self._requests.find(request_id)
+        if found is None:
+            raise RequestNotFound(f"no request {request_id!r} (unknown, or long forgotten)")
+        return found
+
+    def _named(self, charger_id: str | None) -> str:
+        """`charger_id`, or the default charger when None (the seed's calls)."""
+        if charger_id is not None:
+            return charger_id
+        if self.default_charger is None:
+            raise NoDefaultCharger
+        return self.default_charger
+
     # Views.
 
     def charger_ids(self) -> list[str]:
         """Every charger: the configured ones in order, then OCPP connectors as they came."""
         return list(self._fleet.chargers)
+
+    def station_views(self) -> list[tuple[StationView, list[str]]]:
+        """Every OCPP station known, by identity, with the charger ids of its connectors."""
+        fleet = self._fleet
+        return [(fleet.stations[sid], fleet.of_station(sid)) for sid in sorted(fleet.stations)]
 
     def active_sessions(self) -> list[ChargingSession]:
         """The sessions charging now."""
@@ -153,6 +185,7 @@ class ChargingService:
                 latest[charger_id] = found
                 fleet.last[charger_id] = found
         self._simulated.power_up(latest)
+        await self._resume_connectors()
         for session in await self._store.all_active():
             if session.charge_point_id is not None and session.connector_id is not None:
                 fleet.connector(
@@ -175,6 +208,18 @@ class ChargingService:
                 )
         self._simulated.sample(now)
 
+    async def _resume_connectors(self) -> None:
+        """Every OCPP connector with stored sessions joins the fleet with its latest one, so
+        listings and histories show it while its station is away."""
+        fleet = self._fleet
+        for charger_id in await self._store.ocpp_chargers():
+            station_id, _, number = charger_id.rpartition("-")
+            if charger_id in fleet.chargers or not number.isdecimal() or not station_id:
+                continue
+            fleet.connector(station_id, int(number), self._stations.driver)
+            if (found := await self._store.latest(charger_id)) is not None and not found.active:
+                fleet.last[charger_id] = found
+
     # Requests.
 
     async def request_start(
@@ -187,12 +232,12 @@ class ChargingService:
         session raised for a simulated charger. With a session already active the `Pending` is
         resolved with it at once; with a start already pending, that one is returned.
         """
-        pending, _ = await self._request_start(charger_id or self.default_charger, id_tag)
+        pending, _ = await self._request_start(self._named(charger_id), id_tag)
         return pending
 
     async def start(self, charger_id: str | None = None) -> tuple[ChargingSession, bool]:
         """Start charging and wait for the session; returns it and whether this call made it."""
-        pending, mine = await self._request_start(charger_id or self.default_charger, REMOTE_ID_TAG)
+        pending, mine = await self._request_start(self._named(charger_id), REMOTE_ID_TAG)
         session = await pending.wait()
         return session, mine and pending.created
 
@@ -224,7 +269,7 @@ class ChargingService:
         """
         if session_id is not None:
             charger_id = (await self.get(session_id)).charger_id
-        charger_id = charger_id or self.default_charger
+        charger_id = self._named(charger_id)
         charger = self._fleet.charger(charger_id)
         if (starting := self._requests.get(Kind.START, charger_id)) is not None:
             await _outcome(starting)  # a stop right after a start stops what it started
@@ -407,7 +452,9 @@ class ChargingService:
     # The meter tick and the flusher.
 
     def tick(self) -> list[ChargingSession]:
-        """Expire late requests, sample the simulated fleet, publish every active session.
+        """Expire late requests, sample the simulated fleet, publish the active sessions: every
+        simulated one (its meter moved), and each OCPP one that has new meter values since the
+        last tick (a station's reading changes only when it sends one, every 10 s or so).
 
         A tick never waits for the database: the readings wait in memory (the latest per
         session) for the next `flush()`. Nothing is lost if they never get there: a register
@@ -418,8 +465,14 @@ class ChargingService:
         if len(self._requests):
             self._requests.expire(now, self._timeout.total_seconds())
         self._simulated.sample(now)
-        current = list(self._fleet.active.values())
-        for listener in self._fleet.listeners:
+        fleet = self._fleet
+        metered, fleet.metered = fleet.metered, set()
+        current = [
+            session
+            for session in fleet.active.values()
+            if session.charge_point_id is None or session.charger_id in metered
+        ]
+        for listener in fleet.listeners:
             listener.ticked(current)
         return current
 
@@ -449,7 +502,7 @@ class ChargingService:
 
     async def latest(self, charger_id: str | None = None) -> ChargingSession:
         """The charger's active or most recent session (the seed's `status`)."""
-        charger_id = charger_id or self.default_charger
+        charger_id = self._named(charger_id)
         self._fleet.charger(charger_id)
         if (active := self._fleet.active.get(charger_id)) is not None:
             return active
@@ -467,9 +520,16 @@ class ChargingService:
 
     async def query(self, query: SessionQuery) -> SessionPage:
         """Stored sessions matching the filters, active ones with their live reading."""
-        if query.charger_id is not None:
-            self._fleet.charger(query.charger_id)
         page = await self._store.query(query)
+        charger_id = query.charger_id
+        # A charger nobody knows, not one whose sessions are stored (another daemon's).
+        if (
+            charger_id is not None
+            and charger_id not in self._fleet.chargers
+            and not page.total
+            and await self._store.latest(charger_id) is None
+        ):
+            raise UnknownCharger(charger_id)
         live = {s.session_id: s for s in self._fleet.active.values()}
         live |= {i.stopped.session_id: i.stopped for i in self._unconfirmed.items()}
         if not any(item.session_id in live for item in page.items):

@@ -235,6 +235,7 @@ class StationEvents:
         if updated != session:
             fleet.active[updated.charger_id] = updated
             fleet.unsaved[updated.session_id] = updated
+            fleet.metered.add(updated.charger_id)
 
     async def _stopped(self, event: TransactionStopped) -> StopOutcome:
         fleet = self._fleet

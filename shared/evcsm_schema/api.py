@@ -1,10 +1,13 @@
 """REST bodies that are not MQTT payloads too: problem details, health, the stop body."""
 
-from pydantic import ConfigDict, Field
+from enum import StrEnum
+
+from pydantic import AwareDatetime, ConfigDict, Field
 
 from evcsm_schema.base import InboundModel, WireModel
-from evcsm_schema.errors import ErrorCode
-from evcsm_schema.messages import SessionPage
+from evcsm_schema.errors import ErrorCode, ErrorInfo
+from evcsm_schema.messages import CommandAction, SessionPage
+from evcsm_schema.session import ChargerId, ChargingSession
 
 
 class Problem(WireModel):
@@ -26,6 +29,34 @@ class StopRequest(InboundModel):
     reason: str | None = Field(default=None, max_length=200, description="Stop reason to record.")
 
 
+class RequestState(StrEnum):
+    """Where a start or stop request stands."""
+
+    PENDING = "pending"
+    """The charger accepted it; its session has not started (or stopped) yet."""
+    DONE = "done"
+    """The charger carried it out: `session` is the started or stopped session."""
+    FAILED = "failed"
+    """It will not be carried out: `error` says why (start_timeout, charger_offline...)."""
+
+
+class ChargerRequest(WireModel):
+    """A start or stop request an OCPP charger accepted: the body of a 202, and what its
+    `Location` (`/api/requests/{requestId}`) shows until the outcome, and after."""
+
+    request_id: str = Field(description="The request's id.")
+    charger_id: ChargerId
+    action: CommandAction = Field(description="start or stop.")
+    state: RequestState = Field(description="pending, done or failed.")
+    deadline: AwareDatetime = Field(
+        description="When a pending request fails with start_timeout or stop_timeout (UTC)."
+    )
+    session: ChargingSession | None = Field(
+        default=None, description="The started or stopped session, once done."
+    )
+    error: ErrorInfo | None = Field(default=None, description="Why it failed, once failed.")
+
+
 class Health(WireModel):
     """Liveness: the process answers."""
 
@@ -40,4 +71,12 @@ class Readiness(WireModel):
     database: bool = Field(description="The database answered a ping.")
 
 
-__all__ = ["Health", "Problem", "Readiness", "SessionPage", "StopRequest"]
+__all__ = [
+    "ChargerRequest",
+    "Health",
+    "Problem",
+    "Readiness",
+    "RequestState",
+    "SessionPage",
+    "StopRequest",
+]

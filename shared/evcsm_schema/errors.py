@@ -29,6 +29,12 @@ class ErrorCode(StrEnum):
     """A mutating REST call came from another site's web page (cross-origin)."""
     CHARGER_OFFLINE = "charger_offline"
     """The charger's station is not connected: the command could not be sent."""
+    CHARGER_NO_ANSWER = "charger_no_answer"
+    """The station did not answer the command in time, or dropped its connection meanwhile:
+    whether it acted is not known."""
+    CHARGER_REFUSED = "charger_refused"
+    """The station answered the command with an OCPP error (CALLERROR), or with an answer OCPP
+    does not allow."""
     START_REJECTED = "start_rejected"
     """The charger answered a start request with Rejected, or it started no session."""
     START_TIMEOUT = "start_timeout"

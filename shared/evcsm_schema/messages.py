@@ -7,11 +7,13 @@ publishes there on every status change, and `SessionUpdate` is the per-tick read
 `session/updates`. A payload on `charging/updates` that carries a `sessionId` is an event, never a
 command, so the daemon cannot mistake its own publications (or another daemon's) for commands.
 
-Structured: `ChargerState` is retained per charger; `CommandRequest`/`CommandReply` and
+Structured: `FleetUpdate` carries every active session's reading of one tick in one message (for
+dashboards and integrators that watch a whole fleet); `ChargerState` is retained per charger; `CommandRequest`/`CommandReply` and
 `SessionQuery`/`SessionQueryReply` are MQTT 5 request/response pairs (the reply goes to the
 request's response topic with its correlation data).
 """
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -99,6 +101,57 @@ class SessionUpdate(WireModel):
             meter_wh=session.meter_wh,
             timestamp=session.updated_at,
         )
+
+
+class FleetReading(WireModel):
+    """One active session's reading inside a `FleetUpdate`: a `SessionUpdate` without the fields
+    the readings share (the status is always Charging; the time is the message's unless given)."""
+
+    session_id: str = Field(description="Session UUID.")
+    charger_id: ChargerId
+    energy_consumed: float = Field(ge=0, description="Energy delivered so far in kWh.")
+    power_kw: float = Field(ge=0, description="Power at this reading in kW.")
+    meter_wh: int = Field(ge=0, description="Charger meter register at this reading, in Wh.")
+    timestamp: AwareDatetime | None = Field(
+        default=None,
+        description="When this reading was taken (UTC), present only when not at the message's"
+        " timestamp (an OCPP charger's last meter value, say).",
+    )
+
+    @classmethod
+    def of(cls, session: ChargingSession, tick: datetime) -> "FleetReading":
+        """The latest reading of `session`, in a message whose timestamp is `tick`."""
+        return cls(
+            session_id=session.session_id,
+            charger_id=session.charger_id,
+            energy_consumed=session.energy_consumed,
+            power_kw=session.power_kw,
+            meter_wh=session.meter_wh,
+            timestamp=None if session.updated_at == tick else session.updated_at,
+        )
+
+
+class FleetUpdate(WireModel):
+    """Published by the daemon on `evcsm/fleet/updates` at every tick: every active session's
+    latest reading in one message, instead of one message per session.
+
+    A tick too large for one message is split into `parts` messages of whole readings, numbered
+    from 1; each reading stands on its own, so a client can apply each part as it arrives. A
+    tick with no active session publishes nothing.
+    """
+
+    timestamp: AwareDatetime = Field(
+        description="When the readings were taken (UTC), except those that give their own."
+    )
+    part: int = Field(default=1, ge=1, description="This message's number within its tick.")
+    parts: int = Field(default=1, ge=1, description="How many messages the tick was split into.")
+    readings: list[FleetReading] = Field(description="The readings, one per active session.")
+
+    @model_validator(mode="after")
+    def _part_within_parts(self) -> "FleetUpdate":
+        if self.part > self.parts:
+            raise ValueError("part must not exceed parts")
+        return self
 
 
 class ChargerStatus(StrEnum):
@@ -193,11 +246,25 @@ class CommandRequest(InboundModel):
 class CommandReply(WireModel):
     """The daemon's answer to a command, sent to the request's response topic (QoS 1)."""
 
-    ok: bool = Field(description="True when the command took effect (or was already in effect).")
+    ok: bool = Field(
+        description="True when the command took effect (or was already in effect), or, with "
+        "`pending`, when the charger accepted it."
+    )
     charger_id: str = Field(description="The charger named in the command topic.")
     action: str = Field(description="The action named in the command topic.")
+    pending: bool | None = Field(
+        default=None,
+        description="True on the first reply to a request an OCPP charger accepted but has not "
+        "carried out yet: a second, final reply with the same correlation data follows, with "
+        "the session or the error (start_timeout...). Absent on a final reply.",
+    )
+    request_id: str | None = Field(
+        default=None,
+        description="Names a request an OCPP charger accepted (both replies carry it; REST "
+        "`GET /api/requests/{requestId}` shows it too).",
+    )
     session: ChargingSession | None = Field(
-        default=None, description="The started, existing or stopped session when ok."
+        default=None, description="The started, existing or stopped session when ok and final."
     )
     error: ErrorInfo | None = Field(default=None, description="Why it failed, when not ok.")
 

@@ -2,6 +2,7 @@
 
 The seed's two topics keep their names. Everything else lives under `evcsm/`:
 
+- `evcsm/fleet/updates`                  `FleetUpdate`: every active session's reading, once a tick
 - `evcsm/daemon/availability`            retained `online` / `offline` (the daemon's last will)
 - `evcsm/chargers/{chargerId}/state`     retained `ChargerState`
 - `evcsm/chargers/{chargerId}/cmd/{start|stop}`  `CommandRequest` → `CommandReply`
@@ -26,6 +27,8 @@ SEED_SESSION = "session/updates"
 
 PREFIX = "evcsm"
 AVAILABILITY = f"{PREFIX}/daemon/availability"
+FLEET_UPDATES = f"{PREFIX}/fleet/updates"
+"""Every active session's reading of a tick, in one message (or a few, for a very large fleet)."""
 CHARGER_STATE_ALL = f"{PREFIX}/chargers/+/state"
 CHARGER_COMMAND_ALL = f"{PREFIX}/chargers/+/cmd/+"
 SESSION_QUERY = f"{PREFIX}/sessions/query"

@@ -38,7 +38,7 @@ def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None
         ("CP/1:11", "must match"),
         ("CP#:11", "must match"),
         ("A:11,A:22", "twice"),
-        ("", "must match"),
+        ("A,", "must match"),
     ],
 )
 def test_bad_fleets_are_refused(spec: str, message: str) -> None:
@@ -46,6 +46,58 @@ def test_bad_fleets_are_refused(spec: str, message: str) -> None:
         parse_fleet(spec)
     with pytest.raises(ValidationError):
         Settings(chargers=spec)
+
+
+def test_no_simulated_charger_needs_an_ocpp_listener() -> None:
+    assert parse_fleet(" ") == []
+    with pytest.raises(ValidationError, match="chargers is empty"):
+        Settings(chargers="")
+    settings = Settings(chargers="", ocpp_addr="127.0.0.1:9000", ocpp_charge_points="CP-7")
+    assert settings.fleet() == []
+    assert settings.default_charger_id() is None
+
+
+def test_the_default_charger_is_the_first_simulated_one_or_the_one_configured() -> None:
+    assert Settings(chargers="A,B").default_charger_id() == "A"
+    settings = Settings(
+        chargers="A",
+        ocpp_addr="127.0.0.1:9000",
+        ocpp_charge_points="CP-7",
+        default_charger="CP-7-1",
+    )
+    assert settings.default_charger_id() == "CP-7-1"
+    assert Settings(chargers="A,B", default_charger="B").default_charger_id() == "B"
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"chargers": "CP-7-1", "ocpp_charge_points": "CP-7"}, "would be a connector of OCPP"),
+        ({"chargers": "LAB-2", "ocpp_charge_points": "*"}, "would be a connector of OCPP"),
+        ({"default_charger": "CP-8-1", "ocpp_charge_points": "CP-7"}, "neither a simulated"),
+        ({"default_charger": "CP-7-x", "ocpp_charge_points": "CP-7"}, "neither a simulated"),
+        ({"ocpp_cert_file": "cert.pem"}, "go together"),
+        ({"ocpp_charge_points": "CP 7"}, "must match"),
+        ({"ocpp_charge_points": "CP-7:"}, "empty password"),
+        ({"ocpp_meter_interval": 0}, "greater than or equal"),
+        ({"ocpp_addr": "nowhere"}, "not host:port"),
+    ],
+)
+def test_bad_ocpp_settings_are_refused(fields: dict[str, object], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        Settings.model_validate({"ocpp_addr": "127.0.0.1:9000", **fields})
+
+
+def test_simulated_ids_apart_from_unlisted_stations_are_fine() -> None:
+    settings = Settings(chargers="CP-8-1", ocpp_addr="127.0.0.1:9000", ocpp_charge_points="CP-7")
+    assert [c.charger_id for c in settings.fleet()] == ["CP-8-1"]
+
+
+def test_charge_point_passwords_stay_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EVCSM_OCPP_CHARGE_POINTS", "CP-7:hunter22,CP-8")
+    settings = Settings(ocpp_addr="127.0.0.1:9000")
+    assert "hunter22" not in repr(settings)
+    assert settings.charge_points().password("CP-7") == "hunter22"
 
 
 def test_a_charger_without_power_gets_22_kw() -> None:

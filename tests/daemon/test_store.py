@@ -358,6 +358,16 @@ async def test_a_repeated_start_transaction_keeps_the_first_transaction_id(
     assert (await store.query(SessionQuery())).total == 1
 
 
+async def test_ocpp_chargers_are_those_with_a_stored_ocpp_session(store: SessionStore) -> None:
+    assert await store.ocpp_chargers() == []
+    await store.insert_active(begin("CP1", 0, T0))  # simulated: not listed
+    for station, connector in (("ST-2", 1), ("ST-1", 2), ("ST-1", 2)):
+        session = ocpp_session(station, connector, await store.next_transaction_id())
+        stored, _ = await store.insert_active(session)
+        await store.finish(finish(stored, MeterReading(200, 0), T0, "Local"))
+    assert await store.ocpp_chargers() == ["ST-1-2", "ST-2-1"]
+
+
 def ocpp_session(station: str, connector: int, tx: int) -> ChargingSession:
     return begin(f"{station}-{connector}", 100, T0).model_copy(
         update={

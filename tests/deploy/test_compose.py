@@ -111,7 +111,10 @@ def test_the_daemon_starts_after_a_healthy_broker_and_database(compose: dict[str
         "mongo": {"condition": "service_healthy"},
     }
     assert "/readyz" in " ".join(daemon["healthcheck"]["test"])
-    assert daemon["ports"] == ["${HOST_BIND:-127.0.0.1}:${HOST_HTTP_PORT:-5274}:5274"]
+    assert daemon["ports"] == [
+        "${HOST_BIND:-127.0.0.1}:${HOST_HTTP_PORT:-5274}:5274",
+        "${HOST_OCPP_BIND:-127.0.0.1}:${HOST_OCPP_PORT:-9000}:9000",
+    ]
     # Longer than the 10 s the daemon takes at most to stop on SIGTERM.
     assert int(daemon["stop_grace_period"].removesuffix("s")) > 10
 

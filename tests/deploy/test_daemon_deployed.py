@@ -59,6 +59,7 @@ def daemon_environment(
     )
     env["EVCSM_MONGODB_URI"] = "memory"
     env["EVCSM_HTTP_ADDR"] = f"127.0.0.1:{http_port}"
+    env["EVCSM_OCPP_ADDR"] = f"127.0.0.1:{free_port()}"  # the container's own port 9000 here
     return env
 
 

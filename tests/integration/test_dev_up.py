@@ -64,6 +64,7 @@ def dev_up_env(run_dir: Path, **settings: str) -> dict[str, str]:
         EVCSM_DEV_RUN_DIR=str(run_dir),
         EVCSM_DEV_MQTT_PORT=str(free_port()),
         EVCSM_HTTP_ADDR=f"127.0.0.1:{free_port()}",
+        EVCSM_OCPP_ADDR=f"127.0.0.1:{free_port()}",
         XDG_STATE_HOME=str(run_dir.parent / "state"),
     )
     env.update(settings)
@@ -103,6 +104,7 @@ async def test_dev_up_runs_everything_and_quitting_stops_it(
             "EVCSM_DEV_RUN_DIR",
             "EVCSM_DEV_MQTT_PORT",
             "EVCSM_HTTP_ADDR",
+            "EVCSM_OCPP_ADDR",
             "XDG_STATE_HOME",
             "EVCSM_CHARGERS",
         )
@@ -176,14 +178,18 @@ def test_a_broker_already_on_the_port_stops_it_before_anything_starts(run_dir: P
     assert not (run_dir / "daemon.log").exists(), "the daemon started on someone else's broker"
 
 
-def test_a_taken_rest_port_stops_it_with_the_reason(run_dir: Path) -> None:
+@pytest.mark.parametrize(
+    ("variable", "what"), [("EVCSM_HTTP_ADDR", "REST"), ("EVCSM_OCPP_ADDR", "OCPP")]
+)
+def test_a_taken_port_stops_it_with_the_reason(run_dir: Path, variable: str, what: str) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         addr = f"127.0.0.1:{taken.getsockname()[1]}"
-        done = dev_up_fails(dev_up_env(run_dir, EVCSM_HTTP_ADDR=addr))
+        done = dev_up_fails(dev_up_env(run_dir, **{variable: addr}))
     assert done.returncode == 1
-    assert f"REST address {addr} is taken" in done.stderr
+    assert f"{what} address {addr} is taken" in done.stderr
+    assert variable in done.stderr
 
 
 def test_a_bad_fleet_stops_it_with_the_daemons_reason(run_dir: Path) -> None:

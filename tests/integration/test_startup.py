@@ -6,7 +6,6 @@ import logging
 import signal
 import socket
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -17,16 +16,6 @@ from evcsm_daemon.runtime import connect_store
 from tests.support.broker import Mosquitto, free_port
 from tests.support.daemon import daemon_settings, running_daemon
 from tests.support.process import DaemonProcess, daemon_process, unreachable_mongodb
-
-
-@pytest.fixture
-def _restore_logging() -> Iterator[None]:
-    """`main()` sets up logging for a process; put the test runner's back afterwards."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 async def test_unreachable_database_is_one_line_per_retry(caplog: pytest.LogCaptureFixture) -> None:

@@ -11,6 +11,7 @@ from evcsm_schema import (
     CommandReply,
     ErrorCode,
     ErrorInfo,
+    FleetUpdate,
     SeedCommand,
     SessionStatus,
     StatusEvent,
@@ -201,6 +202,23 @@ def test_the_daemon_does_not_import_textual() -> None:
 )
 def test_reply_topics(topic: str, allowed: bool) -> None:
     assert topics.is_reply_topic(topic) is allowed
+
+
+def test_a_fleet_update_part_never_exceeds_its_parts() -> None:
+    reading = {
+        "sessionId": "s",
+        "chargerId": "CP1",
+        "energyConsumed": 1,
+        "powerKw": 2,
+        "meterWh": 3,
+    }
+    body = {"timestamp": "2026-01-15T08:00:00Z", "readings": [reading]}
+    assert FleetUpdate.model_validate({**body, "part": 2, "parts": 2}).part == 2
+    assert FleetUpdate.model_validate(body).parts == 1
+    with pytest.raises(ValidationError):
+        FleetUpdate.model_validate({**body, "part": 3, "parts": 2})
+    with pytest.raises(ValidationError):
+        FleetUpdate.model_validate({**body, "readings": [{**reading, "status": "Charging"}]})
 
 
 def test_a_reply_topic_lies_in_its_clients_branch() -> None:

@@ -94,6 +94,10 @@ class FaultyStore:
         result: ChargingSession | None = await self._call("finish", stopped)
         return result
 
+    async def ocpp_chargers(self) -> list[str]:
+        found: list[str] = await self._call("ocpp_chargers")
+        return found
+
     async def by_transaction(self, transaction_id: int) -> ChargingSession | None:
         result: ChargingSession | None = await self._call("by_transaction", transaction_id)
         return result

@@ -65,6 +65,12 @@ class Collection:
     def find(self, *args: Any, **kwargs: Any) -> Any:
         return self._inner.find(*args, **kwargs)
 
+    async def distinct(self, key: str, flt: dict[str, Any]) -> list[Any]:
+        found: list[Any] = await self._faults.run(
+            "distinct", lambda: self._inner.distinct(key, flt)
+        )
+        return found
+
     async def count_documents(self, flt: dict[str, Any]) -> int:
         counted: int = await self._faults.run(
             "count_documents", lambda: self._inner.count_documents(flt)

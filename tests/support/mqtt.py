@@ -58,10 +58,30 @@ class Probe:
 
     async def request(self, topic: str, payload: bytes | str = b"{}") -> Any:
         """Publish with a response topic and correlation data; return the decoded reply."""
-        correlation = uuid.uuid4().bytes
-        await self.send(topic, payload, correlation)
+        correlation = await self.ask(topic, payload)
         reply = await self.wait_for(lambda m: m.correlation == correlation)
         return reply.json()
+
+    async def ask(self, topic: str, payload: bytes | str = b"{}") -> bytes:
+        """Publish a request with a response topic; returns its correlation data."""
+        correlation = uuid.uuid4().bytes
+        await self.send(topic, payload, correlation)
+        return correlation
+
+    async def replies(self, correlation: bytes, count: int) -> list[Any]:
+        """The first `count` replies to one request (a pending one gets two), decoded."""
+
+        def answers() -> list[Received]:
+            # Only what came to the reply branch: a probe subscribed to the request's own topic
+            # receives the request too, with the same correlation data.
+            return [
+                m
+                for m in self.messages
+                if m.correlation == correlation and m.topic.startswith(topics.REPLY_PREFIX)
+            ]
+
+        await self.wait_for(lambda _: len(answers()) >= count)
+        return [m.json() for m in answers()[:count]]
 
     async def send(
         self,

@@ -22,6 +22,8 @@ from evcsm_schema import (
     CommandRequest,
     ErrorCode,
     ErrorInfo,
+    FleetReading,
+    FleetUpdate,
     SeedCommand,
     SessionPage,
     SessionQuery,
@@ -118,6 +120,20 @@ def query_replies(draw: st.DrawFn) -> SessionQueryReply:
     return SessionQueryReply(ok=True, page=page)
 
 
+@st.composite
+def fleet_updates(draw: st.DrawFn) -> FleetUpdate:
+    """One part of a tick's readings; some readings were taken before the tick."""
+    charging = draw(st.lists(sessions(SessionStatus.CHARGING), max_size=4))
+    tick = max([s.updated_at for s in charging], default=draw(TIMES))
+    parts = draw(st.integers(1, 5))
+    return FleetUpdate(
+        timestamp=tick,
+        part=draw(st.integers(1, parts)),
+        parts=parts,
+        readings=[FleetReading.of(session, tick) for session in charging],
+    )
+
+
 QUERIES = st.builds(
     SessionQuery,
     charger_id=st.none() | CHARGER_IDS,
@@ -137,6 +153,7 @@ PAYLOAD_MODELS: dict[str, st.SearchStrategy[Any]] = {
     ),
     "StatusEvent": sessions().map(StatusEvent.of),
     "SessionUpdate": sessions(SessionStatus.CHARGING).map(SessionUpdate.of),
+    "FleetUpdate": fleet_updates(),
     "ChargerState": charger_states(),
     "CommandRequest": st.builds(CommandRequest, reason=st.none() | st.text(max_size=200)),
     "CommandReply": command_replies(),

@@ -6,8 +6,9 @@ from evcsm_schema import (
     ChargerState,
     ChargerStatus,
     ChargingSession,
+    FleetReading,
+    FleetUpdate,
     SessionStatus,
-    SessionUpdate,
 )
 
 NOW = datetime(2026, 3, 2, 14, 30, 0, tzinfo=UTC)
@@ -54,18 +55,24 @@ def charger(charger_id: str, max_kw: float, last: ChargingSession | None = None)
     )
 
 
-def update(
-    s: ChargingSession, *, after: timedelta, energy_kwh: float, power_kw: float
-) -> SessionUpdate:
-    """A tick of session `s`, `after` past its last reading."""
-    return SessionUpdate(
+def reading(s: ChargingSession, *, energy_kwh: float, power_kw: float) -> FleetReading:
+    """A reading of session `s`."""
+    return FleetReading(
         session_id=s.session_id,
         charger_id=s.charger_id,
-        status=SessionStatus.CHARGING,
         energy_consumed=energy_kwh,
         power_kw=power_kw,
         meter_wh=s.meter_start_wh + round(energy_kwh * 1000),
+    )
+
+
+def update(
+    s: ChargingSession, *, after: timedelta, energy_kwh: float, power_kw: float
+) -> FleetUpdate:
+    """A tick with one reading, of session `s`, `after` past its last reading."""
+    return FleetUpdate(
         timestamp=s.updated_at + after,
+        readings=[reading(s, energy_kwh=energy_kwh, power_kw=power_kw)],
     )
 
 
@@ -141,3 +148,48 @@ HISTORY = (
     ),
 )
 """Seven sessions over three days, two still charging."""
+
+
+def station_charger(
+    charger_id: str,
+    status: ChargerStatus,
+    last: ChargingSession | None = None,
+    **fields: object,
+) -> ChargerState:
+    """An OCPP connector's retained state: its station's identity, no rated power."""
+    station, _, connector = charger_id.rpartition("-")
+    return ChargerState(
+        charger_id=charger_id,
+        status=status,
+        session=last,
+        updated_at=NOW - timedelta(seconds=5),
+        charge_point_id=station,
+        connector_id=int(connector),
+        vendor="Alfen",
+        model="Eve Double",
+        serial_number="ACE0012345",
+        firmware_version="6.4.0",
+        last_message_at=NOW - timedelta(seconds=12),
+        **fields,
+    )
+
+
+LAB_SESSION = session(
+    "LAB-7-1", 11, started=timedelta(minutes=17), energy_kwh=5.204, power_kw=10.8
+).model_copy(update={"transaction_id": 1042, "charge_point_id": "LAB-7", "connector_id": 1})
+
+OCPP_FLEET = (
+    charger("CP1", 22.0, CP1_SESSION),
+    station_charger("LAB-7-1", ChargerStatus.CHARGING, LAB_SESSION),
+    station_charger(
+        "LAB-7-2",
+        ChargerStatus.FAULTED,
+        error_code="GroundFailure",
+        error_info="RCD tripped / E42",
+    ),
+    station_charger("YARD-2-1", ChargerStatus.OFFLINE).model_copy(
+        update={"last_message_at": NOW - timedelta(hours=3, minutes=4)}
+    ),
+    station_charger("YARD-3-1", ChargerStatus.IDLE),
+)
+"""A simulated charger beside OCPP connectors: charging, faulted, offline, available."""

@@ -13,7 +13,7 @@ from evcsm_schema import (
     SessionQuery,
     SessionQueryReply,
 )
-from evcsm_tui.client import Sink
+from evcsm_tui.client import Accepted, Sink
 from evcsm_tui.state import Inbound, LinkChange, LinkStatus
 
 from tests.tui.data import CP1_TICKS, FLEET, HISTORY
@@ -40,7 +40,9 @@ class FixedLink:
             sink(event)
         await asyncio.Event().wait()  # connected until cancelled
 
-    async def command(self, charger_id: str, action: CommandAction) -> CommandReply:
+    async def command(
+        self, charger_id: str, action: CommandAction, accepted: Accepted | None = None
+    ) -> CommandReply:
         return CommandReply(
             ok=False,
             charger_id=charger_id,

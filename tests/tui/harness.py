@@ -10,13 +10,14 @@ from evcsm_tui.client import Backoff, MqttLink
 from evcsm_tui.config import BrokerConfig
 from evcsm_tui.widgets.charger_detail import ChargerDetail
 from evcsm_tui.widgets.charger_table import ChargerTable
+from evcsm_tui.widgets.line_table import LineTable
 from rich.text import Text
 from textual.app import App
 from textual.command import CommandList, CommandPalette
 from textual.message import Message
 from textual.notifications import Notification, Notify
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Label, Static
+from textual.widgets import Label, Static
 
 WAIT_S = 20.0
 """Generous: the condition is what the test checks, not how fast it came."""
@@ -60,15 +61,7 @@ async def wait_until(pilot: Pilot[Any], what: str, condition: Callable[[], bool]
 
 def row(app: App[Any], charger_id: str) -> dict[str, str]:
     """The charger's row in the dashboard table, as plain text by column key."""
-    table = app.screen.query_one(ChargerTable)
-    if charger_id not in table.rows:
-        return {}
-    cells = table.get_row(charger_id)
-    keys = [str(column.key.value) for column in table.ordered_columns]
-    return {
-        key: cell.plain if isinstance(cell, Text) else str(cell)
-        for key, cell in zip(keys, cells, strict=True)
-    }
+    return app.screen.query_one(ChargerTable).row_text(charger_id)
 
 
 def label(app: App[Any], selector: str) -> str:
@@ -92,11 +85,8 @@ def detail_title(app: App[Any]) -> str:
 
 def table_rows(app: App[Any], selector: str) -> list[list[str]]:
     """Every row of a table as plain text."""
-    table = app.screen.query_one(selector, DataTable)
-    return [
-        [cell.plain if isinstance(cell, Text) else str(cell) for cell in table.get_row_at(i)]
-        for i in range(table.row_count)
-    ]
+    table = app.screen.query_one(selector, LineTable)
+    return [list(table.row_text(key).values()) for key in table.keys]
 
 
 async def ready(pilot: Pilot[Any], app: App[Any], *charger_ids: str) -> None:

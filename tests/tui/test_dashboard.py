@@ -11,8 +11,9 @@ import pytest
 from evcsm_daemon.runtime import Daemon
 from evcsm_tui.screens.dashboard import DashboardScreen
 from evcsm_tui.screens.help import HelpScreen
+from evcsm_tui.widgets.line_table import LineTable
 from textual.command import CommandPalette
-from textual.widgets import DataTable, Markdown
+from textual.widgets import Markdown
 
 from tests.support.broker import Mosquitto
 from tests.tui.harness import (
@@ -137,7 +138,7 @@ async def test_history_lists_the_session(broker: Mosquitto, daemon: Daemon, tmp_
         assert listed[5] == "Stopped from the dashboard"
         assert kwh(listed[4]) > 0
         assert label(app, "#totals").startswith("1 sessions")
-        history_key = next(iter(app.screen.query_one("#sessions", DataTable).rows)).value
+        history_key = app.screen.query_one("#sessions", LineTable).keys[0]
         assert history_key is not None
         assert history_key.startswith(session)
 

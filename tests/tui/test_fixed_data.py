@@ -3,6 +3,7 @@ simulated fleet on a read-only dashboard (pytest-textual-snapshot; after an inte
 look, regenerate with `uv run pytest tests/tui/test_fixed_data.py --snapshot-update`), and a
 link that fails."""
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC
 from pathlib import Path
@@ -10,13 +11,14 @@ from pathlib import Path
 import pytest
 from evcsm_schema import Availability, CommandAction, CommandReply, topics
 from evcsm_tui.app import EvcsmApp
-from evcsm_tui.client import Sink
+from evcsm_tui.client import Accepted, Sink
 from evcsm_tui.errors import NotAuthorised
 from evcsm_tui.state import LinkChange, LinkStatus
 from evcsm_tui.widgets.charger_detail import ChargerDetail
+from evcsm_tui.widgets.charger_table import ChargerTable
 from textual.pilot import Pilot
 
-from tests.tui.data import CP1_TICKS, FLEET, NOW
+from tests.tui.data import CP1_TICKS, FLEET, NOW, OCPP_FLEET
 from tests.tui.fake import FixedLink
 from tests.tui.harness import Notes, label, row, table_rows, wait_until
 
@@ -55,6 +57,18 @@ def test_history(size: tuple[int, int], tmp_path: Path, snap_compare: SnapCompar
     assert snap_compare(app, terminal_size=size, run_before=settle)
 
 
+def test_a_filtered_dashboard(tmp_path: Path, snap_compare: SnapCompare) -> None:
+    app = fixed_app(tmp_path)
+
+    async def settle(pilot: Pilot[None]) -> None:
+        await wait_until(pilot, "CP1 readings", lambda: row(app, "CP1").get("energy") == "15.16")
+        await pilot.press("f", "slash", "c", "p", "enter")  # Charging, id containing "cp"
+        await wait_until(pilot, "filter line", lambda: "2 of 4" in label(app, "#filter-line"))
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=settle)
+
+
 class ViewerLink(FixedLink):
     """The fleet simulated at x10, seen by a login the broker takes no commands from."""
 
@@ -66,7 +80,9 @@ class ViewerLink(FixedLink):
             (LinkChange(LinkStatus.CONNECTED), Availability.ONLINE, *fleet, *CP1_TICKS)
         )
 
-    async def command(self, charger_id: str, action: CommandAction) -> CommandReply:
+    async def command(
+        self, charger_id: str, action: CommandAction, accepted: Accepted | None = None
+    ) -> CommandReply:
         topic = topics.charger_command(charger_id, action)
         raise NotAuthorised(f"not authorised: the broker does not let evcsm-viewer publish {topic}")
 
@@ -152,3 +168,46 @@ async def test_a_resize_keeps_the_dashboard_whole(tmp_path: Path) -> None:
         await pilot.pause()
         assert row(app, "CP1")["status"] == "Charging"
         assert app.screen.query_one(ChargerDetail).region.bottom <= 23  # above the footer
+
+
+class StationLink(FixedLink):
+    """OCPP chargers beside a simulated one; a start is accepted, and its outcome never comes."""
+
+    def __init__(self) -> None:
+        super().__init__((LinkChange(LinkStatus.CONNECTED), Availability.ONLINE, *OCPP_FLEET))
+        self.waiting = asyncio.Event()
+
+    async def command(
+        self, charger_id: str, action: CommandAction, accepted: Accepted | None = None
+    ) -> CommandReply:
+        first = CommandReply(
+            ok=True, charger_id=charger_id, action=action.value, pending=True, request_id="r-1"
+        )
+        if accepted is not None:
+            accepted(first)
+        await self.waiting.wait()
+        return first
+
+
+def test_ocpp_chargers_pending_start_and_a_fault(tmp_path: Path, snap_compare: SnapCompare) -> None:
+    link = StationLink()
+    app = EvcsmApp(link, export_dir=tmp_path, now=lambda: NOW, tz=UTC)
+
+    async def settle(pilot: Pilot[None]) -> None:
+        await wait_until(pilot, "fleet shown", lambda: bool(row(app, "YARD-3-1")))
+        assert row(app, "YARD-2-1")["status"] == "Offline"
+        await pilot.press("down", "down", "down", "down")
+        await wait_until(pilot, "YARD-3-1 selected", lambda: selected(app) == "YARD-3-1")
+        await pilot.press("s")
+        await wait_until(
+            pilot, "start pending", lambda: row(app, "YARD-3-1")["status"] == "Idle (start…)"
+        )
+        await pilot.press("up", "up")
+        await wait_until(pilot, "LAB-7-2 selected", lambda: selected(app) == "LAB-7-2")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(120, 40), run_before=settle)
+
+
+def selected(app: EvcsmApp) -> str | None:
+    return app.screen.query_one(ChargerTable).selected

@@ -12,6 +12,7 @@ PURE = (
     "evcsm_tui.state",
     "evcsm_tui.fmt",
     "evcsm_tui.history",
+    "evcsm_tui.filters",
     "evcsm_tui.config",
     "evcsm_tui.errors",
 )

@@ -136,7 +136,7 @@ async def test_malformed_messages_are_ignored_with_a_log_line(
         )
         await wait_until(pilot, "CP1 charging", lambda: row(app, "CP1").get("status") == "Charging")
         before = row(app, "CP1")
-        await stranger.client.publish(topics.SEED_SESSION, b"\x00garbage", qos=1)
+        await stranger.client.publish(topics.FLEET_UPDATES, b"\x00garbage", qos=1)
         await stranger.client.publish(topics.charger_state("CP1"), b'{"chargerId": 5}', qos=1)
         await stranger.client.publish(topics.AVAILABILITY, b"sleepy", qos=1)
         await wait_until(

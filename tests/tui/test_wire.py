@@ -13,7 +13,7 @@ from tests.tui.data import CP1_TICKS, FLEET
 def test_each_topic_decodes_to_its_message() -> None:
     assert decode(topics.AVAILABILITY, b"online") is Availability.ONLINE
     assert decode(topics.AVAILABILITY, b"offline\n") is Availability.OFFLINE
-    assert decode(topics.SEED_SESSION, CP1_TICKS[0].to_json()) == CP1_TICKS[0]
+    assert decode(topics.FLEET_UPDATES, CP1_TICKS[0].to_json()) == CP1_TICKS[0]
     assert decode(topics.charger_state("CP1"), FLEET[0].to_json()) == FLEET[0]
     assert decode(topics.charger_state("CP2"), b"") == ChargerGone("CP2")
 
@@ -23,8 +23,9 @@ def test_each_topic_decodes_to_its_message() -> None:
     [
         (topics.AVAILABILITY, b"maybe"),
         (topics.AVAILABILITY, b"\xff\xfe"),
-        (topics.SEED_SESSION, b"{not json"),
-        (topics.SEED_SESSION, b'{"sessionId": "x"}'),
+        (topics.FLEET_UPDATES, b"{not json"),
+        (topics.SEED_SESSION, CP1_TICKS[0].to_json()),  # not subscribed: never read
+        (topics.FLEET_UPDATES, b'{"timestamp": "2026-01-01T00:00:00Z", "part": 2, "readings": []}'),
         (topics.charger_state("CP2"), FLEET[0].to_json()),  # names CP1 on CP2's topic
         (topics.charger_state("CP1"), b"[]"),
         ("evcsm/chargers/CP1/cmd/start", b"{}"),

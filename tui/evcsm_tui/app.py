@@ -1,6 +1,7 @@
 """The dashboard app: wires the MQTT link to the state, the screens and the keys."""
 
 import asyncio
+import gc
 import logging
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -8,7 +9,7 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, ClassVar
 
-from evcsm_schema import CommandAction
+from evcsm_schema import CommandAction, CommandReply
 from evcsm_schema.base import utc_now
 from textual import work
 from textual.app import App, SystemCommand
@@ -30,7 +31,7 @@ from evcsm_tui.state import (
     Inbound,
     LinkChange,
     LinkStatus,
-    fold,
+    fold_all,
     set_pending,
     set_read_only,
 )
@@ -42,6 +43,13 @@ LINK_RESTART_S = 1.0
 READ_ONLY_REASON = "the broker does not let this login send commands"
 SCREENSHOT_DELAY_S = 0.1
 """Lets the command palette close before the screen is captured."""
+GC_THRESHOLD = 50_000
+"""Net new objects between two young-generation collections (Python's default is 700).
+
+A fleet of thousands makes tens of thousands of short-lived objects a second (every reading,
+every refreshed charger state); with the default, a full collection ran every ~3 s and held the
+screen for 65-110 ms, which a key press then waited for. Nearly all of them are freed as soon as
+they are replaced, so the collector has little to find (bench/dashboard.py)."""
 
 
 class EvcsmApp(App[None]):
@@ -79,7 +87,8 @@ class EvcsmApp(App[None]):
         self.now = now
         self.tz = tz
         self._refresh_interval = refresh_interval
-        self._latest = DashboardState()
+        self._settled = DashboardState()
+        self._inbox: list[Inbound] = []
 
     def on_mount(self) -> None:
         """Start the link, and repaint at most every `refresh_interval` seconds."""
@@ -87,14 +96,23 @@ class EvcsmApp(App[None]):
         self._run_link()
 
     def receive(self, event: Inbound) -> None:
-        """Fold one message from the link into the state (shown at the next repaint)."""
-        self._latest = fold(self._latest, event)
+        """Take one message from the link: folded with the others at the next repaint, so a
+        message costs the same however large the fleet (a change of link is shown at once)."""
+        self._inbox.append(event)
         if isinstance(event, LinkChange):
             self._publish()
 
+    def current(self) -> DashboardState:
+        """The state with every message received so far (perhaps not shown yet)."""
+        if self._inbox:
+            events, self._inbox = self._inbox, []
+            self._settled = fold_all(self._settled, events)
+        return self._settled
+
     def _publish(self) -> None:
-        if self._latest is not self.state:
-            self.state = self._latest
+        latest = self.current()
+        if latest is not self.state:
+            self.state = latest
 
     @work(name="mqtt-link", group="link", exit_on_error=False)
     async def _run_link(self) -> None:
@@ -113,22 +131,27 @@ class EvcsmApp(App[None]):
 
     def request_command(self, charger_id: str | None, action: CommandAction) -> None:
         """Send `action` for `charger_id`, or tell the operator why it cannot be sent."""
-        refusal = self._latest.command_refusal(charger_id, action)
+        refusal = self.current().command_refusal(charger_id, action)
         if refusal is not None or charger_id is None:
             self.notify(refusal or "no charger is selected", severity="warning")
             return
-        self._latest = set_pending(self._latest, charger_id, action)
+        self._settled = set_pending(self.current(), charger_id, action)
         self._publish()
         self._command(charger_id, action)
 
     @work(group="commands", exit_on_error=False)
     async def _command(self, charger_id: str, action: CommandAction) -> None:
         title = f"{action.value.capitalize()} {charger_id}"
+
+        def accepted(_: CommandReply) -> None:
+            waiting = "to begin charging" if action is CommandAction.START else "to stop"
+            self.notify(f"accepted by the charger; waiting for it {waiting}", title=title)
+
         try:
-            reply = await self.link.command(charger_id, action)
+            reply = await self.link.command(charger_id, action, accepted)
         except NotAuthorised as exc:
             log.warning("%s: %s; the dashboard is read-only from now on", title, exc)
-            self._latest = set_read_only(self._latest, READ_ONLY_REASON)
+            self._settled = set_read_only(self.current(), READ_ONLY_REASON)
             self.notify(
                 f"{exc}. This dashboard is read-only from now on.",
                 title=f"{title}: not authorised",
@@ -139,11 +162,12 @@ class EvcsmApp(App[None]):
             self.notify(str(exc), title=f"{title}: no answer", severity="error", timeout=10)
         else:
             if reply.error is not None:
-                self.notify(reply.error.message, title=f"{title} refused", severity="error")
+                verb = "failed" if reply.request_id else "refused"  # failed after it was accepted
+                self.notify(reply.error.message, title=f"{title} {verb}", severity="error")
             else:
                 self.notify("confirmed by the daemon", title=title)
         finally:
-            self._latest = set_pending(self._latest, charger_id, None)
+            self._settled = set_pending(self.current(), charger_id, None)
             self._publish()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -157,7 +181,7 @@ class EvcsmApp(App[None]):
     def action_help(self) -> None:
         """Show the help."""
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.log_file, self._latest.read_only_reason))
+            self.push_screen(HelpScreen(self.log_file, self.current().read_only_reason))
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """The palette: the built-in commands, plus start, stop and history by name."""
@@ -172,9 +196,9 @@ class EvcsmApp(App[None]):
                 yield command
         yield SystemCommand("Session history", "Past sessions", self._show_history)
         yield SystemCommand("Help", "Keys and meanings", self.action_help)
-        if self._latest.read_only:
+        if self.current().read_only:
             return
-        for charger_id in self._latest.charger_ids:
+        for charger_id in self.current().charger_ids:
             for action in CommandAction:
                 yield SystemCommand(
                     f"{action.value.capitalize()} {charger_id}",
@@ -219,6 +243,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"evcsm-tui: {exc}", file=sys.stderr)  # before the screen opens
         return 2
     log.info("evcsm-tui starting for %s", options.broker.label)
-    build_app(options, log_file).run()
+    app = build_app(options, log_file)
+    gc.freeze()  # what is loaded by now lives as long as the process: never scan it again
+    gc.set_threshold(GC_THRESHOLD, 10, 10)
+    app.run()
     log.info("evcsm-tui stopped")
     return 0

@@ -1,6 +1,6 @@
 """The MQTT adapter: one broker connection, kept up with backoff, and request/response on it.
 
-`MqttLink.run(sink)` connects, subscribes to the retained state topics and `session/updates`,
+`MqttLink.run(sink)` connects, subscribes to the retained state topics and `evcsm/fleet/updates`,
 and hands every decoded message to `sink`; when the connection drops it says so, waits a
 jittered, growing delay and connects again, so the retained topics rebuild the state. Commands
 and session queries are MQTT 5 requests: the reply comes to this client's own branch under
@@ -48,6 +48,11 @@ from evcsm_tui.wire import SUBSCRIPTIONS, decode
 log = logging.getLogger(__name__)
 
 Sink = Callable[[Inbound], None]
+Accepted = Callable[[CommandReply], None]
+"""Told of a command's first reply when it is `pending`: the charger accepted, acts later."""
+PENDING_WAIT_S = 300.0
+"""How long a command answered `pending` waits for its outcome; the daemon fails it sooner
+(EVCSM_START_TIMEOUT, 60 s by default) and says so in the final reply."""
 STOP_REASON = "Stopped from the dashboard"
 """The stop reason the daemon records for a stop sent from here."""
 ReplyT = TypeVar("ReplyT", bound=BaseModel)
@@ -67,8 +72,11 @@ class Link(Protocol):
     async def run(self, sink: Sink) -> None:
         """Keep connected until cancelled, handing every message to `sink`."""
 
-    async def command(self, charger_id: str, action: CommandAction) -> CommandReply:
-        """Ask the daemon to start or stop a charger and return its reply."""
+    async def command(
+        self, charger_id: str, action: CommandAction, accepted: Accepted | None = None
+    ) -> CommandReply:
+        """Ask the daemon to start or stop a charger and return its final reply; `accepted`
+        hears of a "pending" first reply (an OCPP charger accepted, and acts later)."""
         ...
 
     async def query_sessions(self, query: SessionQuery) -> SessionQueryReply:
@@ -106,6 +114,8 @@ class MqttLink:
         self.backoff = backoff or Backoff()
         self._client: AckingClient | None = None
         self._waiting: dict[bytes, asyncio.Future[bytes]] = {}
+        self._finals: dict[bytes, asyncio.Future[bytes]] = {}
+        """Commands answered `pending`, waiting for their final reply."""
 
     @property
     def label(self) -> str:
@@ -130,7 +140,7 @@ class MqttLink:
             detail = "the broker closed the connection"
             try:
                 async with self._connect() as client:
-                    await client.subscribe([(topic, 1) for topic in SUBSCRIPTIONS])
+                    await client.subscribe(list(SUBSCRIPTIONS))
                     await client.subscribe(self.reply_branch, qos=1)
                     self._client = client
                     attempt = 0
@@ -148,12 +158,41 @@ class MqttLink:
             await asyncio.sleep(self.backoff.delay(attempt))
             attempt += 1
 
-    async def command(self, charger_id: str, action: CommandAction) -> CommandReply:
-        """Send a command and return the daemon's reply (which may be an error reply)."""
+    async def command(
+        self, charger_id: str, action: CommandAction, accepted: Accepted | None = None
+    ) -> CommandReply:
+        """Send a command and return the daemon's final reply (which may be an error reply).
+
+        An OCPP charger answers in two steps: a first reply `pending` once it accepted, then the
+        final one, with the same correlation data, when its session started or stopped (or the
+        request failed). `accepted` hears of the first; the wait for the second is
+        `PENDING_WAIT_S`.
+        """
         topic = topics.charger_command(charger_id, action)
         reason = STOP_REASON if action is CommandAction.STOP else None
         payload = CommandRequest(reason=reason).model_dump_json(by_alias=True, exclude_none=True)
-        return await self._request(topic, payload.encode(), "cmd", CommandReply)
+        correlation = secrets.token_bytes(16)
+        final: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._finals[correlation] = final
+        try:
+            first = await self._request(
+                topic, payload.encode(), "cmd", CommandReply, correlation=correlation
+            )
+            if not first.pending:
+                return first
+            if accepted is not None:
+                accepted(first)
+            try:
+                async with asyncio.timeout(PENDING_WAIT_S):
+                    raw = await final
+            except TimeoutError as exc:
+                raise RequestTimeout(
+                    f"{charger_id} accepted the {action.value} but no outcome came within "
+                    f"{PENDING_WAIT_S:g} s"
+                ) from exc
+            return _read(raw, CommandReply)
+        finally:
+            self._finals.pop(correlation, None)
 
     async def query_sessions(self, query: SessionQuery) -> SessionQueryReply:
         """Fetch stored sessions from the daemon."""
@@ -183,7 +222,10 @@ class MqttLink:
         payload = _payload_bytes(message.payload)
         if message.topic.matches(self.reply_branch):
             correlation = getattr(message.properties, "CorrelationData", None)
-            future = self._waiting.get(bytes(correlation)) if correlation else None
+            key = bytes(correlation) if correlation else b""
+            future = self._waiting.get(key)
+            if future is None or future.done():
+                future = self._finals.get(key)  # the final reply after a pending one
             if future is None or future.done():
                 log.info("ignored a reply nobody waits for on %s", message.topic.value)
             else:
@@ -194,12 +236,18 @@ class MqttLink:
             sink(event)
 
     async def _request(
-        self, topic: str, payload: bytes, kind: str, reply_type: type[ReplyT]
+        self,
+        topic: str,
+        payload: bytes,
+        kind: str,
+        reply_type: type[ReplyT],
+        *,
+        correlation: bytes | None = None,
     ) -> ReplyT:
         client = self._client
         if client is None:
             raise NotConnected("not connected to the broker")
-        correlation = secrets.token_bytes(16)
+        correlation = correlation or secrets.token_bytes(16)
         properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
         properties.ResponseTopic = topics.reply_topic(self.broker.username, self.client_id, kind)
         properties.CorrelationData = correlation
@@ -219,10 +267,7 @@ class MqttLink:
             raise NotConnected(f"the request could not be sent: {exc}") from exc
         finally:
             self._waiting.pop(correlation, None)
-        try:
-            return reply_type.model_validate_json(raw)
-        except ValueError as exc:
-            raise BadReply(f"the daemon's reply could not be read: {exc}") from exc
+        return _read(raw, reply_type)
 
     def _refusal(self, topic: str, ack: ReasonCode) -> RequestError | None:
         """Why the broker's PUBACK means no answer will come, or None when one may."""
@@ -236,10 +281,20 @@ class MqttLink:
         return None
 
     def _fail_waiting(self) -> None:
+        """Fail the requests whose first reply is lost with the connection. A final reply
+        after a pending one may still come once reconnected: the daemon keeps it for then."""
         for future in self._waiting.values():
             if not future.done():
                 future.set_exception(NotConnected("the broker connection was lost"))
         self._waiting.clear()
+
+
+def _read(raw: bytes, reply_type: type[ReplyT]) -> ReplyT:
+    """A reply decoded; BadReply when it cannot be."""
+    try:
+        return reply_type.model_validate_json(raw)
+    except ValueError as exc:
+        raise BadReply(f"the daemon's reply could not be read: {exc}") from exc
 
 
 def _payload_bytes(payload: object) -> bytes:

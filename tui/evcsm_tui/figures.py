@@ -44,6 +44,24 @@ def fleet_simulated(state: DashboardState) -> str:
     return "simulated"
 
 
+def station_figures(view: ChargerView, tz: tzinfo | None) -> list[Figure]:
+    """An OCPP charger's station: the fault it reports, who made it, when it was last heard."""
+    state = view.state
+    if state.charge_point_id is None:
+        return []
+    rows: list[Figure] = []
+    if state.error_code is not None:
+        info = f" · {state.error_info}" if state.error_info else ""
+        rows.append(Figure("Error", f"{state.error_code}{info}"))
+    made = " ".join(part for part in (state.vendor, state.model) if part) or fmt.DASH
+    firmware = f" · firmware {state.firmware_version}" if state.firmware_version else ""
+    rows.append(Figure("Station", f"{state.charge_point_id} #{state.connector_id or 0}"))
+    rows.append(Figure("Model", f"{made}{firmware}"))
+    heard = fmt.stamp(state.last_message_at, tz) if state.last_message_at else "never"
+    rows.append(Figure("Last seen", heard))
+    return rows
+
+
 def figures(view: ChargerView, now: datetime, tz: tzinfo | None) -> list[Figure]:
     """The rows for `view` as of `now`, times in `tz`."""
     session = view.session

@@ -10,12 +10,13 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from starlette.middleware.cors import CORSMiddleware
 
-from evcsm_daemon.api import chargers, health, problems, seed, sessions
+from evcsm_daemon.api import chargers, health, problems, requests, seed, sessions, stations
 from evcsm_daemon.api.access import ANY, AccessPolicy
 from evcsm_daemon.api.guard import RequestGuard
 from evcsm_daemon.api.health import ReadinessProbe
 from evcsm_daemon.api.limits import HttpLimits
 from evcsm_daemon.api.responses import problems_as_problem_json
+from evcsm_daemon.operations import StationOperations
 from evcsm_daemon.service import ChargingService
 
 SWAGGER_UI = "/swagger/index.html"
@@ -40,6 +41,7 @@ def create_app(
         static_url="/swagger/static",
     )
     app.state.service = service
+    app.state.operations = StationOperations(service, None) if service else None
     app.state.readiness = readiness
     build_openapi = app.openapi
 
@@ -50,7 +52,7 @@ def create_app(
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend it
     problems.install(app)
-    for module in (seed, chargers, sessions, health):
+    for module in (seed, chargers, requests, stations, sessions, health):
         app.include_router(module.router)
     if policy.origins:
         app.add_middleware(
@@ -63,6 +65,9 @@ def create_app(
     return app
 
 
-def attach(app: FastAPI, service: ChargingService) -> None:
+def attach(
+    app: FastAPI, service: ChargingService, operations: StationOperations | None = None
+) -> None:
     """Serve `service` from now on: the database has been reached."""
+    app.state.operations = operations or StationOperations(service, None)
     app.state.service = service

@@ -4,8 +4,10 @@ from typing import Annotated
 
 from evcsm_schema import CHARGER_ID_PATTERN, ChargerState, ChargingSession, StopRequest
 from fastapi import APIRouter, Body, Path, Response, status
+from fastapi.responses import JSONResponse
 
 from evcsm_daemon.api.deps import Guarded, Service
+from evcsm_daemon.api.requests import ACCEPTED, accepted
 from evcsm_daemon.api.responses import ERRORS, WRITE_ERRORS
 
 router = APIRouter(prefix="/api/chargers", tags=["chargers"])
@@ -28,29 +30,39 @@ async def get_charger(service: Service, charger_id: ChargerPath) -> ChargerState
 @router.post(
     "/{charger_id}/start",
     dependencies=Guarded,
-    responses={**WRITE_ERRORS, 201: {"description": "A new session started."}},
+    responses={**WRITE_ERRORS, **ACCEPTED, 201: {"description": "A new session started."}},
+    response_model=ChargingSession,
     response_model_exclude_none=True,
 )
 async def start_charger(
     service: Service, charger_id: ChargerPath, response: Response
-) -> ChargingSession:
-    """Start charging: 201 with the new session, or 200 with the one already active."""
-    session, created = await service.start(charger_id)
-    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+) -> ChargingSession | JSONResponse:
+    """Start charging: 201 with the new session, or 200 with the one already active; 202 with
+    the request when an OCPP charger accepted it (its `Location` shows the outcome)."""
+    pending = await service.request_start(charger_id)
+    if not pending.done:
+        return accepted(pending)
+    session = await pending.wait()
+    response.status_code = status.HTTP_201_CREATED if pending.created else status.HTTP_200_OK
     return session
 
 
 @router.post(
     "/{charger_id}/stop",
     dependencies=Guarded,
-    responses=WRITE_ERRORS,
+    responses={**WRITE_ERRORS, **ACCEPTED},
+    response_model=ChargingSession,
     response_model_exclude_none=True,
 )
 async def stop_charger(
     service: Service,
     charger_id: ChargerPath,
     body: Annotated[StopRequest | None, Body()] = None,
-) -> ChargingSession:
-    """Stop charging; 404 when the charger has no active session."""
+) -> ChargingSession | JSONResponse:
+    """Stop charging: 200 with the stopped session, 202 with the request when an OCPP charger
+    accepted it; 404 when the charger has no active session."""
     reason = body.reason if body and body.reason else "Stopped by API request"
-    return await service.stop(charger_id, reason)
+    pending = await service.request_stop(charger_id, reason)
+    if not pending.done:
+        return accepted(pending)
+    return await pending.wait()

@@ -6,6 +6,7 @@ from fastapi import Depends, Request, Security
 from fastapi.security import HTTPBearer
 
 from evcsm_daemon.errors import StoreUnavailable
+from evcsm_daemon.operations import StationOperations
 from evcsm_daemon.service import ChargingService
 
 _bearer = HTTPBearer(auto_error=False, description="EVCSM_API_TOKEN, when the daemon sets one.")
@@ -19,7 +20,15 @@ def get_service(request: Request) -> ChargingService:
     return service
 
 
+def get_operations(request: Request) -> StationOperations:
+    """The station commands, once the daemon has reached its database; 503 before that."""
+    get_service(request)
+    operations: StationOperations = request.app.state.operations
+    return operations
+
+
 Service = Annotated[ChargingService, Depends(get_service)]
+Operations = Annotated[StationOperations, Depends(get_operations)]
 Guarded = [Security(_bearer)]
 """Marks a write in the OpenAPI description as needing the bearer token. The token itself is
 checked by the ASGI guard (`api.guard`), before the request body is read."""

@@ -25,6 +25,8 @@ STATUS_OF: dict[ErrorCode, int] = {
     ErrorCode.UNAUTHORIZED: 401,
     ErrorCode.FORBIDDEN: 403,
     ErrorCode.CHARGER_OFFLINE: 503,
+    ErrorCode.CHARGER_NO_ANSWER: 504,
+    ErrorCode.CHARGER_REFUSED: 502,
     ErrorCode.START_REJECTED: 409,
     ErrorCode.START_TIMEOUT: 504,
     ErrorCode.STOP_REJECTED: 409,

@@ -8,8 +8,12 @@ MEDIA_TYPE = "application/problem+json"
 _PROBLEM: dict[str, Any] = {"model": Problem, "content": {MEDIA_TYPE: {}}}
 
 
-def _problem(description: str) -> dict[str, Any]:
+def problem_response(description: str) -> dict[str, Any]:
+    """An error response of the OpenAPI description: problem details, with its meaning."""
     return {**_PROBLEM, "description": description}
+
+
+_problem = problem_response
 
 
 ANY_REQUEST: dict[int | str, dict[str, Any]] = {

@@ -42,6 +42,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from evcsm_schema import ChargingSession, ErrorCode
+from evcsm_schema.stations import Operability, Resetting, TriggeredMessage
 
 from evcsm_daemon.errors import EvcsmError
 
@@ -349,29 +350,12 @@ class TriggerStatus(StrEnum):
     NOT_IMPLEMENTED = "NotImplemented"
 
 
-class ResetKind(StrEnum):
-    """Soft restarts the software, Hard the whole station."""
-
-    SOFT = "Soft"
-    HARD = "Hard"
-
-
-class Availability(StrEnum):
-    """Whether a connector (or the station, connector 0) may be used."""
-
-    OPERATIVE = "Operative"
-    INOPERATIVE = "Inoperative"
-
-
-class TriggerKind(StrEnum):
-    """Messages the central system may ask a station to send now."""
-
-    BOOT_NOTIFICATION = "BootNotification"
-    DIAGNOSTICS_STATUS_NOTIFICATION = "DiagnosticsStatusNotification"
-    FIRMWARE_STATUS_NOTIFICATION = "FirmwareStatusNotification"
-    HEARTBEAT = "Heartbeat"
-    METER_VALUES = "MeterValues"
-    STATUS_NOTIFICATION = "StatusNotification"
+ResetKind = Resetting
+"""Soft restarts the software, Hard the whole station (the REST body's own words)."""
+Availability = Operability
+"""Whether a connector (or the station, connector 0) may be used."""
+TriggerKind = TriggeredMessage
+"""Messages the central system may ask a station to send now."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -453,9 +437,13 @@ class ChargerOffline(ChargerCommandError):
 class ChargerNoAnswer(ChargerCommandError):
     """The station did not answer in time, or its connection dropped while waiting."""
 
+    code = ErrorCode.CHARGER_NO_ANSWER
+
 
 class ChargerRefused(ChargerCommandError):
     """The station answered the command with a CALLERROR."""
+
+    code = ErrorCode.CHARGER_REFUSED
 
     def __init__(self, message: str, ocpp_error: str) -> None:
         super().__init__(message)
@@ -464,3 +452,5 @@ class ChargerRefused(ChargerCommandError):
 
 class ChargerBadAnswer(ChargerCommandError):
     """The station's answer is not what OCPP 1.6 allows."""
+
+    code = ErrorCode.CHARGER_REFUSED

@@ -5,9 +5,12 @@ One long-lived client with MQTT 5 and a persistent session, reconnecting with ji
 will says `offline`), re-publishes every charger's retained state and subscribes with no-local,
 so it never receives its own publications. A fixed number of workers handle what arrives
 (`mqtt.inbox`). Status changes and ticks arrive from the service as calls that only enqueue; one
-task drains the outbox while connected, so a slow broker never stalls a tick. Tick updates are
-dropped while disconnected (the next tick carries the newer reading); status events wait in the
-outbox.
+task drains the outbox while connected, so a slow broker never stalls a tick. A tick is one
+`FleetUpdate` on `evcsm/fleet/updates` (`mqtt.fleet`; parts for a very large fleet), plus the
+seed's per-session `session/updates` for the sessions `EVCSM_SESSION_UPDATES` names. Tick updates
+are dropped while disconnected (the next tick carries the newer reading); status events wait in the
+outbox, and so do the final replies to requests an OCPP charger accepted (`Answer.follow`), so a
+reconnection meanwhile loses none.
 """
 
 import asyncio
@@ -36,8 +39,9 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from evcsm_daemon.config import Settings
 from evcsm_daemon.mqtt.connection import Connection, client_id, connect_properties
-from evcsm_daemon.mqtt.handlers import Handlers
-from evcsm_daemon.mqtt.inbox import WORKERS, Inbox
+from evcsm_daemon.mqtt.fleet import MAX_FLEET_BYTES, fleet_payloads, payload_limit
+from evcsm_daemon.mqtt.handlers import Answer, Handlers, Reply
+from evcsm_daemon.mqtt.inbox import WORKERS, Inbox, send_reply
 from evcsm_daemon.mqtt.refresh import STATE_REFRESH_S, StateRefresh
 from evcsm_daemon.service import ChargingService
 
@@ -56,6 +60,9 @@ class Outgoing:
     payload: bytes
     qos: int
     retain: bool = False
+    reply: Reply | None = None
+    """A late reply: sent with its correlation data, within the broker's size limit."""
+    correlation: bytes | None = None
 
 
 class MqttBridge:
@@ -67,8 +74,9 @@ class MqttBridge:
         self._password = password or self._broker.password
         self._ca_file = settings.mqtt_ca_file
         self.client_id = client_id(settings.mqtt_client_id, self._broker.username, self._password)
+        self._session_updates = settings.session_updates
         self._service = service
-        self.inbox = Inbox(Handlers(service))
+        self.inbox = Inbox(Handlers(service), self._follow)
         self._refresh = StateRefresh(STATE_REFRESH_S, settings.tick_interval)
         self._outbox: asyncio.Queue[Outgoing] = asyncio.Queue(maxsize=OUTBOX_LIMIT)
         self._client: Connection | None = None
@@ -93,19 +101,42 @@ class MqttBridge:
         """Queue the charger's retained state (a new charger, or a new status)."""
         self._enqueue(self._state_message(state))
 
+    def _follow(self, answer: Answer, topic: str, correlation: bytes | None) -> None:
+        """Queue the final reply once the pending request of `answer` settles."""
+
+        def settled(_: object) -> None:
+            final = answer.final()
+            self._enqueue(Outgoing(topic, b"", 1, reply=final, correlation=correlation))
+
+        if answer.follow is not None:
+            answer.follow.on_done(settled)
+
     def ticked(self, sessions: Sequence[ChargingSession]) -> None:
-        """Queue one `session/updates` message per active session (dropped when offline).
+        """Queue the tick's `FleetUpdate` and its `session/updates` (dropped when offline).
 
         A share of the charging chargers also get their retained state republished, so that it
         carries live figures (`mqtt.refresh`).
         """
         if not self.connected.is_set():
             return
-        for session in sessions:
+        client = self._client
+        limit = payload_limit(client.broker_max_packet) if client else MAX_FLEET_BYTES
+        for payload in fleet_payloads(sessions, limit):
+            self._enqueue(Outgoing(topics.FLEET_UPDATES, payload, 0))
+        for session in self._seed_sessions(sessions):
             self._enqueue(Outgoing(topics.SEED_SESSION, SessionUpdate.of(session).to_json(), 0))
         charging = (session.charger_id for session in sessions)
         for charger_id in self._refresh.due(charging, time.monotonic()):
             self._enqueue(self._state_message(self._service.state(charger_id)))
+
+    def _seed_sessions(self, sessions: Sequence[ChargingSession]) -> Sequence[ChargingSession]:
+        """The sessions whose readings go to `session/updates` as well."""
+        if self._session_updates == "all":
+            return sessions
+        if self._session_updates == "off":
+            return ()
+        default = self._service.default_charger
+        return [session for session in sessions if session.charger_id == default]
 
     # Connection.
 
@@ -181,16 +212,22 @@ class MqttBridge:
             # leaves its task cancelled when a child fails while the body waits in __aexit__.
             await self.inbox.work(client)
 
-    async def _drain(self, client: aiomqtt.Client) -> None:
+    async def _drain(self, client: Connection) -> None:
         while True:
             item = await self._outbox.get()
+            if item.reply is not None:
+                await send_reply(client, item.topic, item.correlation, item.reply)
+                continue
             await client.publish(
                 item.topic, item.payload, qos=item.qos, retain=item.retain, timeout=math.inf
             )
 
-    async def _drain_now(self, client: aiomqtt.Client) -> None:
+    async def _drain_now(self, client: Connection) -> None:
         while not self._outbox.empty():
             item = self._outbox.get_nowait()
+            if item.reply is not None:
+                await send_reply(client, item.topic, item.correlation, item.reply)
+                continue
             await client.publish(item.topic, item.payload, qos=item.qos, retain=item.retain)
 
     def _state_message(self, state: ChargerState) -> Outgoing:

@@ -4,9 +4,16 @@ Every failure becomes an `ErrorInfo` in one place (`_error_info`), logged once, 
 reply shaped for its topic (`failure`); nothing a client sends can crash the daemon or write
 anything when it is rejected. The charger of a command is the one its topic names: an empty id
 is an unknown charger, never the default one (only the seed's topic means the default charger).
+
+A start or stop that an OCPP charger accepted but has not carried out yet is answered twice:
+at once `{"ok": true, "pending": true, "requestId": ...}`, then, when the station starts (or
+stops) its transaction or the request fails, a final reply with the same correlation data
+(`Answer.follow`; the bridge sends it). A simulated charger acts at once: one final reply, as
+always. No worker waits for a station.
 """
 
 import logging
+from dataclasses import dataclass
 from typing import TypeAlias
 
 from evcsm_schema import (
@@ -30,6 +37,7 @@ from evcsm_daemon.errors import (
     UnknownCharger,
 )
 from evcsm_daemon.mqtt.decode import decode
+from evcsm_daemon.pending import Pending
 from evcsm_daemon.service import ChargingService
 
 log = logging.getLogger(__name__)
@@ -42,28 +50,63 @@ BUSY = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What to reply now, and the request whose outcome is replied later, if any."""
+
+    reply: Reply | None
+    follow: Pending | None = None
+
+    def final(self) -> CommandReply:
+        """The final reply to a followed request (call once it is done)."""
+        assert self.follow is not None  # noqa: S101 - only asked of an answer that follows one
+        assert isinstance(self.reply, CommandReply)  # noqa: S101 - so is its first reply
+        return outcome(self.follow, self.reply.charger_id, self.reply.action)
+
+
+def outcome(pending: Pending, charger_id: str, action: str) -> CommandReply:
+    """The reply that tells how a settled request ended."""
+    error = pending.error
+    if error is not None:
+        failure = error if isinstance(error, Exception) else RuntimeError(str(error))
+        return CommandReply(
+            ok=False,
+            charger_id=charger_id,
+            action=action,
+            request_id=pending.request_id,
+            error=_error_info(f"{charger_id}/{action}", failure),
+        )
+    return CommandReply(
+        ok=True,
+        charger_id=charger_id,
+        action=action,
+        request_id=pending.request_id,
+        session=pending.result,
+    )
+
+
 class Handlers:
     """Routes a message by topic to the service."""
 
     def __init__(self, service: ChargingService) -> None:
         self._service = service
 
-    async def dispatch(self, topic: str, payload: bytes, *, has_reply_path: bool) -> Reply | None:
+    async def dispatch(self, topic: str, payload: bytes, *, has_reply_path: bool) -> Answer:
         """Handle one message; returns the reply to send, if the request has a reply path."""
         if topic == topics.SEED_CHARGING:
             if not payload:
                 # What a client publishes to clear a retained message: not a command.
                 log.info("ignored an empty message on %s", topic)
-                return None
-            reply = await self._seed(payload)
-            return reply if has_reply_path else None
+                return Answer(None)
+            answer = await self._seed(payload)
+            return answer if has_reply_path else Answer(None)
         if topic == topics.SESSION_QUERY:
-            return await self._query(payload)
+            return Answer(await self._query(payload))
         parsed = topics.parse_charger_topic(topic)
         if parsed is not None and len(parsed[1]) == 2 and parsed[1][0] == "cmd":
             return await self._command(parsed[0], parsed[1][1], payload)
         log.warning("ignored a message on unexpected topic %.200r", topic)
-        return None
+        return Answer(None)
 
     def failure(self, topic: str, exc: Exception) -> Reply | None:
         """The error reply to a message on `topic` that failed with `exc` (logged once here)."""
@@ -80,34 +123,35 @@ class Handlers:
             return SessionQueryReply(ok=False, error=error)
         if topic == topics.SEED_CHARGING:
             return CommandReply(
-                ok=False, charger_id=self._service.default_charger, action="seed", error=error
+                ok=False, charger_id=self._service.default_charger or "", action="seed", error=error
             )
         parsed = topics.parse_charger_topic(topic)
         if parsed is not None and len(parsed[1]) == 2 and parsed[1][0] == "cmd":
             return CommandReply(ok=False, charger_id=parsed[0], action=parsed[1][1], error=error)
         return None
 
-    async def _seed(self, payload: bytes) -> CommandReply | None:
-        charger_id = self._service.default_charger
+    async def _seed(self, payload: bytes) -> Answer:
+        charger_id = self._service.default_charger or ""
         action = "seed"
         try:
             command = decode(SeedCommand, payload)
             if command.is_event:
-                return None
+                return Answer(None)
             if command.status is SessionStatus.CHARGING:
                 action = CommandAction.START.value
-                session, _ = await self._service.start(charger_id)
+                pending = await self._service.request_start(charger_id or None)
             else:
                 action = CommandAction.STOP.value
-                session = await self._service.stop(charger_id, command.reason or SEED_STOP_REASON)
+                reason = command.reason or SEED_STOP_REASON
+                pending = await self._service.request_stop(charger_id or None, reason)
+            return await _answer(pending, charger_id, action)
         except Exception as exc:  # noqa: BLE001 - supervisor boundary: log, reply, keep running
-            return self._failure(topics.SEED_CHARGING, charger_id, action, exc)
-        return CommandReply(ok=True, charger_id=charger_id, action=action, session=session)
+            return Answer(self._failure(topics.SEED_CHARGING, charger_id, action, exc))
 
-    async def _command(self, charger_id: str, action: str, payload: bytes) -> CommandReply:
+    async def _command(self, charger_id: str, action: str, payload: bytes) -> Answer:
         topic = f"{charger_id}/{action}"
         if not charger_id:
-            return self._failure(topic, charger_id, action, UnknownCharger(charger_id))
+            return Answer(self._failure(topic, charger_id, action, UnknownCharger(charger_id)))
         try:
             try:
                 verb = CommandAction(action)
@@ -115,12 +159,12 @@ class Handlers:
                 raise BadRequest(f"unknown action {action!r}: use start or stop") from None
             request = decode(CommandRequest, payload, empty_ok=True)
             if verb is CommandAction.START:
-                session, _ = await self._service.start(charger_id)
+                pending = await self._service.request_start(charger_id)
             else:
-                session = await self._service.stop(charger_id, request.reason)
+                pending = await self._service.request_stop(charger_id, request.reason)
+            return await _answer(pending, charger_id, action)
         except Exception as exc:  # noqa: BLE001 - supervisor boundary: log, reply, keep running
-            return self._failure(topic, charger_id, action, exc)
-        return CommandReply(ok=True, charger_id=charger_id, action=action, session=session)
+            return Answer(self._failure(topic, charger_id, action, exc))
 
     async def _query(self, payload: bytes) -> SessionQueryReply:
         try:
@@ -136,6 +180,18 @@ class Handlers:
         return CommandReply(
             ok=False, charger_id=charger_id, action=action, error=_error_info(where, exc)
         )
+
+
+async def _answer(pending: Pending, charger_id: str, action: str) -> Answer:
+    """The final reply when the request is settled (a simulated charger), else "pending" now
+    and the outcome later; a failure raises."""
+    if pending.done:
+        session = await pending.wait()
+        return Answer(CommandReply(ok=True, charger_id=charger_id, action=action, session=session))
+    first = CommandReply(
+        ok=True, charger_id=charger_id, action=action, pending=True, request_id=pending.request_id
+    )
+    return Answer(first, pending)
 
 
 def too_large(reply: Reply, size: int, limit: int) -> Reply:

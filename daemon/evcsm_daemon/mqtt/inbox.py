@@ -17,6 +17,7 @@ command sent now: it is logged and ignored. The daemon clears one planted on `ch
 
 import logging
 import math
+from collections.abc import Callable
 
 import aiomqtt
 from evcsm_schema import topics
@@ -24,7 +25,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from evcsm_daemon.mqtt.connection import Connection
-from evcsm_daemon.mqtt.handlers import Handlers, Reply, too_large
+from evcsm_daemon.mqtt.handlers import Answer, Handlers, Reply, too_large
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +36,14 @@ WORKERS = 16
 class Inbox:
     """Handles what the daemon's subscriptions deliver."""
 
-    def __init__(self, handlers: Handlers) -> None:
+    def __init__(
+        self,
+        handlers: Handlers,
+        follow: Callable[[Answer, str, bytes | None], None] = lambda *_: None,
+    ) -> None:
         self._handlers = handlers
+        self._follow = follow
+        """Called with an answer whose final reply comes later, and its reply path."""
         self.busy = 0
         self.handled = 0
 
@@ -62,13 +69,15 @@ class Inbox:
             return
         response_topic, correlation = _reply_path(message)
         try:
-            reply = await self._handlers.dispatch(
+            answer = await self._handlers.dispatch(
                 topic, payload, has_reply_path=response_topic is not None
             )
         except Exception as exc:  # noqa: BLE001 - supervisor boundary: log, answer, keep running
-            reply = self._handlers.failure(topic, exc)
-        if reply is not None and response_topic is not None:
-            await _send_reply(client, response_topic, correlation, reply)
+            answer = Answer(self._handlers.failure(topic, exc))
+        if answer.reply is not None and response_topic is not None:
+            await send_reply(client, response_topic, correlation, answer.reply)
+            if answer.follow is not None:
+                self._follow(answer, response_topic, correlation)
 
     def refusal(self, message: aiomqtt.Message) -> tuple[str, bytes, Properties] | None:
         """The error reply to a request there was no room for (topic, payload, properties), if it
@@ -119,9 +128,11 @@ def _reply_path(message: aiomqtt.Message) -> tuple[str | None, bytes | None]:
     return response_topic, correlation
 
 
-async def _send_reply(
+async def send_reply(
     client: Connection, topic: str, correlation: bytes | None, reply: Reply
 ) -> None:
+    """Publish `reply` with the request's correlation data; an error reply in its place when
+    it is over the broker's packet limit."""
     body = reply.to_json()
     if not client.fits(topic, body, correlation):
         body = too_large(reply, len(body), client.broker_max_packet).to_json()

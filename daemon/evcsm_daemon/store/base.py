@@ -74,6 +74,10 @@ class SessionStore(Protocol):
     async def by_transaction(self, transaction_id: int) -> ChargingSession | None:
         """The session with this OCPP `transactionId`, active or not, or None."""
 
+    async def ocpp_chargers(self) -> list[str]:
+        """The charger ids of every OCPP connector with a stored session (any status),
+        sorted."""
+
     async def next_transaction_id(self) -> int:
         """A new OCPP transaction id, 1 ... 2**31 - 1, that this database never gave before.
 

@@ -127,6 +127,11 @@ class MemoryStore:
         session_id = self._db.transactions.get(transaction_id)
         return self._db.sessions[session_id] if session_id is not None else None
 
+    async def ocpp_chargers(self) -> list[str]:
+        """Chargers that have a session with a charge point id."""
+        sessions = self._db.sessions
+        return sorted({s.charger_id for s in sessions.values() if s.charge_point_id is not None})
+
     async def next_transaction_id(self) -> int:
         """The counter, raised by one."""
         if self._db.last_transaction_id >= MAX_TRANSACTION_ID:

@@ -178,6 +178,12 @@ class MongoStore:
             docs = await self._sessions.find({"status": CHARGING}).to_list(length=None)
         return [from_document(doc) for doc in docs]
 
+    async def ocpp_chargers(self) -> list[str]:
+        """Chargers that have a session with a charge point id."""
+        with driver_errors(write=False):
+            found = await self._sessions.distinct("chargerId", {"chargePointId": {"$ne": None}})
+        return sorted(str(charger_id) for charger_id in found)
+
     async def latest(self, charger_id: str) -> ChargingSession | None:
         """The charger's most recent session, active or not."""
         cursor = (

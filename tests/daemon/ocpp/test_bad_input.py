@@ -160,8 +160,8 @@ async def test_requests_sent_back_to_back_are_handled_in_order(
             await raw.send(
                 json.dumps([2, str(number), "StatusNotification", {**STATUS, "status": status}])
             )
-        answers = [await raw.reply() for _ in statuses]
-    assert [answer[1] for answer in answers] == [str(n) for n in range(len(statuses))]
+        answers = [await raw.answer_to(str(n)) for n in range(len(statuses))]
+    assert [answer[:2] for answer in answers] == [[3, str(n)] for n in range(len(statuses))]
     assert [event.status for event in sink.of(ConnectorStatusChanged)] == statuses
 
 

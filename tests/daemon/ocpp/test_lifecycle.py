@@ -5,6 +5,7 @@ import asyncio
 import pytest
 from evcsm_daemon.chargers.ocpp import CentralSystem, ChargePointList, OcppConfig
 from evcsm_daemon.core.events import StationConnected, StationDisconnected
+from ocpp.v16 import call
 from websockets.exceptions import ConnectionClosed
 
 from tests.daemon.ocpp.conftest import Start
@@ -81,3 +82,39 @@ async def test_connections_racing_for_one_identity_never_overlap(
     ]
     assert lifecycle[::2] == ["StationConnected"] * len(lifecycle[::2])
     assert lifecycle[1::2] == ["StationDisconnected"] * len(lifecycle[1::2])
+
+
+async def test_a_reconnection_without_a_boot_is_asked_for_every_status(
+    start_central: Start,
+) -> None:
+    async with start_central() as (_, url):
+        async with lab_charge_point(url, "CP1") as point:
+            await point.boot()
+            await point.wait_for("TriggerMessage")
+        async with lab_charge_point(url, "CP1") as point:
+            await point.call(call.Heartbeat())
+            (trigger,) = await point.wait_for("TriggerMessage")
+            assert trigger == {"requested_message": "StatusNotification"}
+            assert point.got("ChangeConfiguration") == []
+
+
+async def test_a_silent_reconnection_is_asked_for_every_status_after_the_grace(
+    start_central: Start,
+) -> None:
+    async with (
+        start_central(status_trigger_delay_s=0.2) as (_, url),
+        lab_charge_point(url, "CP1") as point,
+    ):
+        (trigger,) = await point.wait_for("TriggerMessage")
+        assert trigger == {"requested_message": "StatusNotification"}
+
+
+async def test_a_boot_first_is_configured_once(start_central: Start) -> None:
+    async with (
+        start_central(status_trigger_delay_s=0.2) as (_, url),
+        lab_charge_point(url, "CP1") as point,
+    ):
+        await point.boot()
+        await point.wait_for("TriggerMessage")
+        await point.call(call.Heartbeat())
+        assert [name for name, _ in point.received] == ["ChangeConfiguration", "TriggerMessage"]

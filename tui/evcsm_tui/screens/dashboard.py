@@ -3,10 +3,15 @@
 from typing import ClassVar
 
 from evcsm_schema import CommandAction
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Footer
+from textual.content import Content
+from textual.reactive import reactive
+from textual.widgets import Footer, Input, Label
 
+from evcsm_tui.filters import ChargerFilter, StatusFilter
+from evcsm_tui.history import cycle
 from evcsm_tui.screens.base import EvcsmScreen
 from evcsm_tui.state import DashboardState
 from evcsm_tui.widgets.charger_detail import ChargerDetail
@@ -14,6 +19,7 @@ from evcsm_tui.widgets.charger_table import ChargerTable
 from evcsm_tui.widgets.status_bar import StatusBar
 
 SELECT = Binding.Group("Select")
+FILTER = Binding.Group("Filter")
 
 
 class DashboardScreen(EvcsmScreen):
@@ -24,17 +30,25 @@ class DashboardScreen(EvcsmScreen):
         Binding("x", "command('stop')", "Stop", tooltip="Stop the selected charger"),
         # Takes `s` and `x` once start and stop are off, to say why instead of doing nothing.
         Binding("s,x", "read_only", show=False),
-        Binding("k", "move(-1)", "Up", key_display="↑/k", group=SELECT),
-        Binding("j", "move(1)", "Down", key_display="↓/j", group=SELECT),
+        Binding("k", "move(-1)", "Up", key_display="k", group=SELECT),
+        Binding("j", "move(1)", "Down", key_display="j", group=SELECT),
+        Binding("f", "filter_status", "Status", group=FILTER, tooltip="Show one status only"),
+        Binding("slash", "find", "Id", key_display="/", group=FILTER, tooltip="Find by id"),
+        # Named on the filter line, which shows while a filter is on.
+        Binding("escape", "clear_filter", "All", show=False),
         Binding("h", "app.switch_mode('history')", "History", tooltip="Past sessions"),
     ]
 
+    charger_filter: reactive[ChargerFilter] = reactive(ChargerFilter, always_update=True)
+    """Which chargers the table shows."""
     _read_only = False
     """Whether the footer was last drawn for a read-only dashboard."""
 
     def compose(self) -> ComposeResult:
-        """Header, table, detail, footer."""
+        """Header, filter line, table, detail, footer."""
         yield StatusBar("EVCSM", self.evcsm.link.label, id="status")
+        yield Input(placeholder="charger id contains…", id="find")
+        yield Label(id="filter-line")
         yield ChargerTable(id="chargers")
         yield ChargerDetail(id="detail")
         yield Footer()
@@ -43,13 +57,17 @@ class DashboardScreen(EvcsmScreen):
         """Follow the app's state, and move the clocks every second."""
         self.watch(self.evcsm, "state", self._show)
         self.set_interval(1.0, self._tick)
+        self.query_one(ChargerTable).focus()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Start and stop leave the footer once the dashboard is read-only."""
+        """Start and stop leave the footer once the dashboard is read-only; `esc` works only
+        while a filter is on."""
         if action == "command":
             return not self.evcsm.state.read_only
         if action == "read_only":
             return self.evcsm.state.read_only
+        if action == "clear_filter":
+            return self.charger_filter.active or self.query_one("#find", Input).has_focus
         return super().check_action(action, parameters)
 
     def action_read_only(self) -> None:
@@ -69,7 +87,41 @@ class DashboardScreen(EvcsmScreen):
     def action_move(self, step: int) -> None:
         """Move the selection up or down."""
         table = self.query_one(ChargerTable)
-        table.move_cursor(row=max(0, table.cursor_row + step))
+        table.move_cursor(table.cursor_row + step)
+
+    def action_filter_status(self) -> None:
+        """Show the next status only: Charging, Idle, the others, then all again."""
+        current = self.charger_filter
+        self.charger_filter = ChargerFilter(cycle(list(StatusFilter), current.status), current.text)
+
+    def action_find(self) -> None:
+        """Type part of a charger id; the table narrows as you type (`enter` keeps it)."""
+        find = self.query_one("#find", Input)
+        find.add_class("-open")
+        self.call_after_refresh(find.focus)  # once shown: a hidden widget cannot take focus
+
+    def action_clear_filter(self) -> None:
+        """Show every charger again."""
+        find = self.query_one("#find", Input)
+        find.value = ""
+        find.remove_class("-open")
+        self.charger_filter = ChargerFilter()
+        self.query_one(ChargerTable).focus()
+
+    @on(Input.Changed, "#find")
+    def _find_changed(self, event: Input.Changed) -> None:
+        self.charger_filter = ChargerFilter(self.charger_filter.status, event.value.strip())
+
+    @on(Input.Submitted, "#find")
+    def _find_done(self) -> None:
+        self.query_one("#find", Input).remove_class("-open")  # the filter line says what it keeps
+        self.query_one(ChargerTable).focus()
+
+    def watch_charger_filter(self, shown: ChargerFilter) -> None:
+        """Show the rows the filter keeps, and say what it keeps."""
+        self.refresh_bindings()
+        self._show(self.evcsm.state)
+        del shown
 
     def on_charger_table_selected(self, _: ChargerTable.Selected) -> None:
         """Show the newly selected charger."""
@@ -82,11 +134,19 @@ class DashboardScreen(EvcsmScreen):
         if state.read_only != self._read_only:
             self._read_only = state.read_only
             self.refresh_bindings()
+        shown = self.charger_filter
+        table = self.query_one(ChargerTable)
         self.query_one(StatusBar).show(state)
-        self.query_one(ChargerTable).show(state, self.evcsm.now())
+        table.show(state, self.evcsm.now(), shown)
+        line = self.query_one("#filter-line", Label)
+        line.set_class(shown.active, "-active")
+        if shown.active:
+            line.update(Content(shown.describe(len(table.keys), len(state.chargers))))
         self._show_detail(state)
 
     def _show_detail(self, state: DashboardState) -> None:
         selected = self.selected
         view = state.chargers.get(selected) if selected else None
-        self.query_one(ChargerDetail).show(state, view, self.evcsm.now(), self.evcsm.tz)
+        empty = "No charger matches the filter" if state.chargers else "No charger yet"
+        detail = self.query_one(ChargerDetail)
+        detail.show(state, view, self.evcsm.now(), self.evcsm.tz, empty=empty)

@@ -15,6 +15,9 @@ COMMAND_KEYS = """\
 """
 OTHER_KEYS = """\
 | `↑` `↓` `j` `k` | Select a charger |
+| `f` | Show only Charging, then Idle, then other chargers (Faulted, ...), then all |
+| `/` | Show only chargers whose id contains what you type |
+| `esc` | Show every charger again |
 | `h` | Session history (and back) |
 | `ctrl+p` | Command palette: every action by name |
 | `?` | This help |

@@ -64,8 +64,10 @@ class HistoryScreen(EvcsmScreen):
         self.query_one("#totals", Label).update(Content(history.totals_line(view, now)))
 
     def watch_loading_sessions(self, loading: bool) -> None:  # noqa: FBT001 - Textual's watcher
-        """Show that a fetch is running."""
-        self.query_one(SessionTable).loading = loading
+        """Say on the totals line that a fetch is running (the rows fetched before stay)."""
+        line = "fetching sessions from the daemon…" if loading else None
+        totals = line or history.totals_line(self.view, self.evcsm.now())
+        self.query_one("#totals", Label).update(Content(totals))
 
     def action_filter_charger(self) -> None:
         """Cycle the charger filter through every known charger."""

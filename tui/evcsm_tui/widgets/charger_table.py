@@ -1,36 +1,46 @@
-"""Every charger at a glance: one row each, the selection sent up as `ChargerTable.Selected`."""
+"""The chargers table: one row per charger shown, built only for the rows on screen."""
 
 from datetime import datetime
 from typing import ClassVar
 
-from rich.style import Style
-from rich.text import Text
+from evcsm_schema import ChargerStatus
 from textual.message import Message
-from textual.widgets import DataTable
 
 from evcsm_tui import fmt
+from evcsm_tui.filters import ChargerFilter
 from evcsm_tui.state import ChargerView, DashboardState
+from evcsm_tui.widgets.line_table import Cell, Column, LineTable, Row
 
 GAUGE_WIDTH = 8
 COLUMNS = (
-    ("Charger", "charger", 10),
-    ("Status", "status", 17),
-    ("Power kW", "power", GAUGE_WIDTH + 6),
-    ("kWh", "energy", 8),
-    ("Time", "time", 8),
-    ("Session", "session", 8),
+    Column("Charger", "charger", 10),
+    Column("Status", "status", 17),
+    Column("Power kW", "power", GAUGE_WIDTH + 6),
+    Column("kWh", "energy", 8, "right"),
+    Column("Time", "time", 8, "right"),
+    Column("Session", "session", 8),
 )
-"""Label, key and width of each column: fixed, so figures never shift as they change."""
+"""Fixed widths, so figures never shift as they change."""
+STALE = "chargers--stale"
+STATUS_STYLE = {
+    ChargerStatus.CHARGING.value: "chargers--charging",
+    ChargerStatus.OFFLINE.value: "chargers--offline",
+    ChargerStatus.FAULTED.value: "chargers--fault",
+    ChargerStatus.UNAVAILABLE.value: "chargers--fault",
+}
+"""How a status stands out in the table: Offline and faults; every other one looks idle."""
 
 
-class ChargerTable(DataTable[Text]):
-    """The chargers table; colours come from its component classes in the stylesheet."""
+class ChargerTable(LineTable):
+    """The chargers the filter keeps; colours come from its component classes in the stylesheet."""
 
-    COMPONENT_CLASSES: ClassVar[set[str]] = DataTable.COMPONENT_CLASSES | {
+    COMPONENT_CLASSES: ClassVar[set[str]] = LineTable.COMPONENT_CLASSES | {
         "chargers--charging",
         "chargers--idle",
-        "chargers--stale",
+        STALE,
         "chargers--pending",
+        "chargers--offline",
+        "chargers--fault",
         "chargers--gauge",
         "chargers--gauge-empty",
     }
@@ -43,75 +53,53 @@ class ChargerTable(DataTable[Text]):
             self.charger_id = charger_id
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
-        self._ids: list[str] = []
+        super().__init__(COLUMNS, id=id)
+        self._state = DashboardState()
+        self._now: datetime | None = None
 
-    def on_mount(self) -> None:
-        """Create the columns."""
-        for label, key, width in COLUMNS:
-            self.add_column(label, key=key, width=width)
+    def show(self, state: DashboardState, now: datetime, shown: ChargerFilter) -> None:
+        """Show the chargers of `state` that `shown` keeps, the selected one kept selected."""
+        self._state, self._now = state, now
+        keys = shown.rows(state)
+        if keys != self.keys:
+            self.set_rows(keys, keep=self.selected)
+        self.update_rows()
 
-    @property
-    def selected(self) -> str | None:
-        """The charger under the cursor."""
-        if not self._ids:
-            return None
-        return self._ids[min(self.cursor_row, len(self._ids) - 1)]
-
-    def show(self, state: DashboardState, now: datetime) -> None:
-        """Bring the rows in line with `state`, keeping the selected charger selected."""
-        ids = state.charger_ids
-        if ids != self._ids:
-            keep = self.selected
-            self.clear()
-            for charger_id in ids:
-                self.add_row(*self._cells(state, state.chargers[charger_id], now), key=charger_id)
-            self._ids = ids
-            if keep in ids:
-                self.move_cursor(row=ids.index(keep))
-            self.post_message(self.Selected(self.selected))
-            return
-        for charger_id in ids:
-            cells = self._cells(state, state.chargers[charger_id], now)
-            for (_, column, _), cell in zip(COLUMNS, cells, strict=True):
-                self.update_cell(charger_id, column, cell)
-
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        """Turn the table's cursor move into a charger selection."""
+    def on_line_table_highlighted(self, event: LineTable.Highlighted) -> None:
+        """Turn the cursor's move into a charger selection."""
         event.stop()
-        self.post_message(self.Selected(self.selected))
+        self.post_message(self.Selected(event.key))
 
-    def _cells(self, state: DashboardState, view: ChargerView, now: datetime) -> list[Text]:
+    def row_cells(self, key: str) -> Row:
+        """The charger's row as of the last `show`."""
+        state = self._state
+        view = state.chargers[key]
         stale = not state.live
-        status = self._status(state, view)
         filled, empty = fmt.gauge(view.load, GAUGE_WIDTH)
-        power = Text.assemble(
-            (filled, self._style("chargers--gauge")),
-            (empty, self._style("chargers--gauge-empty")),
-            f" {fmt.kw(view.power_kw):>5}",
-        )
         session = view.session
-        cells = [
-            Text(view.charger_id),
-            status,
+        power: Cell = (
+            (filled, STALE if stale else "chargers--gauge"),
+            (empty, STALE if stale else "chargers--gauge-empty"),
+            (f" {fmt.kw(view.power_kw):>5}", STALE if stale else None),
+        )
+        duration = view.duration_s(self._now) if self._now else None
+        plain = STALE if stale else None
+        return (
+            ((view.charger_id, plain),),
+            self._status(view, stale=stale),
             power,
-            Text(fmt.kwh(view.energy_kwh), justify="right"),
-            Text(fmt.duration(view.duration_s(now)), justify="right"),
-            Text(fmt.short_id(session.session_id if session else None)),
-        ]
+            ((fmt.kwh(view.energy_kwh), plain),),
+            ((fmt.duration(duration), plain),),
+            ((fmt.short_id(session.session_id if session else None), plain),),
+        )
+
+    @staticmethod
+    def _status(view: ChargerView, *, stale: bool) -> Cell:
         if stale:
-            for cell in cells:
-                cell.stylize(self._style("chargers--stale"))
-        return cells
-
-    def _status(self, state: DashboardState, view: ChargerView) -> Text:
-        if not state.live:
-            return Text("Unknown", self._style("chargers--stale"))
-        label = view.status_label
-        text = Text(label, self._style("chargers--charging" if view.charging else "chargers--idle"))
-        if view.pending is not None:
-            text.append(f" ({view.pending.value}…)", self._style("chargers--pending"))
-        return text
-
-    def _style(self, component: str) -> Style:
-        return self.get_component_rich_style(component, partial=True)
+            return (("Unknown", STALE),)
+        style = STATUS_STYLE.get(view.status_label)
+        style = style or ("chargers--charging" if view.charging else "chargers--idle")
+        label = (view.status_label, style)
+        if view.pending is None:
+            return (label,)
+        return (label, (f" ({view.pending.value}…)", "chargers--pending"))

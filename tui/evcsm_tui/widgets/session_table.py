@@ -1,42 +1,64 @@
 """The history's sessions table, sorted as its view says, with the sort column marked."""
 
+from dataclasses import replace
 from datetime import datetime, tzinfo
 
-from rich.text import Text
-from textual.widgets import DataTable
+from evcsm_schema import ChargingSession
 
 from evcsm_tui import fmt
 from evcsm_tui.history import HistoryView, SortKey
+from evcsm_tui.widgets.line_table import Column, LineTable, Row
 
 COLUMNS = (
-    ("Charger", SortKey.CHARGER),
-    ("Start", SortKey.START),
-    ("End", SortKey.END),
-    ("Duration", SortKey.DURATION),
-    ("kWh", SortKey.ENERGY),
-    ("Stop reason", SortKey.REASON),
+    Column("Charger", SortKey.CHARGER.value, 10),
+    Column("Start", SortKey.START.value, 16),
+    Column("End", SortKey.END.value, 16),
+    Column("Duration", SortKey.DURATION.value, 8, "right"),
+    Column("kWh", SortKey.ENERGY.value, 7, "right"),
+    Column("Stop reason", SortKey.REASON.value, 8, grow=True),
 )
 
 
-class SessionTable(DataTable[Text]):
-    """One row per session."""
+class SessionTable(LineTable):
+    """One row per session; only the rows on screen are drawn."""
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        super().__init__(self._columns_for(HistoryView()), id=id)
+        self._sessions: dict[str, ChargingSession] = {}
+        self._now: datetime | None = None
+        self._tz: tzinfo | None = None
 
     def show(self, view: HistoryView, now: datetime, tz: tzinfo | None) -> None:
         """Replace the rows with the view's sessions."""
-        self.clear(columns=True)
-        arrow = " ↓" if view.descending else " ↑"
-        for label, key in COLUMNS:
-            self.add_column(label + (arrow if key is view.sort else ""), key=key.value)
-        for session in view.rows(now):
-            self.add_row(
-                Text(session.charger_id),
-                Text(fmt.minute(session.start_time, tz)),
-                Text(fmt.end_minute(session.start_time, session.end_time, tz)),
-                Text(fmt.duration(session.duration_s(now)), justify="right"),
-                Text(fmt.kwh(session.energy_consumed), justify="right"),
-                Text(session.stop_reason or ("charging" if session.active else fmt.DASH)),
-                key=session.session_id,
+        rows = view.rows(now)
+        self._sessions = {session.session_id: session for session in rows}
+        self._now, self._tz = now, tz
+        self.set_columns(self._columns_for(view))
+        self.set_rows(tuple(self._sessions))
+        self.update_rows()
+
+    def row_cells(self, key: str) -> Row:
+        """One session's figures."""
+        session = self._sessions[key]
+        tz = self._tz
+        now = self._now or session.updated_at
+        reason = session.stop_reason or ("charging" if session.active else fmt.DASH)
+        return tuple(
+            ((text, None),)
+            for text in (
+                session.charger_id,
+                fmt.minute(session.start_time, tz),
+                fmt.end_minute(session.start_time, session.end_time, tz),
+                fmt.duration(session.duration_s(now)),
+                fmt.kwh(session.energy_consumed),
+                reason,
             )
+        )
+
+    @staticmethod
+    def _columns_for(view: HistoryView) -> list[Column]:
+        arrow = " ↓" if view.descending else " ↑"
+        return [
+            replace(column, label=column.label + arrow) if column.key == view.sort else column
+            for column in COLUMNS
+        ]

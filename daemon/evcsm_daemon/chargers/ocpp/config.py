@@ -84,6 +84,9 @@ class OcppConfig:
     """Sent in BootNotification; a station silent for twice this long is disconnected."""
     ssl_context: ssl.SSLContext | None = None
     """Serve wss:// (OCPP security profile 2) with this context."""
+    status_trigger_delay_s: float = 5.0
+    """A station that connects without booting is asked for every connector's status
+    (TriggerMessage) after its first message, or after this long if it sends none."""
     max_frame_bytes: int = 128 * 1024
     """A bigger frame closes the connection with 1009."""
     max_connections: int = 2000

@@ -11,6 +11,7 @@ served, so the sink never sees a station twice at once.
 
 import asyncio
 import logging
+import socket
 from http import HTTPStatus
 from types import TracebackType
 from typing import Self
@@ -57,13 +58,14 @@ class CentralSystem(StationCommands):
     def _station(self, station_id: str) -> StationLink | None:
         return self._stations.get(station_id)
 
-    async def start(self) -> None:
-        """Listen."""
+    async def start(self, sock: socket.socket | None = None) -> None:
+        """Listen on the configured address, or on `sock` (bound and listening already)."""
         config = self.config
         self._server = await serve(
             self._serve_connection,
-            config.host,
-            config.port,
+            None if sock else config.host,
+            None if sock else config.port,
+            sock=sock,
             ssl=config.ssl_context,
             subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]  # Subprotocol is a NewType of str
             process_request=self._admit,

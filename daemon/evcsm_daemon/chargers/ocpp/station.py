@@ -14,6 +14,8 @@ so the sink sees a station's events between the two.
 import asyncio
 import logging
 import uuid
+from collections.abc import Coroutine
+from types import EllipsisType
 from typing import Any
 
 from websockets.asyncio.server import ServerConnection
@@ -225,16 +227,43 @@ class StationLink:
     async def _work(self) -> None:
         if self.known:
             await self._notify(StationConnected(self.station_id, utc_now(), self.remote))
-        while (call := await self._calls.get()) is not None:
+        greeted = not self.known  # unknown stations are asked for nothing
+        while True:
+            reconnected = False
+            if greeted:
+                call: Call | EllipsisType | None = await self._calls.get()
+            else:
+                greeted = True
+                call = await self._first_call()
+                reconnected = not (isinstance(call, Call) and call.action == "BootNotification")
+                if call is ...:
+                    self._spawn(self._configure(boot=False), "status")
+                    continue
+            if call is None or call is ...:
+                break
             if not self._open:
                 log.debug("dropped %s of closed charge point %s", call.action, self.station_id)
                 continue
             await self._send(await self._answer(call))
-            if self._configure_due and self._group is not None:
+            if reconnected:
+                self._spawn(self._configure(boot=False), "status")
+            if self._configure_due:
                 self._configure_due = False
-                self._group.create_task(self._configure(), name=f"ocpp-{self.station_id}-configure")
+                self._spawn(self._configure(boot=True), "configure")
         if self.known:
             await self._notify(StationDisconnected(self.station_id, utc_now(), self.reason))
+
+    async def _first_call(self) -> "Call | EllipsisType | None":
+        """The connection's first request, or `...` when none came within the grace period."""
+        try:
+            async with asyncio.timeout(self.config.status_trigger_delay_s):
+                return await self._calls.get()
+        except TimeoutError:
+            return ...
+
+    def _spawn(self, work: Coroutine[Any, Any, None], what: str) -> None:
+        if self._group is not None:
+            self._group.create_task(work, name=f"ocpp-{self.station_id}-{what}")
 
     async def _answer(self, call: Call) -> str:
         try:
@@ -287,19 +316,26 @@ class StationLink:
         except Exception:  # a supervisor boundary: the connection carries on regardless
             log.exception("the sink failed on %s of %s", type(event).__name__, self.station_id)
 
-    async def _configure(self) -> None:
+    async def _configure(self, *, boot: bool) -> None:
+        """After a boot: set the meter interval, then ask for every connector's status. After
+        a reconnection without a boot: only ask for the statuses (they may have changed while
+        the station was away)."""
         interval = str(self.config.meter_interval_s)
-        steps = (
-            ("ChangeConfiguration", {"key": "MeterValueSampleInterval", "value": interval}),
-            ("TriggerMessage", {"requestedMessage": "StatusNotification"}),
-        )
+        steps: list[tuple[str, Payload]] = [
+            ("TriggerMessage", {"requestedMessage": "StatusNotification"})
+        ]
+        if boot:
+            steps.insert(
+                0, ("ChangeConfiguration", {"key": "MeterValueSampleInterval", "value": interval})
+            )
         for action, payload in steps:
             if not self._open:
                 return
             try:
                 answer = await self.call(action, payload)
             except ChargerCommandError as exc:
-                log.log(logging.WARNING if self._open else logging.DEBUG, "after boot: %s", exc)
+                after = "after boot" if boot else "after reconnection"
+                log.log(logging.WARNING if self._open else logging.DEBUG, "%s: %s", after, exc)
             else:
                 log.debug("charge point %s: %s %s", self.station_id, action, answer)
 

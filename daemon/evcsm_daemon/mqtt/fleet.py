@@ -1,0 +1,71 @@
+"""A tick's readings as `FleetUpdate` payloads on `evcsm/fleet/updates`, none over a size limit.
+
+Pure: the bridge publishes what `fleet_payloads` returns. One message carries every active
+session's reading, so a dashboard or an integrator receives one message a tick however large the
+fleet, instead of one per session. A tick whose message would exceed `max_bytes` is split into
+parts of whole readings, as even as the sizes allow, so that no part exceeds the broker's packet
+limit (Mosquitto drops a larger message; its `max_packet_size` is 1 MiB in mosquitto.conf).
+"""
+
+import math
+from collections.abc import Sequence
+
+from evcsm_schema import ChargingSession, FleetReading, FleetUpdate, topics
+
+MAX_FLEET_BYTES = 256 * 1024
+"""The largest `FleetUpdate` payload: about 2,000 readings of ~130 bytes, far below 1 MiB."""
+PACKET_OVERHEAD = 64
+"""Bytes of a PUBLISH packet besides its topic and payload (header, lengths), rounded up."""
+
+
+def payload_limit(broker_max_packet: int) -> int:
+    """The largest payload to publish on `evcsm/fleet/updates` to a broker that takes packets up
+    to `broker_max_packet` bytes (what it announced on connect)."""
+    room = broker_max_packet - len(topics.FLEET_UPDATES.encode()) - PACKET_OVERHEAD
+    return max(1, min(MAX_FLEET_BYTES, room))
+
+
+class ReadingTooLarge(ValueError):
+    """One reading alone does not fit the limit (it cannot, with the limit above)."""
+
+
+def fleet_payloads(
+    sessions: Sequence[ChargingSession], max_bytes: int = MAX_FLEET_BYTES
+) -> list[bytes]:
+    """The `FleetUpdate` payloads of one tick, in order; none when no session is active.
+
+    The message's timestamp is the latest reading's: a tick reads every simulated meter at one
+    moment, and a reading taken at another (an OCPP charger's last meter value) carries its own.
+    """
+    if not sessions:
+        return []
+    timestamp = max(session.updated_at for session in sessions)
+    readings = [FleetReading.of(session, timestamp) for session in sessions]
+    whole = FleetUpdate(timestamp=timestamp, readings=readings).to_json()
+    if len(whole) <= max_bytes:
+        return [whole]
+    chunks = _split(readings, math.ceil(len(whole) / max_bytes))
+    while True:
+        payloads = [
+            FleetUpdate(
+                timestamp=timestamp, part=number, parts=len(chunks), readings=chunk
+            ).to_json()
+            for number, chunk in enumerate(chunks, start=1)
+        ]
+        if all(len(payload) <= max_bytes for payload in payloads):
+            return payloads
+        if len(chunks) >= len(readings):
+            raise ReadingTooLarge(f"a single reading exceeds {max_bytes} bytes")
+        chunks = _split(readings, min(len(readings), len(chunks) * 2))
+
+
+def _split(readings: list[FleetReading], parts: int) -> list[list[FleetReading]]:
+    """`readings` in `parts` consecutive chunks whose lengths differ by at most one."""
+    size, extra = divmod(len(readings), parts)
+    chunks: list[list[FleetReading]] = []
+    start = 0
+    for index in range(parts):
+        end = start + size + (1 if index < extra else 0)
+        chunks.append(readings[start:end])
+        start = end
+    return chunks
