@@ -30,8 +30,17 @@ CHARGER = "CP1"
 ANSWER_S = 120.0
 QUIET_S = 10.0
 """A burst's MQTT replies are over when none has come for this long."""
-STARTED = {"REST 200", "REST 201", "MQTT ok"}
-STOPPED = {"REST 200", "REST 404", "MQTT ok", "MQTT no_active_session"}
+STARTED = {"REST 200", "REST 201", "REST 202 done", "MQTT ok"}
+STOPPED = {
+    "REST 200",
+    "REST 404",
+    "REST 202 done",
+    "REST 202 no_active_session",
+    "MQTT ok",
+    "MQTT no_active_session",
+}
+POLL_S = 0.1
+"""How often a pending REST request's `Location` is asked for its outcome."""
 
 
 @dataclass
@@ -78,6 +87,14 @@ class Race:
         async def rest() -> None:
             try:
                 response = await self.http.post(f"/api/chargers/{CHARGER}/{action}")
+                if response.status_code == 202:
+                    # Another request for the charger is under way: this one follows it.
+                    outcome, session = await self.settled(response.headers["location"])
+                    found.answers[f"REST 202 {outcome}"] += 1
+                    self.last_rest = time.monotonic()
+                    if session is not None:
+                        found.sessions[session] += 1
+                    return
             except httpx.TransportError as exc:
                 found.answers[f"REST {type(exc).__name__}"] += 1
                 return
@@ -103,8 +120,23 @@ class Race:
             found.answers["MQTT no reply"] = missing
         return found
 
+    async def settled(self, location: str) -> tuple[str, str | None]:
+        """The outcome of a pending REST request (`done`, its error code, or `pending` if it
+        never settled) and its session's id when done."""
+        body: dict[str, Any] = {"state": "pending"}
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(ANSWER_S):
+                while body["state"] == "pending":
+                    await asyncio.sleep(POLL_S)
+                    body = (await self.http.get(location)).json()
+        if body["state"] == "failed":
+            return str(body["error"]["code"]), None
+        session = body.get("session")
+        return str(body["state"]), session["sessionId"] if session else None
+
     async def replies(self, correlations: set[bytes]) -> list[dict[str, Any]]:
-        """The replies to `correlations`, once all came or none came for QUIET_S."""
+        """The final replies to `correlations` (a pending reply is followed by a final one),
+        once all came or none came for QUIET_S."""
         mine: list[dict[str, Any]] = []
         seen = 0
         last = time.monotonic()
@@ -114,8 +146,10 @@ class Race:
                     await asyncio.sleep(0.05)
                     for message in self.mqtt.messages[seen:]:
                         if message.correlation in correlations:
-                            mine.append(message.json())
                             last = self.last_reply = message.at
+                            reply = message.json()
+                            if not reply.get("pending"):
+                                mine.append(reply)
                     seen = len(self.mqtt.messages)
         return mine
 
