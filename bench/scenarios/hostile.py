@@ -18,16 +18,22 @@ HEAD_DEADLINE_S = 10.0
 """The daemon's deadline for a request head (`HttpLimits.header_timeout`)."""
 
 
+def held_memory(row: Outcome, *, alive: bool, before: float, peak: float) -> None:
+    """Count a crash if the daemon died, a failure if its memory grew past the slack."""
+    if not alive:
+        row.crashes += 1
+    row.check(
+        peak - before <= MEMORY_SLACK_MIB, f"the daemon's memory grew {peak - before:.0f} MiB"
+    )
+
+
 async def rest_bodies(megabytes: int) -> list[Outcome]:
     """Oversized POSTs: declared by Content-Length without and with the token, and chunked."""
     rows = []
     for body in await asyncio.to_thread(abuse.bodies, megabytes * abuse.MB):
         row = Outcome(f"{megabytes} MB POST body ({body.kind})", 1, "request")
-        if not body.alive:
-            row.crashes += 1
+        held_memory(row, alive=body.alive, before=body.rss_before_mib, peak=body.rss_peak_mib)
         row.check(body.answer.startswith(f"HTTP/1.1 {body.expected}"), f"answered {body.answer}")
-        grew = body.rss_peak_mib - body.rss_before_mib
-        row.check(grew <= MEMORY_SLACK_MIB, f"the daemon's memory grew {grew:.0f} MiB")
         row.figure = (
             f"{body.answer.removeprefix('HTTP/1.1 ')} after {body.sent / abuse.MB:.1f} MB;"
             f" RSS {body.rss_before_mib:.0f} → {body.rss_after_mib:.0f} MiB"
@@ -41,13 +47,10 @@ async def slow_clients(count: int, hold: float) -> list[Outcome]:
     """`count` half-sent request heads held `hold` seconds (slowloris)."""
     slow = await asyncio.to_thread(abuse.slow_clients, count, hold)
     row = Outcome(f"slowloris: half-sent request heads held {hold:g} s", count, "connection")
-    if not slow.alive:
-        row.crashes += 1
+    held_memory(row, alive=slow.alive, before=slow.rss_before_mib, peak=slow.rss_peak_mib)
     row.check(slow.served == slow.asked, f"{slow.served} of {slow.asked} ordinary requests served")
     if hold > HEAD_DEADLINE_S + 2:
         row.check(slow.still_open == 0, f"{slow.still_open} still open past the head deadline")
-    grew = slow.rss_peak_mib - slow.rss_before_mib
-    row.check(grew <= MEMORY_SLACK_MIB, f"the daemon's memory grew {grew:.0f} MiB")
     row.figure = (
         f"{slow.still_open} still open at the end; {slow.served}/{slow.asked} requests served,"
         f" slowest {slow.worst_s * 1000:.0f} ms; RSS {slow.rss_before_mib:.0f} →"
@@ -76,10 +79,7 @@ async def mqtt_flood(messages: int) -> list[Outcome]:
         messages,
         "message",
     )
-    if not result.alive:
-        row.crashes += 1
-    grew = result.rss_peak_mib - result.rss_before_mib
-    row.check(grew <= MEMORY_SLACK_MIB, f"the daemon's memory grew {grew:.0f} MiB")
+    held_memory(row, alive=result.alive, before=result.rss_before_mib, peak=result.rss_peak_mib)
     row.check(result.answered_s is not None, "the next query was not answered")
     answered = f"{result.answered_s * 1000:.0f} ms" if result.answered_s else "never"
     row.figure = (
