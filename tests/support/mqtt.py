@@ -3,6 +3,7 @@
 import asyncio
 import itertools
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -25,6 +26,8 @@ class Received:
     payload: bytes
     retain: bool
     correlation: bytes | None
+    at: float = field(default_factory=time.monotonic)
+    """When it arrived (monotonic clock)."""
 
     def json(self) -> Any:
         return json.loads(self.payload)
@@ -36,6 +39,7 @@ class Probe:
 
     client: aiomqtt.Client
     client_id: str
+    username: str | None = None
     messages: list[Received] = field(default_factory=list)
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
 
@@ -88,7 +92,9 @@ class Probe:
     ) -> None:
         """Publish a request (QoS 1) whose reply goes to `response_topic` (this client's own)."""
         properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-        properties.ResponseTopic = response_topic or topics.reply_topic(None, self.client_id)
+        properties.ResponseTopic = response_topic or topics.reply_topic(
+            self.username, self.client_id
+        )
         properties.CorrelationData = correlation
         await self.client.publish(topic, payload, qos=1, properties=properties)
 
@@ -119,14 +125,23 @@ async def probe(
     *subscriptions: str,
     will: aiomqtt.Will | None = None,
     client_id: str | None = None,
+    username: str | None = None,
+    password: str | None = None,
 ) -> AsyncIterator[Probe]:
-    """A client on the loopback broker, subscribed to its reply branch and `subscriptions`."""
+    """A client on the loopback broker, subscribed to its reply branch and `subscriptions`;
+    `username` and `password` log it in (anonymous without)."""
     ident = client_id or f"test-{uuid.uuid4().hex[:8]}"
     async with aiomqtt.Client(
-        "127.0.0.1", url_port, identifier=ident, protocol=aiomqtt.ProtocolVersion.V5, will=will
+        "127.0.0.1",
+        url_port,
+        identifier=ident,
+        username=username,
+        password=password,
+        protocol=aiomqtt.ProtocolVersion.V5,
+        will=will,
     ) as client:
-        found = Probe(client, ident)
-        await client.subscribe(topics.reply_branch(None, ident), qos=1)
+        found = Probe(client, ident, username)
+        await client.subscribe(topics.reply_branch(username, ident), qos=1)
         for topic in subscriptions:
             await client.subscribe(topic, qos=1)
         task = asyncio.create_task(found._collect(), name=f"probe-{ident}")

@@ -229,6 +229,7 @@ class MqttBridge:
             max_queued_outgoing_messages=None,
             clean_start=False,
             properties=connect_properties(),
+            refuse=self.inbox.refusal,
         )
 
 

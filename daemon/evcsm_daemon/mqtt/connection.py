@@ -1,6 +1,6 @@
 """One broker connection, with the limits that keep a flood of messages from growing the daemon.
 
-aiomqtt's client with four changes, all about what a client can make the daemon hold, and one
+aiomqtt's client with five changes about what a client can make the daemon hold, and one
 about what publishing costs:
 
 - CONNECT announces a Maximum Packet Size (`MAX_PACKET_BYTES`): the broker drops anything larger
@@ -9,6 +9,10 @@ about what publishing costs:
   only once handled (`ack`): the broker keeps the rest of a QoS 1 flood in its own queue.
 - QoS 0 messages, which no flow control covers, wait in a queue of at most `QOS0_QUEUE`; past it
   they are dropped and counted.
+- A QoS 1 message past that queue and the Receive Maximum, which only a broker that ignores the
+  Receive Maximum sends (Mosquitto 2.0.11 does, once acknowledgements flow), is answered at once
+  with an `unavailable` error reply (`refuse`) and acknowledged: never carried out, and never
+  acknowledged without a word.
 - Leaving the connection for any reason but a broken link sends DISCONNECT with reason code 0x04,
   "disconnect with will message": the broker publishes the last will (retained `offline`), so no
   exit, clean or not, can leave a stale `online` behind.
@@ -33,8 +37,9 @@ import hashlib
 import hmac
 import logging
 import math
+from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeAlias
 
 import aiomqtt
 import paho.mqtt.client as paho
@@ -59,6 +64,8 @@ PACKET_OVERHEAD = 64
 EXIT_WITH_WILL = ReasonCode(PacketTypes.DISCONNECT, "Disconnect with will message")
 SUFFIX_HEX = 20
 """Hex digits of the client id's secret suffix (80 bits)."""
+Refusal: TypeAlias = Callable[[aiomqtt.Message], tuple[str, bytes, Properties] | None]
+"""The error reply (topic, payload, properties) to a request there is no room for, if any."""
 
 
 def client_id(configured: str, username: str | None, password: str | None) -> str:
@@ -87,12 +94,14 @@ def connect_properties() -> Properties:
 class Connection(aiomqtt.Client):
     """aiomqtt's client with bounded intake, acknowledgements after handling and a will on exit."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401 - aiomqtt's own arguments
+    def __init__(self, *args: Any, refuse: Refusal | None = None, **kwargs: Any) -> None:  # noqa: ANN401 - aiomqtt's own arguments
         super().__init__(*args, **kwargs)
         self._client.manual_ack_set(True)  # noqa: FBT003 - paho's API takes a positional flag
+        self._refuse = refuse
         self.broker_max_packet = MQTT_MAX_PACKET
         self.received = 0
         self.dropped = 0
+        self.refused = 0
 
     def ack(self, message: aiomqtt.Message) -> None:
         """Acknowledge a QoS 1 message once it has been handled (or refused)."""
@@ -146,13 +155,37 @@ class Connection(aiomqtt.Client):
         self.received += 1
         over = QOS0_QUEUE if message.qos == 0 else QOS0_QUEUE + RECEIVE_MAXIMUM
         if self._queue.qsize() >= over:
-            # A QoS 1 message lands here only if the broker ignores the receive maximum.
-            self._drop(message, "the queue is full")
+            if message.qos > 0:
+                # Only a broker that ignores the Receive Maximum sends this one.
+                self._refuse_unread(message)
+            else:
+                self._drop(message, "the queue is full")
             return
         try:
             self._queue.put_nowait(aiomqtt.Message._from_paho_message(message))
         except ValueError as exc:  # a topic aiomqtt refuses; a broker should never send one
             self._drop(message, str(exc))
+
+    def _refuse_unread(self, message: paho.MQTTMessage) -> None:
+        """Answer a QoS 1 request with an error reply without reading it, then acknowledge it."""
+        self.refused += 1
+        reply = None
+        if self._refuse is not None:
+            with contextlib.suppress(ValueError):  # a topic aiomqtt refuses: no reply path
+                reply = self._refuse(aiomqtt.Message._from_paho_message(message))
+        if reply is not None:
+            topic, payload, properties = reply
+            if self.fits(topic, payload, getattr(properties, "CorrelationData", None)):
+                self._client.publish(topic, payload, qos=1, properties=properties)
+        self._client.ack(message.mid, message.qos)
+        if self.refused % 1000 == 1:
+            log.warning(
+                "refused a request unread: more are waiting than the broker may send (Receive"
+                " Maximum %d), so it ignores the limit; %d refused so far, each answered"
+                " unavailable where it had a reply path",
+                RECEIVE_MAXIMUM,
+                self.refused,
+            )
 
     def _drop(self, message: paho.MQTTMessage, why: str) -> None:
         self.dropped += 1

@@ -79,6 +79,17 @@ class Inbox:
             if answer.follow is not None:
                 self._follow(answer, response_topic, correlation)
 
+    def refusal(self, message: aiomqtt.Message) -> tuple[str, bytes, Properties] | None:
+        """The error reply to a request there was no room for (topic, payload, properties), if it
+        asks for one at a usable reply path. A retained message is never answered."""
+        if message.retain:
+            return None
+        response_topic, correlation = _reply_path(message)
+        reply = self._handlers.busy(message.topic.value)
+        if reply is None or response_topic is None:
+            return None
+        return response_topic, reply.to_json(), reply_properties(correlation)
+
     @staticmethod
     async def _refuse_replay(client: Connection, topic: str, payload: bytes) -> None:
         if not payload:
@@ -130,11 +141,18 @@ async def send_reply(
                 "reply to %.200r lost: even an error reply is over the broker's limit", topic
             )
             return
+    try:
+        await client.publish(
+            topic, body, qos=1, properties=reply_properties(correlation), timeout=math.inf
+        )
+    except (aiomqtt.MqttError, ValueError) as exc:
+        log.warning("reply to %.200r lost: %s", topic, exc)
+
+
+def reply_properties(correlation: bytes | None) -> Properties:
+    """The PUBLISH properties of a reply: JSON, and the request's correlation data."""
     properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
     properties.ContentType = "application/json"
     if correlation is not None:
         properties.CorrelationData = correlation
-    try:
-        await client.publish(topic, body, qos=1, properties=properties, timeout=math.inf)
-    except (aiomqtt.MqttError, ValueError) as exc:
-        log.warning("reply to %.200r lost: %s", topic, exc)
+    return properties
