@@ -16,6 +16,8 @@ from evcsm_daemon.chargers.ocpp.config import IDENTITY_PATTERN, ChargePointList
 from evcsm_daemon.store import check_uri
 
 DEFAULT_STORE = "mongodb://localhost:27017/evcsm"
+STATE_REFRESH_S = 5.0
+STATE_REFRESH_PER_S = 500
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -133,6 +135,19 @@ class Settings(BaseSettings):
         description="Which sessions get the seed's per-session message on session/updates at "
         "each tick: all, the default charger's only (what the seed's clients read), or none. "
         "evcsm/fleet/updates carries every session's reading either way.",
+    )
+    state_refresh: float = Field(
+        default=STATE_REFRESH_S,
+        ge=0,
+        description="Seconds between two publications of a charging charger's retained state, so "
+        "that it carries live figures (0: only when its status changes). A larger fleet is "
+        "refreshed less often, see --state-refresh-rate.",
+    )
+    state_refresh_rate: int = Field(
+        default=STATE_REFRESH_PER_S,
+        ge=0,
+        description="Retained states of charging chargers republished a second at most: past it, "
+        "the period grows with the fleet (0: only when a status changes).",
     )
     battery_kwh: float = Field(default=60.0, gt=0, description="Simulated car battery size in kWh.")
     initial_soc: float = Field(
@@ -285,6 +300,8 @@ METAVARS: dict[str, str] = {
     "tick_interval": "SECONDS",
     "start_timeout": "SECONDS",
     "session_updates": "{all,default,off}",
+    "state_refresh": "SECONDS",
+    "state_refresh_rate": "PER_SECOND",
     "battery_kwh": "KWH",
     "initial_soc": "FRACTION",
     "taper_soc": "FRACTION",
