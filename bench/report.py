@@ -149,7 +149,7 @@ class FleetResult:
         if self.session_updates == "all":
             why += self._late("updates", self.clients.updates, expected, self.clients.latencies)
         ticks = self.clients.fleet_ticks
-        short = [count for count in ticks if count < self.active]
+        short = [count for count in ticks if count < DELIVERED_SHARE * self.active]
         if len(ticks) < self.clients.seconds / self.tick_interval - 2 or short:
             why.append(f"fleet: {len(ticks)} ticks received whole, {len(short)} short of readings")
         if math.isnan((fleet := Spread.of(self.clients.fleet_latencies)).p99) or (

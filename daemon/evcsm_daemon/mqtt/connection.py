@@ -20,6 +20,10 @@ about what publishing costs:
   message: a tick's thousands of messages are queued in one go and written by one writer
   callback, and the caller waits once, for the last of them, instead of once per message
   (aiomqtt's `publish` waits on an event and a timeout for each: four times the CPU).
+  `publish_many` goes further for QoS 0 messages on one topic: it writes their PUBLISH packets,
+  the bytes paho would write, into one buffer that paho queues and writes as one packet, instead
+  of queueing, writing and calling back for each message (paho's `publish` and `loop_write`
+  were half the daemon's CPU at 10,000 sessions).
 
 The session is persistent (clean start off, `SESSION_EXPIRY_S`): QoS 1 commands published while
 the daemon is away wait on the broker and are delivered when it connects again.
@@ -37,7 +41,7 @@ import hashlib
 import hmac
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any, TypeAlias
 
@@ -62,10 +66,21 @@ MQTT_MAX_PACKET = 268_435_455
 PACKET_OVERHEAD = 64
 """Bytes of a reply packet besides its payload, topic and correlation data, rounded up."""
 EXIT_WITH_WILL = ReasonCode(PacketTypes.DISCONNECT, "Disconnect with will message")
+QOS0_PUBLISH = 0x30
+"""The first byte of a PUBLISH packet, QoS 0, not retained, not a duplicate."""
 SUFFIX_HEX = 20
 """Hex digits of the client id's secret suffix (80 bits)."""
 Refusal: TypeAlias = Callable[[aiomqtt.Message], tuple[str, bytes, Properties] | None]
 """The error reply (topic, payload, properties) to a request there is no room for, if any."""
+
+
+def _remaining_length(packet: bytearray, length: int) -> None:
+    """Append MQTT's variable-length encoding of `length`."""
+    while True:
+        byte, length = length % 128, length // 128
+        packet.append(byte | 0x80 if length else byte)
+        if not length:
+            return
 
 
 def client_id(configured: str, username: str | None, password: str | None) -> str:
@@ -115,6 +130,28 @@ class Connection(aiomqtt.Client):
         info = self._client.publish(topic, payload, qos, retain)
         if info.rc != paho.MQTT_ERR_SUCCESS:
             raise aiomqtt.MqttCodeError(info.rc, "Could not publish message")
+        return info
+
+    def publish_many(self, topic: str, payloads: Sequence[bytes]) -> paho.MQTTMessageInfo:
+        """Queue QoS 0 messages on `topic`, not retained, as one write; `sent` waits for it."""
+        client = self._client
+        if not client.is_connected():
+            raise aiomqtt.MqttCodeError(paho.MQTT_ERR_NO_CONN, "Could not publish message")
+        name = topic.encode()
+        head = len(name).to_bytes(2, "big") + name
+        if client._protocol == paho.MQTTv5:
+            head += b"\x00"  # no properties
+        packets = bytearray()
+        for payload in payloads:
+            packets.append(QOS0_PUBLISH)
+            _remaining_length(packets, len(head) + len(payload))
+            packets += head
+            packets += payload
+        mid = client._mid_generate()
+        info = paho.MQTTMessageInfo(mid)
+        rc = client._packet_queue(QOS0_PUBLISH, packets, mid, 0, info)
+        if rc not in (paho.MQTT_ERR_SUCCESS, paho.MQTT_ERR_AGAIN):
+            raise aiomqtt.MqttCodeError(rc, "Could not publish message")
         return info
 
     async def sent(self, info: paho.MQTTMessageInfo) -> None:
