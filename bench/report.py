@@ -109,10 +109,15 @@ class FleetResult:
         return len(self.ramp.round_trips) + self.ramp.failed
 
     def cpu_per_update(self) -> float:
-        """The daemon's CPU seconds per session update delivered in the window, less the
-        driver double's server."""
+        """The daemon's CPU seconds per session update delivered in the window (per fleet
+        reading when the per-session stream is limited), less the driver double's server."""
         cpu = self.closed.cpu - self.opened.cpu - self.store_server_cpu
-        return cpu / self.clients.updates if self.clients.updates else math.nan
+        delivered = (
+            self.clients.updates
+            if self.session_updates == "all"
+            else len(self.clients.fleet_latencies)
+        )
+        return cpu / delivered if delivered else math.nan
 
     @property
     def window(self) -> float:
