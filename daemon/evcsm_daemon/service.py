@@ -34,7 +34,6 @@ from evcsm_daemon.chargers.simulated import SimulatedFleet
 from evcsm_daemon.core.events import (
     Acceptance,
     ChargerEvent,
-    ChargerOffline,
     FleetSampled,
     Outcome,
     SessionBegan,
@@ -43,6 +42,7 @@ from evcsm_daemon.core.events import (
 from evcsm_daemon.core.fleet import StationView
 from evcsm_daemon.core.sessions import MeterReading, begin, finish, observe
 from evcsm_daemon.errors import (
+    ChargerOffline,
     NoActiveSession,
     NoDefaultCharger,
     RequestNotFound,

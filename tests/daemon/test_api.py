@@ -12,9 +12,9 @@ from evcsm_daemon.service import ChargingService
 from evcsm_daemon.store import open_store
 from evcsm_schema import Readiness, SessionQuery
 
-from tests.daemon.test_service import fleet
 from tests.support.clock import FakeClock
 from tests.support.queries import BAD_QUERIES, BadQuery
+from tests.support.service import fleet
 
 TOKEN = "test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -18,10 +18,10 @@ from evcsm_daemon.ticker import Ticker
 from evcsm_schema import ChargerStatus, ChargingSession, Readiness, SessionQuery, SessionStatus
 from pymongo.errors import NetworkTimeout
 
-from tests.daemon.test_service import Recorder, make_service
 from tests.support.clock import FakeClock
 from tests.support.faults import Fault, FaultyStore
 from tests.support.mongo import DriverFaults, mongo_store, mongomock_database
+from tests.support.service import Recorder, make_service
 
 Opener = Callable[[], Awaitable[SessionStore]]
 

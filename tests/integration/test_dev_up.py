@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.broker import Mosquitto, free_port
-from tests.tui.test_terminal import Terminal, line_of
+from tests.support.terminal import Terminal, line_of
 
 ROOT = Path(__file__).parents[2]
 CHECKOUT_RUN = ROOT / "run"

@@ -20,32 +20,12 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from evcsm_schema import ErrorCode
-
-from evcsm_daemon.errors import EvcsmError
+from evcsm_daemon.errors import CrossOrigin, Unauthorized, UnknownHost
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ANY = "*"
 LOCALHOST = "localhost"
 DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-class UnknownHost(EvcsmError):
-    """The request names a host this daemon does not serve (400)."""
-
-    code = ErrorCode.BAD_REQUEST
-
-
-class CrossOrigin(EvcsmError):
-    """A write from another site's web page (403)."""
-
-    code = ErrorCode.FORBIDDEN
-
-
-class Unauthorized(EvcsmError):
-    """A write without the right bearer token (401)."""
-
-    code = ErrorCode.UNAUTHORIZED
 
 
 @dataclass(frozen=True, slots=True)
