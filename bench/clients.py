@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import random
-import socket
 import time
 import uuid
 from collections import defaultdict
@@ -22,14 +21,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing.connection import Connection
 
-import aiomqtt
+from evcsm_link.client import MqttClient, MqttError, connect
+from evcsm_link.requests import Requester
 from evcsm_schema import CommandAction, topics
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-
-NO_DELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
-"""Without it a request sent right after acknowledging a reply waits for the broker's delayed
-ACK (Nagle), which adds 40-90 ms to the client's own round trip."""
+from evcsm_schema.broker import BrokerUrl
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +103,7 @@ def run_clients(plan: Plan, conn: Connection) -> None:
     logging.getLogger("mqtt").setLevel(logging.ERROR)  # aiomqtt counts pending QoS 1 publishes
     try:
         asyncio.run(_drive(plan, conn))
-    except* (aiomqtt.MqttError, OSError, TimeoutError) as group:
+    except* (MqttError, OSError, TimeoutError) as group:
         first = group.exceptions[0]
         conn.send(ClientFailed(f"{type(first).__name__}: {first}"))
     finally:
@@ -121,7 +116,7 @@ async def _drive(plan: Plan, conn: Connection) -> None:
         _client(plan.port, "bench-commander") as command_client,
     ):
         listener = Listener(fresh=plan.fresh)
-        commander = Commander(command_client, "bench-commander", plan.command_timeout)
+        commander = Commander(command_client, plan.command_timeout)
         await listen_client.subscribe(topics.SEED_SESSION, qos=0)
         await commander.subscribe()
         async with asyncio.TaskGroup() as group:
@@ -141,61 +136,43 @@ async def _drive(plan: Plan, conn: Connection) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _client(port: int, name: str) -> AsyncIterator[aiomqtt.Client]:
+async def _client(port: int, name: str) -> AsyncIterator[MqttClient]:
     identifier = f"{name}-{uuid.uuid4().hex[:6]}"
-    async with aiomqtt.Client(
-        "127.0.0.1",
-        port,
-        identifier=identifier,
-        protocol=aiomqtt.ProtocolVersion.V5,
-        socket_options=NO_DELAY,
-    ) as client:
+    async with connect(BrokerUrl("127.0.0.1", port), identifier) as client:
         yield client
 
 
 class Commander:
-    """MQTT 5 request/response calls to the daemon, each timed."""
+    """MQTT 5 request/response calls to the daemon (`evcsm_link.requests`), each timed."""
 
-    def __init__(self, client: aiomqtt.Client, name: str, wait_s: float) -> None:
+    def __init__(self, client: MqttClient, wait_s: float) -> None:
         self._client = client
         self._wait_s = wait_s
-        self._reply_topic = topics.reply_topic(None, f"{name}-{uuid.uuid4().hex[:6]}")
-        self._pending: dict[bytes, asyncio.Future[bytes]] = {}
+        self._requests = Requester(None, client.identifier)
 
     async def subscribe(self) -> None:
-        """Listen on this commander's reply topic."""
-        await self._client.subscribe(self._reply_topic, qos=1)
+        """Listen on this commander's reply branch."""
+        await self._requests.subscribe(self._client)
 
     async def call(self, charger_id: str, action: CommandAction) -> float | None:
         """The round trip in seconds, or None for an error reply or none within `wait_s`."""
-        correlation = uuid.uuid4().bytes
-        properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-        properties.ResponseTopic = self._reply_topic
-        properties.CorrelationData = correlation
-        reply = asyncio.get_running_loop().create_future()
-        self._pending[correlation] = reply
+        topic = topics.charger_command(charger_id, action)
         sent = time.perf_counter()
         try:
-            async with asyncio.timeout(self._wait_s):
-                await self._client.publish(
-                    topics.charger_command(charger_id, action), b"{}", 1, properties=properties
-                )
-                payload = await reply
+            async with (
+                asyncio.timeout(self._wait_s),
+                self._requests.request(self._client, topic, b"{}") as request,
+            ):
+                payload = await request.replies.next()
         except TimeoutError:
             return None
-        finally:
-            self._pending.pop(correlation, None)
         elapsed = time.perf_counter() - sent
         return elapsed if json.loads(payload).get("ok") is True else None
 
     async def consume(self) -> None:
         """Hand each reply to the call waiting for it."""
         async for message in self._client.messages:
-            props = message.properties
-            correlation = getattr(props, "CorrelationData", None) if props else None
-            waiting = self._pending.get(correlation) if correlation else None
-            if waiting is not None and not waiting.done() and isinstance(message.payload, bytes):
-                waiting.set_result(message.payload)
+            self._requests.take(message)
 
 
 @dataclass
@@ -217,7 +194,7 @@ class Listener:
         """Start counting from now."""
         self.opened = time.perf_counter()
 
-    async def consume(self, client: aiomqtt.Client) -> None:
+    async def consume(self, client: MqttClient) -> None:
         """Record every update as it arrives."""
         async for message in client.messages:
             arrived, wall = time.perf_counter(), time.time()

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from evcsm_daemon.api import create_app
-from evcsm_daemon.api.access import AccessPolicy, default_hosts
+from evcsm_daemon.api.access import AccessPolicy, default_hosts, parse_hosts, parse_origins
 from evcsm_daemon.api.health import ReadinessProbe
 from evcsm_daemon.service import ChargingService
 from evcsm_daemon.store import open_store
@@ -306,7 +306,9 @@ async def test_unknown_hosts_are_refused_on_a_loopback_bind(
 
 
 async def test_allowed_hosts_add_names_and_domains(clock: FakeClock) -> None:
-    policy = AccessPolicy.build("0.0.0.0", allowed_hosts="evcsm.site.lan, *.example.com")
+    policy = AccessPolicy.build(
+        "0.0.0.0", allowed_hosts=parse_hosts("evcsm.site.lan, *.example.com")
+    )
     client, _ = await build(clock, policy=policy)
     async with client:
         for host, status in [
@@ -319,7 +321,7 @@ async def test_allowed_hosts_add_names_and_domains(clock: FakeClock) -> None:
         ]:
             response = await client.get("/api/chargers", headers={"Host": host})
             assert response.status_code == status, host
-    anything = AccessPolicy.build("127.0.0.1", allowed_hosts="*")
+    anything = AccessPolicy.build("127.0.0.1", allowed_hosts=parse_hosts("*"))
     client, _ = await build(clock, policy=anything)
     async with client:
         assert (await client.get("/healthz", headers={"Host": "whatever"})).status_code == 200
@@ -379,7 +381,9 @@ async def test_the_swagger_ui_writes_from_its_own_origin(clock: FakeClock) -> No
 
 
 async def test_allowed_origins_may_write_and_get_cors_headers(clock: FakeClock) -> None:
-    policy = AccessPolicy.build("127.0.0.1", allowed_origins="https://ops.example.com")
+    policy = AccessPolicy.build(
+        "127.0.0.1", allowed_origins=parse_origins("https://ops.example.com")
+    )
     client, _ = await build(clock, policy=policy)
     origin = {"Origin": "https://ops.example.com"}
     async with client:

@@ -7,9 +7,10 @@ import pytest
 from evcsm_daemon.chargers import ChargerSpec, SimulatedCharger, SimulatedFleet
 from evcsm_daemon.core.profile import ChargeProfile
 from evcsm_daemon.errors import NoActiveSession, SessionNotFound, StoreUnavailable, UnknownCharger
-from evcsm_daemon.service import ORPHAN_REASON, ChargingService
+from evcsm_daemon.service import ChargingService
 from evcsm_daemon.store import open_store
 from evcsm_schema import ChargerStatus, ChargingSession, SessionQuery, SessionStatus
+from evcsm_schema.session import DefaultStopReason
 
 from tests.support.clock import FakeClock
 from tests.support.service import Recorder, fleet, make_service
@@ -146,7 +147,7 @@ async def test_sessions_on_removed_chargers_are_stopped_on_resume() -> None:
     await make_service(clock, store)  # configured with CP1 and CP2 only
     stored = await store.get(session.session_id)
     assert stored.status is SessionStatus.STOPPED
-    assert stored.stop_reason == ORPHAN_REASON
+    assert stored.stop_reason == DefaultStopReason.CHARGER_GONE
     assert stored.meter_wh == 116
 
 

@@ -23,7 +23,7 @@ from tests.deploy.dockerfiles import (
     stages,
 )
 
-# Which package folder each image installs, besides the shared contract.
+# Which package folder each image installs, besides the shared contract and the broker link.
 IMAGES = {DAEMON_DOCKERFILE: "daemon", TUI_DOCKERFILE: "tui"}
 BUILD_TOOLS = re.compile(r"\b(uv|pip3?|apt-get|apt|gcc|cc|make|build-essential|hatch)\b")
 ids = [str(path.relative_to(REPO)) for path in IMAGES]
@@ -71,13 +71,13 @@ def test_final_stage_holds_no_build_tools(dockerfile: Path) -> None:
 
 
 @pytest.mark.parametrize(("dockerfile", "package"), IMAGES.items(), ids=ids)
-def test_the_build_copies_only_the_contract_its_package_and_their_pins(
+def test_the_build_copies_only_the_contract_the_link_its_package_and_their_pins(
     dockerfile: Path, package: str
 ) -> None:
     build = stages(dockerfile)[0]
     copied = sorted(source for copy in build.all("COPY") for source in copy.args.split()[:-1])
     assert copied == sorted(
-        ["shared/", f"{package}/", "requirements/build.txt", f"requirements/{package}.txt"]
+        ["shared/", "link/", f"{package}/", "requirements/build.txt", f"requirements/{package}.txt"]
     )
 
 
@@ -100,7 +100,7 @@ def test_every_package_the_build_installs_or_runs_is_pinned_with_hashes(
     assert tools[:2] == ["pip", "install"]
     assert {"--require-hashes", "requirements/build.txt"} <= set(tools)
     assert {"--require-hashes", f"requirements/{package}.txt"} <= set(dependencies)
-    assert [word for word in own if word.startswith("./")] == ["./shared", f"./{package}"]
+    assert [word for word in own if word.startswith("./")] == ["./shared", "./link", f"./{package}"]
     assert "--no-deps" in own, "the dependencies come from the pins alone"
     for install in (dependencies, own):
         # Whatever a build runs (a build backend) is pinned with hashes in build.txt too.
@@ -123,7 +123,7 @@ def test_the_build_stage_installs_exactly_the_pins_for_real(
     installed = {canonicalize_name(p["name"]): p["version"] for p in json.loads(listed.stdout)}
     pinned = requirements(REPO / "requirements" / f"{package}.txt")
     expected = {name: str(version) for name, version in pinned.items()}
-    expected |= {"evcsm-schema": "0.1.0", f"evcsm-{package}": "0.1.0"}
+    expected |= {"evcsm-schema": "0.1.0", "evcsm-link": "0.1.0", f"evcsm-{package}": "0.1.0"}
     assert installed == expected
     entry = final(dockerfile).last("ENTRYPOINT").exec_form()[0]
     done = subprocess.run(
@@ -134,7 +134,7 @@ def test_the_build_stage_installs_exactly_the_pins_for_real(
 
 def test_the_build_refuses_a_package_whose_hash_is_not_the_pinned_one(tmp_path: Path) -> None:
     context = tmp_path / "context"
-    for folder in ("shared", "daemon", "requirements"):
+    for folder in ("shared", "link", "daemon", "requirements"):
         shutil.copytree(REPO / folder, context / folder)
     pins = context / "requirements" / "daemon.txt"
     # Every hash of one package replaced: what a tampered or substituted download looks like.
@@ -206,6 +206,6 @@ def test_the_build_context_keeps_secrets_and_clutter_out() -> None:
         if line and not line.startswith("#")
     ]
     assert patterns[0] == "*", "exclude everything, then let the package folders in"
-    allowed = {"!shared/", "!daemon/", "!tui/", "!requirements/"}
+    allowed = {"!shared/", "!link/", "!daemon/", "!tui/", "!requirements/"}
     assert {p for p in patterns if p.startswith("!")} == allowed
     assert "**/.env" in patterns

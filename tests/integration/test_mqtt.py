@@ -7,7 +7,9 @@ from datetime import datetime
 import aiomqtt
 import pytest
 from evcsm_daemon.runtime import Daemon
+from evcsm_link.requests import request_properties
 from evcsm_schema import SessionQuery, topics
+from evcsm_schema.requests import ReplyPath
 
 from tests.support.broker import Mosquitto
 from tests.support.daemon import daemon_settings, running_daemon
@@ -252,17 +254,13 @@ async def test_seed_commands_without_a_reply_path_are_logged_once(
 
 async def test_replies_only_go_to_reply_topics(broker: Mosquitto) -> None:
     """A request cannot make the daemon publish on a state topic (or anywhere but a reply branch)."""
-    from paho.mqtt.packettypes import PacketTypes
-    from paho.mqtt.properties import Properties
-
     async with (
         running_daemon(daemon_settings(broker.url)) as daemon,
         probe(broker.port, topics.CHARGER_STATE_ALL, "forged/#") as client,
     ):
         await client.wait_for(lambda m: m.topic == topics.charger_state("CP1"))
         for forged in (topics.charger_state("CP1"), "forged/place"):
-            properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-            properties.ResponseTopic = forged
+            properties = request_properties(ReplyPath(forged))
             await client.client.publish(topics.SESSION_QUERY, b"{}", qos=1, properties=properties)
         # The daemon still carries out a request whose reply path it refuses; a start proves order.
         started = await client.request("evcsm/chargers/CP1/cmd/start")

@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiomqtt
+from evcsm_link.client import MqttClient, connect
+from evcsm_link.requests import correlation_of, payload_of, request_properties
 from evcsm_schema import topics
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
+from evcsm_schema.broker import BrokerUrl
+from evcsm_schema.requests import ReplyPath, new_correlation
 
 WAIT_S = 15.0
 
@@ -34,7 +36,7 @@ class Received:
 class Probe:
     """A connected client that records every message it receives."""
 
-    client: aiomqtt.Client
+    client: MqttClient
     client_id: str
     messages: list[Received] = field(default_factory=list)
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
@@ -60,7 +62,7 @@ class Probe:
 
     async def ask(self, topic: str, payload: bytes | str = b"{}") -> bytes:
         """Publish a request with a response topic; returns its correlation data."""
-        correlation = uuid.uuid4().bytes
+        correlation = new_correlation()
         await self.send(topic, payload, correlation)
         return correlation
 
@@ -87,20 +89,19 @@ class Probe:
         response_topic: str | None = None,
     ) -> None:
         """Publish a request (QoS 1) whose reply goes to `response_topic` (this client's own)."""
-        properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-        properties.ResponseTopic = response_topic or topics.reply_topic(None, self.client_id)
-        properties.CorrelationData = correlation
-        await self.client.publish(topic, payload, qos=1, properties=properties)
+        path = ReplyPath(response_topic or topics.reply_topic(None, self.client_id), correlation)
+        await self.client.publish(topic, payload, qos=1, properties=request_properties(path))
 
     async def _collect(self) -> None:
         async for message in self.client.messages:
-            props = message.properties
-            correlation = getattr(props, "CorrelationData", None) if props else None
-            payload = message.payload if isinstance(message.payload, bytes) else b""
+            received = Received(
+                message.topic.value,
+                payload_of(message),
+                bool(message.retain),
+                correlation_of(message),
+            )
             async with self._changed:
-                self.messages.append(
-                    Received(message.topic.value, payload, bool(message.retain), correlation)
-                )
+                self.messages.append(received)
                 self._changed.notify_all()
 
 
@@ -122,9 +123,7 @@ async def probe(
 ) -> AsyncIterator[Probe]:
     """A client on the loopback broker, subscribed to its reply branch and `subscriptions`."""
     ident = client_id or f"test-{uuid.uuid4().hex[:8]}"
-    async with aiomqtt.Client(
-        "127.0.0.1", url_port, identifier=ident, protocol=aiomqtt.ProtocolVersion.V5, will=will
-    ) as client:
+    async with connect(BrokerUrl("127.0.0.1", url_port), ident, will=will) as client:
         found = Probe(client, ident)
         await client.subscribe(topics.reply_branch(None, ident), qos=1)
         for topic in subscriptions:

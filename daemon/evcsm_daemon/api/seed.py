@@ -4,6 +4,7 @@ They act on the default charger (the first configured), as the seed had only one
 """
 
 from evcsm_schema import ChargingSession
+from evcsm_schema.session import DefaultStopReason
 from fastapi import APIRouter
 
 from evcsm_daemon.api.deps import Guarded, Service
@@ -32,7 +33,7 @@ async def start(service: Service) -> ChargingSession:
 )
 async def stop(service: Service) -> ChargingSession:
     """Stop the default charger's session; 404 when none is active."""
-    return await service.stop(reason="Stopped by API request")
+    return await service.stop(reason=DefaultStopReason.REST)
 
 
 @router.get("/status", responses=ERRORS, response_model_exclude_none=True)

@@ -1,7 +1,7 @@
 """The daemon's MQTT connection: subscriptions, the outbox, request/response, availability.
 
-One long-lived client with MQTT 5 and a persistent session, reconnecting with jittered backoff
-(`mqtt.connection` holds its limits). On every connect it announces `online` (retained; its last
+One long-lived client with MQTT 5 and a persistent session (`mqtt.connection` holds its
+limits), reconnecting with the shared jittered backoff (`evcsm_link.backoff`). On every connect it announces `online` (retained; its last
 will says `offline`), re-publishes every charger's retained state and subscribes with no-local,
 so it never receives its own publications. A fixed number of workers handle what arrives
 (`mqtt.inbox`). Status changes and ticks arrive from the service as calls that only enqueue; one
@@ -17,14 +17,13 @@ import asyncio
 import contextlib
 import logging
 import math
-import random
-import socket
-import ssl
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
-import aiomqtt
+from evcsm_link.backoff import Retries
+from evcsm_link.client import MqttClient, MqttError, no_local
 from evcsm_schema import (
     Availability,
     ChargerState,
@@ -34,11 +33,10 @@ from evcsm_schema import (
     StatusEvent,
     topics,
 )
-from evcsm_schema.broker import parse_broker_url
-from paho.mqtt.subscribeoptions import SubscribeOptions
+from evcsm_schema.broker import BrokerUrl
+from evcsm_schema.requests import ReplyPath
 
-from evcsm_daemon.config import Settings
-from evcsm_daemon.mqtt.connection import Connection, client_id, connect_properties
+from evcsm_daemon.mqtt.connection import client_id, daemon_client
 from evcsm_daemon.mqtt.fleet import MAX_FLEET_BYTES, fleet_payloads, payload_limit
 from evcsm_daemon.mqtt.handlers import Answer, Handlers, Reply
 from evcsm_daemon.mqtt.inbox import WORKERS, Inbox, send_reply
@@ -48,8 +46,10 @@ from evcsm_daemon.service import ChargingService
 log = logging.getLogger(__name__)
 
 OUTBOX_LIMIT = 100_000
-BACKOFF_MAX_S = 30.0
 SHUTDOWN_PUBLISH_S = 3.0
+
+SessionUpdates = Literal["all", "default", "off"]
+"""Which sessions' readings also go to the seed's `session/updates` (EVCSM_SESSION_UPDATES)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,25 +61,30 @@ class Outgoing:
     qos: int
     retain: bool = False
     reply: Reply | None = None
-    """A late reply: sent with its correlation data, within the broker's size limit."""
-    correlation: bytes | None = None
+    """A late reply: sent to `path` with its correlation data, within the broker's size limit."""
+    path: ReplyPath | None = None
 
 
 class MqttBridge:
     """Connects the service to the broker."""
 
-    def __init__(self, settings: Settings, service: ChargingService) -> None:
-        self._broker = parse_broker_url(settings.mqtt_url)
-        password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
-        self._password = password or self._broker.password
-        self._ca_file = settings.mqtt_ca_file
-        self.client_id = client_id(settings.mqtt_client_id, self._broker.username, self._password)
-        self._session_updates = settings.session_updates
+    def __init__(
+        self,
+        broker: BrokerUrl,
+        service: ChargingService,
+        *,
+        configured_id: str = "evcsm-daemon",
+        session_updates: SessionUpdates = "all",
+        tick_interval: float = 1.0,
+    ) -> None:
+        self._broker = broker
+        self.client_id = client_id(configured_id, broker.username, broker.password)
+        self._session_updates = session_updates
         self._service = service
         self.inbox = Inbox(Handlers(service), self._follow)
-        self._refresh = StateRefresh(STATE_REFRESH_S, settings.tick_interval)
+        self._refresh = StateRefresh(STATE_REFRESH_S, tick_interval)
         self._outbox: asyncio.Queue[Outgoing] = asyncio.Queue(maxsize=OUTBOX_LIMIT)
-        self._client: Connection | None = None
+        self._client: MqttClient | None = None
         self.connected = asyncio.Event()
         self.connects = 0
         self.dropped = 0
@@ -101,12 +106,11 @@ class MqttBridge:
         """Queue the charger's retained state (a new charger, or a new status)."""
         self._enqueue(self._state_message(state))
 
-    def _follow(self, answer: Answer, topic: str, correlation: bytes | None) -> None:
+    def _follow(self, answer: Answer, path: ReplyPath) -> None:
         """Queue the final reply once the pending request of `answer` settles."""
 
         def settled(_: object) -> None:
-            final = answer.final()
-            self._enqueue(Outgoing(topic, b"", 1, reply=final, correlation=correlation))
+            self._enqueue(Outgoing(path.topic, b"", 1, reply=answer.final(), path=path))
 
         if answer.follow is not None:
             answer.follow.on_done(settled)
@@ -142,14 +146,14 @@ class MqttBridge:
 
     async def run(self) -> None:
         """Stay connected until cancelled, reconnecting with jittered exponential backoff."""
-        failures = 0
+        retries = Retries()
         while True:
             error: Exception | None = None
             try:
-                async with self._make_client() as client:
-                    failures = 0
+                async with daemon_client(self._broker, self.client_id) as client:
+                    retries.succeeded()
                     await self._serve(client)
-            except* aiomqtt.MqttError as group:
+            except* MqttError as group:
                 error = group.exceptions[0]
             self._client = None
             if _cancel_pending():
@@ -157,8 +161,7 @@ class MqttBridge:
                 # (an ExceptionGroup) instead of CancelledError: honour the cancel here.
                 raise asyncio.CancelledError
             self.connected.clear()
-            failures += 1
-            delay = min(BACKOFF_MAX_S, 0.5 * 2 ** min(failures, 6)) * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not crypto
+            delay = retries.failed()
             log.warning(
                 "MQTT broker %s unreachable (%s); retrying in %.1f s", self.address, error, delay
             )
@@ -169,7 +172,7 @@ class MqttBridge:
         client = self._client
         if client is None:
             return
-        with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+        with contextlib.suppress(MqttError, TimeoutError):
             async with asyncio.timeout(SHUTDOWN_PUBLISH_S):
                 await self._drain_now(client)
                 await client.publish(
@@ -177,27 +180,27 @@ class MqttBridge:
                 )
 
     @property
-    def connection(self) -> Connection | None:
+    def connection(self) -> MqttClient | None:
         """The broker connection, while there is one."""
         return self._client
 
     @property
     def backlog(self) -> int:
         """Incoming messages waiting for a worker."""
-        return len(self._client.messages) if self._client is not None else 0
+        return self._client.backlog if self._client is not None else 0
 
-    async def _serve(self, client: Connection) -> None:
+    async def _serve(self, client: MqttClient) -> None:
         self._client = client
         self.connects += 1
         await client.publish(
             topics.AVAILABILITY, Availability.ONLINE.value.encode(), qos=1, retain=True
         )
-        no_local = SubscribeOptions(qos=1, noLocal=True)
+        own_excluded = no_local(qos=1)
         await client.subscribe(
             [
-                (topics.SEED_CHARGING, no_local),
-                (topics.CHARGER_COMMAND_ALL, no_local),
-                (topics.SESSION_QUERY, no_local),
+                (topics.SEED_CHARGING, own_excluded),
+                (topics.CHARGER_COMMAND_ALL, own_excluded),
+                (topics.SESSION_QUERY, own_excluded),
             ]
         )
         for state in self._service.states():
@@ -212,21 +215,21 @@ class MqttBridge:
             # leaves its task cancelled when a child fails while the body waits in __aexit__.
             await self.inbox.work(client)
 
-    async def _drain(self, client: Connection) -> None:
+    async def _drain(self, client: MqttClient) -> None:
         while True:
             item = await self._outbox.get()
-            if item.reply is not None:
-                await send_reply(client, item.topic, item.correlation, item.reply)
+            if item.reply is not None and item.path is not None:
+                await send_reply(client, item.path, item.reply)
                 continue
             await client.publish(
                 item.topic, item.payload, qos=item.qos, retain=item.retain, timeout=math.inf
             )
 
-    async def _drain_now(self, client: Connection) -> None:
+    async def _drain_now(self, client: MqttClient) -> None:
         while not self._outbox.empty():
             item = self._outbox.get_nowait()
-            if item.reply is not None:
-                await send_reply(client, item.topic, item.correlation, item.reply)
+            if item.reply is not None and item.path is not None:
+                await send_reply(client, item.path, item.reply)
                 continue
             await client.publish(item.topic, item.payload, qos=item.qos, retain=item.retain)
 
@@ -244,29 +247,6 @@ class MqttBridge:
             self.dropped += 1
             if self.dropped % 1000 == 1:
                 log.warning("MQTT outbox full: %d messages dropped so far", self.dropped)
-
-    def _make_client(self) -> Connection:
-        tls: ssl.SSLContext | None = None
-        if self._broker.tls:
-            tls = ssl.create_default_context(cafile=self._ca_file)
-        return Connection(
-            self._broker.host,
-            self._broker.port,
-            username=self._broker.username,
-            password=self._password,
-            identifier=self.client_id,
-            protocol=aiomqtt.ProtocolVersion.V5,
-            will=aiomqtt.Will(
-                topics.AVAILABILITY, Availability.OFFLINE.value.encode(), qos=1, retain=True
-            ),
-            tls_context=tls,
-            timeout=10,
-            # Without it a reply waits ~40 ms behind the delayed ACK of the PUBACK sent before it.
-            socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
-            max_queued_outgoing_messages=None,
-            clean_start=False,
-            properties=connect_properties(),
-        )
 
 
 def _cancel_pending() -> bool:

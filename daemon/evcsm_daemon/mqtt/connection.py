@@ -1,16 +1,11 @@
-"""One broker connection, with the limits that keep a flood of messages from growing the daemon.
+"""The daemon's broker connection: the shared client (`evcsm_link.client`) with the daemon's limits.
 
-aiomqtt's client with four changes, all about what a client can make the daemon hold:
-
-- CONNECT announces a Maximum Packet Size (`MAX_PACKET_BYTES`): the broker drops anything larger
-  instead of sending it, so no payload over it is ever read into memory.
-- CONNECT announces a Receive Maximum (`RECEIVE_MAXIMUM`) and QoS 1 messages are acknowledged
-  only once handled (`ack`): the broker keeps the rest of a QoS 1 flood in its own queue.
-- QoS 0 messages, which no flow control covers, wait in a queue of at most `QOS0_QUEUE`; past it
-  they are dropped and counted.
-- Leaving the connection for any reason but a broken link sends DISCONNECT with reason code 0x04,
-  "disconnect with will message": the broker publishes the last will (retained `offline`), so no
-  exit, clean or not, can leave a stale `online` behind.
+What a flood of messages can make the daemon hold is bounded (`INTAKE`): CONNECT announces a
+Maximum Packet Size (`MAX_PACKET_BYTES`, the broker drops anything larger instead of sending it)
+and a Receive Maximum (`RECEIVE_MAXIMUM`), QoS 1 messages are acknowledged only once handled, so
+the broker keeps the rest of a QoS 1 flood in its own queue, and QoS 0 messages wait in a queue
+of at most `QOS0_QUEUE`. Leaving the connection sends the will (retained `offline`), so no exit
+can leave a stale `online` behind.
 
 The session is persistent (clean start off, `SESSION_EXPIRY_S`): QoS 1 commands published while
 the daemon is away wait on the broker and are delivered when it connects again.
@@ -22,20 +17,12 @@ configured one plus a suffix derived from that password (`client_id`): the same 
 password.
 """
 
-import contextlib
 import hashlib
 import hmac
-import logging
-from types import TracebackType
-from typing import Any
 
-import aiomqtt
-import paho.mqtt.client as paho
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
-
-log = logging.getLogger(__name__)
+from evcsm_link.client import Intake, MqttClient, Will, connect
+from evcsm_schema import Availability, topics
+from evcsm_schema.broker import BrokerUrl
 
 MAX_PACKET_BYTES = 32 * 1024
 """Largest packet the daemon accepts from the broker (every valid request is far smaller)."""
@@ -45,11 +32,14 @@ QOS0_QUEUE = 256
 """QoS 0 messages that may wait to be handled; more are dropped."""
 SESSION_EXPIRY_S = 300
 """How long the broker keeps the daemon's session, and queues its commands, while it is away."""
-MQTT_MAX_PACKET = 268_435_455
-"""The largest packet MQTT can describe: the broker's limit when it announces none."""
-PACKET_OVERHEAD = 64
-"""Bytes of a reply packet besides its payload, topic and correlation data, rounded up."""
-EXIT_WITH_WILL = ReasonCode(PacketTypes.DISCONNECT, "Disconnect with will message")
+INTAKE = Intake(
+    max_packet_bytes=MAX_PACKET_BYTES,
+    receive_maximum=RECEIVE_MAXIMUM,
+    qos0_queue=QOS0_QUEUE,
+    session_expiry_s=SESSION_EXPIRY_S,
+)
+OFFLINE = Will(topics.AVAILABILITY, Availability.OFFLINE.value.encode(), qos=1, retain=True)
+"""The daemon's last will: retained `offline`."""
 SUFFIX_HEX = 20
 """Hex digits of the client id's secret suffix (80 bits)."""
 
@@ -68,82 +58,6 @@ def client_id(configured: str, username: str | None, password: str | None) -> st
     return f"{configured}-{digest[:SUFFIX_HEX]}"
 
 
-def connect_properties() -> Properties:
-    """The CONNECT properties: session expiry, receive maximum, maximum packet size."""
-    properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-    properties.SessionExpiryInterval = SESSION_EXPIRY_S
-    properties.ReceiveMaximum = RECEIVE_MAXIMUM
-    properties.MaximumPacketSize = MAX_PACKET_BYTES
-    return properties
-
-
-class Connection(aiomqtt.Client):
-    """aiomqtt's client with bounded intake, acknowledgements after handling and a will on exit."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401 - aiomqtt's own arguments
-        super().__init__(*args, **kwargs)
-        self._client.manual_ack_set(True)  # noqa: FBT003 - paho's API takes a positional flag
-        self.broker_max_packet = MQTT_MAX_PACKET
-        self.received = 0
-        self.dropped = 0
-
-    def ack(self, message: aiomqtt.Message) -> None:
-        """Acknowledge a QoS 1 message once it has been handled (or refused)."""
-        if message.qos > 0:
-            self._client.ack(message.mid, message.qos)
-
-    def fits(self, topic: str, payload: bytes, correlation: bytes | None) -> bool:
-        """Whether a publish of `payload` on `topic` stays within the broker's packet limit."""
-        size = len(payload) + len(topic.encode()) + len(correlation or b"") + PACKET_OVERHEAD
-        return size <= self.broker_max_packet
-
-    def _on_connect(
-        self,
-        client: paho.Client,
-        userdata: Any,  # noqa: ANN401 - paho's callback signature
-        flags: paho.ConnectFlags,
-        reason_code: ReasonCode,
-        properties: Properties | None = None,
-    ) -> None:
-        limit = getattr(properties, "MaximumPacketSize", None)
-        if isinstance(limit, int) and limit > 0:
-            self.broker_max_packet = limit
-        super()._on_connect(client, userdata, flags, reason_code, properties)
-
-    def _on_message(
-        self,
-        client: paho.Client,  # noqa: ARG002 - paho's callback signature
-        userdata: Any,  # noqa: ANN401, ARG002 - paho's callback signature
-        message: paho.MQTTMessage,
-    ) -> None:
-        self.received += 1
-        over = QOS0_QUEUE if message.qos == 0 else QOS0_QUEUE + RECEIVE_MAXIMUM
-        if self._queue.qsize() >= over:
-            # A QoS 1 message lands here only if the broker ignores the receive maximum.
-            self._drop(message, "the queue is full")
-            return
-        try:
-            self._queue.put_nowait(aiomqtt.Message._from_paho_message(message))
-        except ValueError as exc:  # a topic aiomqtt refuses; a broker should never send one
-            self._drop(message, str(exc))
-
-    def _drop(self, message: paho.MQTTMessage, why: str) -> None:
-        self.dropped += 1
-        if message.qos > 0:
-            self._client.ack(message.mid, message.qos)
-        if self.dropped % 1000 == 1:
-            log.warning("dropped an incoming message (%s): %d dropped so far", why, self.dropped)
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Disconnect with the will (`offline`), then let aiomqtt release the connection."""
-        if not self._disconnected.done():
-            rc = self._client.disconnect(reasoncode=EXIT_WITH_WILL)
-            if rc == paho.MQTT_ERR_SUCCESS:
-                with contextlib.suppress(aiomqtt.MqttError):
-                    await self._wait_for(self._disconnected, timeout=None)
-        await super().__aexit__(exc_type, exc, tb)
+def daemon_client(broker: BrokerUrl, identifier: str) -> MqttClient:
+    """A client for one connection of the daemon: bounded intake, persistent session, will."""
+    return connect(broker, identifier, will=OFFLINE, will_on_exit=True, intake=INTAKE)

@@ -55,7 +55,7 @@ class DashboardScreen(EvcsmScreen):
 
     def on_mount(self) -> None:
         """Follow the app's state, and move the clocks every second."""
-        self.watch(self.evcsm, "state", self._show)
+        self.watch(self.host_node, "state", self._show)
         self.set_interval(1.0, self._tick)
         self.query_one(ChargerTable).focus()
 
