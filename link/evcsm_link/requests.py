@@ -1,18 +1,22 @@
 """MQTT 5 request/response carried by the client: the contract's `evcsm_schema.requests` on aiomqtt.
 
 `request_properties` and `reply_properties` put a `ReplyPath` and the content type into the
-PUBLISH properties, `reply_path` reads a request's back out, and `Requester` is the client side
-of it on one connection: it subscribes to its own reply branch, publishes each request with a
-fresh path, and hands the replies that arrive to the request that waits for them.
+PUBLISH properties, and `reply_path` reads a request's back out. `Replies` matches replies to
+the requests waiting for them by correlation data (`Waiting`: one request's replies, a pending
+one then the final one), and `Requester` is the client side on one connection: it subscribes to
+its own reply branch, publishes each request with a fresh path, and hands the replies that
+arrive to the request that waits for them.
 """
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections import deque
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 
 from evcsm_schema import topics
-from evcsm_schema.requests import CONTENT_TYPE, Replies, ReplyPath, Waiting
+from evcsm_schema.requests import CONTENT_TYPE, ReplyPath
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -59,6 +63,73 @@ def payload_of(message: Message) -> bytes:
     if isinstance(payload, bytes | bytearray):
         return bytes(payload)
     return b"" if payload is None else str(payload).encode()
+
+
+class Waiting:
+    """The replies to one request, in the order they arrive."""
+
+    def __init__(self) -> None:
+        self._replies: deque[bytes] = deque()
+        self._arrived = asyncio.Event()
+        self._error: BaseException | None = None
+        self.received = 0
+        """How many replies arrived so far."""
+
+    async def next(self) -> bytes:
+        """The next reply's payload; raises what `Replies.drop` failed the request with."""
+        while not self._replies:
+            if self._error is not None:
+                raise self._error
+            self._arrived.clear()
+            await self._arrived.wait()
+        return self._replies.popleft()
+
+    def _deliver(self, payload: bytes) -> None:
+        self._replies.append(payload)
+        self.received += 1
+        self._arrived.set()
+
+    def _fail(self, error: BaseException) -> None:
+        self._error = error
+        self._arrived.set()
+
+
+class Replies:
+    """Requests waiting for their replies, matched by correlation data."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[bytes, Waiting] = {}
+
+    def __len__(self) -> int:
+        return len(self._waiting)
+
+    @contextmanager
+    def expect(self, correlation: bytes) -> Iterator[Waiting]:
+        """Collect the replies carrying `correlation` while the block runs."""
+        waiting = self._waiting[correlation] = Waiting()
+        try:
+            yield waiting
+        finally:
+            if self._waiting.get(correlation) is waiting:
+                del self._waiting[correlation]
+
+    def deliver(self, correlation: bytes | None, payload: bytes) -> bool:
+        """Hand a reply to its request; False when no request waits for it."""
+        waiting = self._waiting.get(correlation) if correlation else None
+        if waiting is None:
+            return False
+        waiting._deliver(payload)
+        return True
+
+    def drop(self, error: BaseException) -> None:
+        """The connection is gone: fail the requests that got no reply yet with `error`.
+
+        A request answered "pending" keeps waiting: the daemon keeps its final reply for the
+        client's next connection (QoS 1, in the daemon's outbox).
+        """
+        for waiting in self._waiting.values():
+            if not waiting.received:
+                waiting._fail(error)
 
 
 @dataclass(frozen=True, slots=True)

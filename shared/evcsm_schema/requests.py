@@ -11,18 +11,15 @@ with the same correlation data: at once `{"ok": true, "pending": true, "requestI
 when the charger acted or the request failed, the final reply (`CommandReply`). A simulated
 charger's is final at once.
 
-This module builds the pieces (`ReplyPath.new`), checks the response topic a request names
-(`ReplyPath.accept`), and matches replies to their requests (`Replies`). The MQTT client carries
-them (`evcsm_link.requests`). Timeouts are plain seconds, and the caller waits: a client
+This module builds the pieces (`ReplyPath.new`) and checks the response topic a request names
+(`ReplyPath.accept`); a reply belongs to the request whose correlation data it carries. The
+client side, which carries them over MQTT and hands each reply to the request that waits for it,
+is `evcsm_link.requests`. Timeouts are plain seconds, and the caller waits: a client
 waits `REPLY_WAIT_S` for a first reply and `FINAL_WAIT_S` for the final one after "pending"
 (the daemon fails such a request itself well before, after `EVCSM_START_TIMEOUT`).
 """
 
-import asyncio
 import secrets
-from collections import deque
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from evcsm_schema import topics
@@ -69,70 +66,3 @@ class ReplyPath:
 def new_correlation() -> bytes:
     """Fresh correlation data for one request."""
     return secrets.token_bytes(CORRELATION_BYTES)
-
-
-class Waiting:
-    """The replies to one request, in the order they arrive."""
-
-    def __init__(self) -> None:
-        self._replies: deque[bytes] = deque()
-        self._arrived = asyncio.Event()
-        self._error: BaseException | None = None
-        self.received = 0
-        """How many replies arrived so far."""
-
-    async def next(self) -> bytes:
-        """The next reply's payload; raises what `Replies.drop` failed the request with."""
-        while not self._replies:
-            if self._error is not None:
-                raise self._error
-            self._arrived.clear()
-            await self._arrived.wait()
-        return self._replies.popleft()
-
-    def _deliver(self, payload: bytes) -> None:
-        self._replies.append(payload)
-        self.received += 1
-        self._arrived.set()
-
-    def _fail(self, error: BaseException) -> None:
-        self._error = error
-        self._arrived.set()
-
-
-class Replies:
-    """Requests waiting for their replies, matched by correlation data."""
-
-    def __init__(self) -> None:
-        self._waiting: dict[bytes, Waiting] = {}
-
-    def __len__(self) -> int:
-        return len(self._waiting)
-
-    @contextmanager
-    def expect(self, correlation: bytes) -> Iterator[Waiting]:
-        """Collect the replies carrying `correlation` while the block runs."""
-        waiting = self._waiting[correlation] = Waiting()
-        try:
-            yield waiting
-        finally:
-            if self._waiting.get(correlation) is waiting:
-                del self._waiting[correlation]
-
-    def deliver(self, correlation: bytes | None, payload: bytes) -> bool:
-        """Hand a reply to its request; False when no request waits for it."""
-        waiting = self._waiting.get(correlation) if correlation else None
-        if waiting is None:
-            return False
-        waiting._deliver(payload)
-        return True
-
-    def drop(self, error: BaseException) -> None:
-        """The connection is gone: fail the requests that got no reply yet with `error`.
-
-        A request answered "pending" keeps waiting: the daemon keeps its final reply for the
-        client's next connection (QoS 1, in the daemon's outbox).
-        """
-        for waiting in self._waiting.values():
-            if not waiting.received:
-                waiting._fail(error)

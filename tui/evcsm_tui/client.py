@@ -19,7 +19,7 @@ from typing import Protocol, TypeVar
 
 from evcsm_link.backoff import Backoff, Retries
 from evcsm_link.client import Message, MqttClient, MqttError, ReasonCode, connect
-from evcsm_link.requests import Requester, payload_of
+from evcsm_link.requests import Requester, Waiting, payload_of
 from evcsm_schema import (
     CommandAction,
     CommandReply,
@@ -29,7 +29,7 @@ from evcsm_schema import (
     topics,
 )
 from evcsm_schema.broker import BrokerUrl
-from evcsm_schema.requests import FINAL_WAIT_S, REPLY_WAIT_S, Waiting
+from evcsm_schema.requests import FINAL_WAIT_S, REPLY_WAIT_S
 from evcsm_schema.session import DefaultStopReason
 from pydantic import BaseModel
 
