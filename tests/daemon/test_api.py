@@ -1,5 +1,6 @@
 """The REST API in-process: seed routes, chargers, sessions, problem details, token, Swagger."""
 
+import re
 import socket
 from collections.abc import AsyncIterator
 
@@ -272,6 +273,21 @@ async def test_swagger_ui_is_served_offline(api: httpx.AsyncClient) -> None:
     assert stop["413"]["content"] == {
         "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
     }
+
+
+async def test_operation_ids_are_the_routes_names(api: httpx.AsyncClient) -> None:
+    spec = (await api.get("/swagger/v1/swagger.json")).json()
+    ids = {
+        (method, path): operation["operationId"]
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+    }
+    assert ids[("post", "/api/chargers/{charger_id}/stop")] == "stopCharger"
+    assert ids[("post", f"{SEED}/start")] == "seedStart"
+    assert ids[("get", "/api/sessions")] == "listSessions"
+    assert ids[("get", "/healthz")] == "healthz"
+    assert len(set(ids.values())) == len(ids)
+    assert all(re.fullmatch(r"[a-z][A-Za-z]*", value) for value in ids.values()), ids
 
 
 @pytest.mark.parametrize(
