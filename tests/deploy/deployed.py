@@ -19,7 +19,7 @@ import httpx
 
 from tests.deploy.compose import DAEMON_ENVIRONMENT, container_environment
 from tests.deploy.deployment import MQTT_PORT, Deployment
-from tests.deploy.dockerfiles import DAEMON_DOCKERFILE, stages
+from tests.deploy.dockerfiles import image as final_stage
 from tests.support.broker import Mosquitto, free_port
 
 STARTUP_S = 60.0
@@ -30,7 +30,7 @@ def daemon_environment(
     deployment: Deployment, image: Path, broker_port: int, http_port: int
 ) -> dict[str, str]:
     """The image's ENV (its venv at `image`), then compose's `environment:`, then stand-ins."""
-    env = stages(DAEMON_DOCKERFILE)[-1].env()
+    env = final_stage("daemon").env()
     image_bin = str(image / "bin")
     env["PATH"] = env["PATH"].replace(IMAGE_VENV_BIN, image_bin).replace("$PATH", os.defpath)
     env |= container_environment(DAEMON_ENVIRONMENT, deployment.env)
@@ -53,7 +53,7 @@ class DeployedDaemon:
         self.env = daemon_environment(deployment, image, broker.port, self.http_port) | overrides
         self.token = deployment.env["EVCSM_API_TOKEN"]
         self.url = f"http://127.0.0.1:{self.http_port}"
-        entry = stages(DAEMON_DOCKERFILE)[-1].last("ENTRYPOINT").exec_form()
+        entry = final_stage("daemon").last("ENTRYPOINT").exec_form()
         program = shutil.which(entry[0], path=self.env["PATH"])
         assert program, f"{entry[0]} is not on the image's PATH"
         assert Path(program).parent == image / "bin", f"{program} is not the image's"
