@@ -64,7 +64,7 @@ class SessionStatus(StrEnum):
 
 
 class ChargingSession(WireModel):
-    """One charging session, as stored and as sent to clients."""
+    """One charging session, as clients are sent it (each store maps it to its own records)."""
 
     id: str | None = Field(default=None, description="MongoDB ObjectId of the document, as hex.")
     session_id: str = Field(description="Session UUID, set by the daemon.")
