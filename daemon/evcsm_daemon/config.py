@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from evcsm_link.settings import BROKER_METAVARS, BrokerOptions, readable_help
+from evcsm_link.settings import BROKER_METAVARS, ProgramSettings
+from evcsm_link.settings import cli_source as settings_source
 from evcsm_schema import CHARGER_ID_PATTERN
 from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, CliSettingsSource, SettingsConfigDict
+from pydantic_settings import CliSettingsSource, SettingsConfigDict
 
 from evcsm_daemon.api.access import parse_hosts, parse_origins
 from evcsm_daemon.api.limits import MAX_CONNECTIONS
@@ -85,17 +86,10 @@ def _level(value: str) -> str:
 LogLevel = Annotated[str, AfterValidator(_level)]
 
 
-class Settings(BrokerOptions, BaseSettings):
+class Settings(ProgramSettings):
     """How the daemon is configured."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="EVCSM_",
-        cli_prog_name="evcsm-daemon",
-        cli_kebab_case=True,
-        cli_implicit_flags=True,
-        extra="ignore",
-        enable_decoding=False,  # every value is text (a URL, host:port, id:kW,...), never JSON
-    )
+    model_config = SettingsConfigDict(cli_prog_name="evcsm-daemon")
 
     mqtt_client_id: str = Field(
         default="evcsm-daemon",
@@ -290,9 +284,7 @@ METAVARS: dict[str, str] = {
 
 def cli_source() -> CliSettingsSource[Settings]:
     """The command line as a settings source, with a `--help` that reads well."""
-    return CliSettingsSource(
-        Settings, cli_show_env_vars=True, add_argument_method=readable_help(METAVARS)
-    )
+    return settings_source(Settings, METAVARS)
 
 
 def parse_fleet(spec: str) -> list[ChargerSpec]:

@@ -5,8 +5,9 @@
 - `requests`: MQTT 5 request/response on it (the contract's `evcsm_schema.requests` carried over
   MQTT properties).
 - `backoff`: the reconnect policy of every connection, the database's too.
-- `settings`: the broker settings both programs read (`EVCSM_MQTT_*`) and a readable `--help`.
+- `settings`: the broker settings both programs read (`EVCSM_MQTT_*`), the base of both
+  programs' settings (flag, then environment, then default) and a readable `--help`.
 
 The daemon and the dashboard never import each other; both import this. It imports the contract,
-pydantic, aiomqtt and paho only.
+pydantic, pydantic-settings, aiomqtt and paho only.
 """

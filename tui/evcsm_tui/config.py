@@ -11,27 +11,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from evcsm_link.settings import BROKER_METAVARS, BrokerOptions, readable_help
+from evcsm_link.settings import BROKER_METAVARS, ProgramSettings, cli_source
 from evcsm_schema.broker import BrokerUrl
 from evcsm_schema.requests import REPLY_WAIT_S
 from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, CliApp, CliSettingsSource, SettingsConfigDict
+from pydantic_settings import CliApp, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
 from evcsm_tui.errors import ConfigError
 
 
-class Settings(BrokerOptions, BaseSettings):
+class Settings(ProgramSettings):
     """Terminal dashboard for EVCSM: watch chargers, start and stop sessions."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="EVCSM_",
-        cli_prog_name="evcsm-tui",
-        cli_kebab_case=True,
-        cli_implicit_flags=True,
-        extra="ignore",
-        enable_decoding=False,  # every value is text (a URL, a path, seconds), never JSON
-    )
+    model_config = SettingsConfigDict(cli_prog_name="evcsm-tui")
 
     command_timeout: float = Field(
         default=REPLY_WAIT_S,
@@ -86,9 +79,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     """Read the flags (`argv`, else the command line's) and the environment; a bad value
     raises `ConfigError` naming it. `--help` prints the help and exits."""
     args = list(sys.argv[1:] if argv is None else argv)
-    source: CliSettingsSource[Settings] = CliSettingsSource(
-        Settings, cli_show_env_vars=True, add_argument_method=readable_help(METAVARS)
-    )
+    source = cli_source(Settings, METAVARS)
     try:
         settings = CliApp.run(Settings, cli_args=args, cli_settings_source=source)
     except ValidationError as exc:
