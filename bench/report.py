@@ -11,7 +11,7 @@ from bench.machine import Machine
 from bench.stats import Spread, ms, table
 
 AIM_LAG_P99_S = 0.100
-"""The issue's aim: tick lag p99 under 100 ms."""
+"""The aim: tick lag p99 under 100 ms."""
 DELIVERED_SHARE = 0.98
 """Below this share of the expected update rate, the stream is falling behind."""
 

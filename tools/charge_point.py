@@ -21,6 +21,7 @@ import contextlib
 import logging
 import ssl
 import sys
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -54,10 +55,20 @@ class LabChargePoint(ChargePoint):  # type: ignore[misc]  # the ocpp package is 
     def __init__(self, identity: str, ws: ClientConnection, options: argparse.Namespace) -> None:
         super().__init__(identity, ws, response_timeout=30)
         self.options = options
-        self.register_wh = options.register_wh
+        self.energy_wh = float(options.register_wh)
+        self.metered_at = time.monotonic()
         self.interval_s = float(options.meter_interval)
         self.connectors = {n: Connector(n) for n in range(1, options.connectors + 1)}
         self.tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def register_wh(self) -> int:
+        """The energy register now, in whole Wh: it counts on between meter values."""
+        now = time.monotonic()
+        charging = sum(c.transaction_id is not None for c in self.connectors.values())
+        self.energy_wh += self.options.power_kw * 1000 * charging * (now - self.metered_at) / 3600
+        self.metered_at = now
+        return int(self.energy_wh)
 
     def later(self, work: Any, name: str) -> None:  # noqa: ANN401 - a coroutine of this class
         """Run `work` once the current answer is sent (the ocpp package answers after return)."""
@@ -150,10 +161,8 @@ class LabChargePoint(ChargePoint):  # type: ignore[misc]  # the ocpp package is 
 
     async def meter(self, connector: Connector) -> None:
         """Meter values while the transaction lasts."""
-        watts = self.options.power_kw * 1000
         while True:
             await asyncio.sleep(self.interval_s)
-            self.register_wh += round(watts * self.interval_s / 3600)
             await self.call(
                 call.MeterValues(
                     connector_id=connector.number,
@@ -182,11 +191,12 @@ class LabChargePoint(ChargePoint):  # type: ignore[misc]  # the ocpp package is 
         """Stop the transaction and unplug."""
         if connector.meter_task is not None:
             connector.meter_task.cancel()
+        meter_stop = self.register_wh  # before the connector stops counting
         transaction_id, connector.transaction_id = connector.transaction_id, None
         await self.status(connector.number, "Finishing")
         await self.call(
             call.StopTransaction(
-                meter_stop=self.register_wh,
+                meter_stop=meter_stop,
                 timestamp=now(),
                 transaction_id=transaction_id,
                 reason=reason,
