@@ -5,6 +5,7 @@
 - `requests`: MQTT 5 request/response on it (the contract's `evcsm_schema.requests` carried over
   MQTT properties).
 - `backoff`: the reconnect policy of every connection, the database's too.
+- `reconnect`: the one loop that keeps a broker connection up with that policy.
 - `settings`: the broker settings both programs read (`EVCSM_MQTT_*`), the base of both
   programs' settings (flag, then environment, then default) and a readable `--help`.
 

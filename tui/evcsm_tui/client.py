@@ -2,7 +2,7 @@
 
 `MqttLink.run(sink)` connects, subscribes to the retained state topics and `evcsm/fleet/updates`,
 and hands every decoded message to `sink`; when the connection drops it says so, waits a
-jittered, growing delay (`evcsm_link.backoff`) and connects again, so the retained topics
+jittered, growing delay and connects again (`evcsm_link.reconnect`), so the retained topics
 rebuild the state. Commands and session queries are MQTT 5 requests (`evcsm_link.requests`):
 the reply comes to this client's own branch under `evcsm/replies/{username}/{clientId}/` (the
 only one the broker lets it read), matched by correlation data.
@@ -17,8 +17,9 @@ from collections.abc import Callable
 from contextlib import AsyncExitStack
 from typing import Protocol, TypeVar
 
-from evcsm_link.backoff import Backoff, Retries
+from evcsm_link.backoff import Backoff
 from evcsm_link.client import Message, MqttClient, MqttError, ReasonCode, connect
+from evcsm_link.reconnect import stay_connected
 from evcsm_link.requests import Requester, Waiting, payload_of
 from evcsm_schema import (
     CommandAction,
@@ -118,30 +119,37 @@ class MqttLink:
 
     async def run(self, sink: Sink) -> None:
         """Connect, listen and reconnect until cancelled."""
-        retries = Retries(self.backoff)
-        while True:
+
+        def attempt() -> MqttClient:
             sink(LinkChange(LinkStatus.CONNECTING))
+            return connect(self.broker, self.client_id, keepalive=15)
+
+        def lost(error: MqttError | None, _delay: float) -> None:
             detail = "the broker closed the connection"
-            try:
-                async with connect(self.broker, self.client_id, keepalive=15) as client:
-                    await client.subscribe(list(SUBSCRIPTIONS))
-                    await self._requests.subscribe(client)
-                    self._client = client
-                    retries.succeeded()
-                    log.info("connected to %s as %s", self.label, self.client_id)
-                    sink(LinkChange(LinkStatus.CONNECTED))
-                    async for message in client.messages:
-                        self._dispatch(message, sink)
-            except MqttError as exc:
-                detail = str(exc) or type(exc).__name__
+            if error is not None:
+                detail = str(error) or type(error).__name__
                 log.warning("broker %s: %s", self.label, detail)
-            finally:
-                self._client = None
-                # A final reply after a pending one may still come once reconnected: the
-                # daemon keeps it for then. A first reply is lost with the connection.
-                self._requests.replies.drop(NotConnected("the broker connection was lost"))
             sink(LinkChange(LinkStatus.DISCONNECTED, detail))
-            await asyncio.sleep(retries.failed())
+
+        await stay_connected(
+            attempt, lambda client: self._serve(client, sink), policy=self.backoff, lost=lost
+        )
+
+    async def _serve(self, client: MqttClient, sink: Sink) -> None:
+        """Listen on one connection until it ends."""
+        try:
+            await client.subscribe(list(SUBSCRIPTIONS))
+            await self._requests.subscribe(client)
+            self._client = client
+            log.info("connected to %s as %s", self.label, self.client_id)
+            sink(LinkChange(LinkStatus.CONNECTED))
+            async for message in client.messages:
+                self._dispatch(message, sink)
+        finally:
+            self._client = None
+            # A final reply after a pending one may still come once reconnected: the daemon
+            # keeps it for then. A first reply is lost with the connection.
+            self._requests.replies.drop(NotConnected("the broker connection was lost"))
 
     async def command(
         self, charger_id: str, action: CommandAction, accepted: Accepted | None = None

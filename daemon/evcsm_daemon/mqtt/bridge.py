@@ -22,8 +22,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from evcsm_link.backoff import Retries
+from evcsm_link.backoff import Backoff
 from evcsm_link.client import MqttClient, MqttError, no_local
+from evcsm_link.reconnect import stay_connected
 from evcsm_schema import (
     Availability,
     ChargerState,
@@ -47,6 +48,8 @@ log = logging.getLogger(__name__)
 
 OUTBOX_LIMIT = 100_000
 SHUTDOWN_PUBLISH_S = 3.0
+RECONNECT = Backoff(first=1.0, cap=30.0)
+"""Waits between connection attempts to the broker."""
 
 SessionUpdates = Literal["all", "default", "off"]
 """Which sessions' readings also go to the seed's `session/updates` (EVCSM_SESSION_UPDATES)."""
@@ -145,27 +148,19 @@ class MqttBridge:
     # Connection.
 
     async def run(self) -> None:
-        """Stay connected until cancelled, reconnecting with jittered exponential backoff."""
-        retries = Retries()
-        while True:
-            error: Exception | None = None
-            try:
-                async with daemon_client(self._broker, self.client_id) as client:
-                    retries.succeeded()
-                    await self._serve(client)
-            except* MqttError as group:
-                error = group.exceptions[0]
-            self._client = None
-            if _cancel_pending():
-                # A TaskGroup that fails while its task is being cancelled raises the failure
-                # (an ExceptionGroup) instead of CancelledError: honour the cancel here.
-                raise asyncio.CancelledError
-            self.connected.clear()
-            delay = retries.failed()
-            log.warning(
-                "MQTT broker %s unreachable (%s); retrying in %.1f s", self.address, error, delay
-            )
-            await asyncio.sleep(delay)
+        """Stay connected until cancelled, reconnecting with the shared jittered backoff."""
+        await stay_connected(
+            lambda: daemon_client(self._broker, self.client_id),
+            self._serve,
+            policy=RECONNECT,
+            lost=self._lost,
+        )
+
+    def _lost(self, error: MqttError | None, delay: float) -> None:
+        self.connected.clear()
+        log.warning(
+            "MQTT broker %s unreachable (%s); retrying in %.1f s", self.address, error, delay
+        )
 
     async def shutdown(self) -> None:
         """Publish `offline` (retained) and disconnect, if connected."""
@@ -190,30 +185,34 @@ class MqttBridge:
         return self._client.backlog if self._client is not None else 0
 
     async def _serve(self, client: MqttClient) -> None:
+        """Serve one connection until it ends."""
         self._client = client
-        self.connects += 1
-        await client.publish(
-            topics.AVAILABILITY, Availability.ONLINE.value.encode(), qos=1, retain=True
-        )
-        own_excluded = no_local(qos=1)
-        await client.subscribe(
-            [
-                (topics.SEED_CHARGING, own_excluded),
-                (topics.CHARGER_COMMAND_ALL, own_excluded),
-                (topics.SESSION_QUERY, own_excluded),
-            ]
-        )
-        for state in self._service.states():
-            self._enqueue(self._state_message(state))
-        self.connected.set()
-        log.info("connected to MQTT broker %s", self.address)
-        async with asyncio.TaskGroup() as group:
-            group.create_task(self._drain(client), name="mqtt-outbox")
-            for number in range(1, WORKERS):
-                group.create_task(self.inbox.work(client), name=f"mqtt-worker-{number}")
-            # This task is worker 0. The body must not finish first: Python 3.11's TaskGroup
-            # leaves its task cancelled when a child fails while the body waits in __aexit__.
-            await self.inbox.work(client)
+        try:
+            self.connects += 1
+            await client.publish(
+                topics.AVAILABILITY, Availability.ONLINE.value.encode(), qos=1, retain=True
+            )
+            own_excluded = no_local(qos=1)
+            await client.subscribe(
+                [
+                    (topics.SEED_CHARGING, own_excluded),
+                    (topics.CHARGER_COMMAND_ALL, own_excluded),
+                    (topics.SESSION_QUERY, own_excluded),
+                ]
+            )
+            for state in self._service.states():
+                self._enqueue(self._state_message(state))
+            self.connected.set()
+            log.info("connected to MQTT broker %s", self.address)
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._drain(client), name="mqtt-outbox")
+                for number in range(1, WORKERS):
+                    group.create_task(self.inbox.work(client), name=f"mqtt-worker-{number}")
+                # This task is worker 0. The body must not finish first: Python 3.11's TaskGroup
+                # leaves its task cancelled when a child fails while the body waits in __aexit__.
+                await self.inbox.work(client)
+        finally:
+            self._client = None
 
     async def _drain(self, client: MqttClient) -> None:
         while True:
@@ -247,9 +246,3 @@ class MqttBridge:
             self.dropped += 1
             if self.dropped % 1000 == 1:
                 log.warning("MQTT outbox full: %d messages dropped so far", self.dropped)
-
-
-def _cancel_pending() -> bool:
-    """True when the running task has been asked to cancel."""
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
