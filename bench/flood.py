@@ -25,6 +25,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import httpx
 from evcsm_link.client import connect
@@ -33,12 +34,17 @@ from evcsm_schema import topics
 from evcsm_schema.broker import BrokerUrl
 from evcsm_schema.requests import ReplyPath
 
+from bench.proc import rss_mib
 from tests.support.broker import OPEN_CONF, Mosquitto, free_port
 
 SAMPLE_S = 0.05
 QUIET_S = 3.0
 """The daemon counts as done once its memory has not grown for this long after the flood."""
 ANSWER_TIMEOUT_S = 300.0
+JUNK_BYTES = 30_000
+"""Size of the flood's payloads that are not JSON, by default."""
+DAEMON = str(Path(sys.executable).parent / "evcsm-daemon")
+"""The entry point of the daemon installed beside this interpreter."""
 BROKER_CONF = OPEN_CONF.replace("max_queued_messages 100000", "max_queued_messages 10000")
 """The tests' open broker with the deployment's queue limit (mosquitto.conf): the broker keeps at
 most 10,000 messages for a client that is behind, and drops the rest of a flood."""
@@ -55,14 +61,6 @@ class Result:
     rss_after_mib: float
     answered_s: float | None
     alive: bool
-
-
-def rss_mib(pid: int) -> float:
-    """Resident memory of a process, in MiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def flood_messages(count: int, payload_bytes: int) -> list[tuple[str, bytes, int]]:
@@ -105,8 +103,13 @@ async def ready(http_port: int) -> None:
             await asyncio.sleep(0.1)
 
 
-async def flood(args: argparse.Namespace) -> Result:
-    """Run one flood against a fresh broker and daemon."""
+async def flood(
+    messages: int,
+    payload_bytes: int,
+    daemon_path: str = DAEMON,
+    log: IO[bytes] | int = subprocess.DEVNULL,
+) -> Result:
+    """Run one flood of `messages` against a fresh broker and daemon (`daemon_path`)."""
     http_port = free_port()
     with Mosquitto(BROKER_CONF) as broker:
         env = os.environ | {
@@ -117,7 +120,7 @@ async def flood(args: argparse.Namespace) -> Result:
             "EVCSM_LOG_LEVEL": os.environ.get("EVCSM_LOG_LEVEL", "ERROR"),
         }
         daemon = subprocess.Popen(  # noqa: ASYNC220 - started once, before the measurement
-            [args.daemon], env=env, stdout=args.log, stderr=subprocess.STDOUT
+            [daemon_path], env=env, stdout=log, stderr=subprocess.STDOUT
         )
         try:
             await ready(http_port)
@@ -125,11 +128,11 @@ async def flood(args: argparse.Namespace) -> Result:
                 raise SystemExit("the daemon did not answer before the flood")
             before = rss_mib(daemon.pid)
             peak = before
-            messages = flood_messages(args.messages, args.payload_bytes)
             started = time.perf_counter()
             flooder = f"bench-flood-{uuid.uuid4().hex[:8]}"
             async with connect(BrokerUrl("127.0.0.1", broker.port), flooder, timeout=60) as client:
-                for number, (topic, payload, qos) in enumerate(messages):
+                sent = flood_messages(messages, payload_bytes)
+                for number, (topic, payload, qos) in enumerate(sent):
                     await client.publish(topic, payload, qos=qos)
                     if number % 500 == 0:
                         peak = max(peak, rss_mib(daemon.pid))
@@ -144,7 +147,7 @@ async def flood(args: argparse.Namespace) -> Result:
             alive = daemon.poll() is None
             after = rss_mib(daemon.pid) if alive else 0.0
             answered = await ask(broker.port) if alive else None
-            return Result(args.messages, seconds, before, peak, after, answered, alive)
+            return Result(messages, seconds, before, peak, after, answered, alive)
         finally:
             daemon.terminate()
             daemon.wait(timeout=30)
@@ -154,11 +157,11 @@ def main() -> None:
     """Parse arguments, run the flood, print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=100_000)
-    parser.add_argument("--payload-bytes", type=int, default=30_000)
-    parser.add_argument("--daemon", default=str(Path(sys.executable).parent / "evcsm-daemon"))
+    parser.add_argument("--payload-bytes", type=int, default=JUNK_BYTES)
+    parser.add_argument("--daemon", default=DAEMON)
     parser.add_argument("--log", type=argparse.FileType("wb"), default=subprocess.DEVNULL)
     args = parser.parse_args()
-    result = asyncio.run(flood(args))
+    result = asyncio.run(flood(args.messages, args.payload_bytes, args.daemon, args.log))
     answered = f"{result.answered_s * 1000:.0f} ms" if result.answered_s else "no answer"
     print(
         f"{result.messages} messages in {result.seconds:.1f} s; daemon RSS"

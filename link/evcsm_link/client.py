@@ -8,12 +8,19 @@ own reconnection) changes this module alone:
   of the packet sent before it).
 - `publish_acked` returns the broker's PUBACK reason code, which aiomqtt drops: a publish the
   broker refused (0x87, not authorised) would otherwise look delivered.
+- `publish_nowait` hands a message to paho without waiting for it, and `sent` waits for one
+  message: many messages (a tick's thousands) are queued in one go and written by one writer
+  callback, and the caller waits once, for the last of them, instead of once per message
+  (aiomqtt's `publish` waits on an event and a timeout for each: four times the CPU).
 - `broker_max_packet` is the Maximum Packet Size the broker announced on connect, and `fits`
   tells whether a publish stays within it.
 - With an `Intake` (the daemon's): a persistent session, a Receive Maximum and a Maximum Packet
   Size announced on CONNECT, QoS 1 messages acknowledged only once handled (`ack`), and QoS 0
   messages held in a queue of bounded length, dropped and counted past it. A flood then waits
-  on the broker instead of in the program's memory.
+  on the broker instead of in the program's memory. A QoS 1 message past that queue and the
+  Receive Maximum, which only a broker that ignores the Receive Maximum sends (Mosquitto 2.0.11
+  does, once acknowledgements flow), is answered at once with the reply `refuse` gives (an error
+  reply) and acknowledged: never carried out, and never acknowledged without a word.
 - With `will_on_exit`, leaving the connection for any reason but a broken link sends DISCONNECT
   with reason code 0x04, "disconnect with will message": the broker publishes the last will, so
   no exit, clean or not, leaves a stale retained state behind.
@@ -22,8 +29,10 @@ own reconnection) changes this module alone:
 import asyncio
 import contextlib
 import logging
+import math
 import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -42,12 +51,21 @@ MqttError = aiomqtt.MqttError
 """What the client raises when the broker cannot be reached or the connection drops."""
 Message = aiomqtt.Message
 Will = aiomqtt.Will
+ProtocolVersion = aiomqtt.ProtocolVersion
+Refusal = Callable[[Message], "tuple[str, bytes, Properties] | None"]
+"""The reply (topic, payload, properties) to a request there is no room for, if it gets one."""
+Published = paho.MQTTMessageInfo
+"""A message handed to paho by `publish_nowait`; `MqttClient.sent` waits until it is out."""
 __all__ = [
     "Intake",
     "Message",
     "MqttClient",
     "MqttError",
+    "Properties",
+    "ProtocolVersion",
+    "Published",
     "ReasonCode",
+    "Refusal",
     "Will",
     "connect",
     "no_local",
@@ -96,11 +114,13 @@ class MqttClient(aiomqtt.Client):
         *args: Any,  # noqa: ANN401 - aiomqtt's own arguments
         intake: Intake | None = None,
         will_on_exit: bool = False,
+        refuse: Refusal | None = None,
         **kwargs: Any,  # noqa: ANN401 - aiomqtt's own arguments
     ) -> None:
         super().__init__(*args, **kwargs)
         self._intake = intake
         self._will_on_exit = will_on_exit
+        self._refuse = refuse
         if intake is not None:
             self._client.manual_ack_set(True)  # noqa: FBT003 - paho's API takes a positional flag
         self._acks: dict[int, asyncio.Future[ReasonCode]] = {}
@@ -109,6 +129,8 @@ class MqttClient(aiomqtt.Client):
         """Messages the broker delivered."""
         self.dropped = 0
         """Of those, how many were dropped unhandled (the intake queue was full)."""
+        self.refused = 0
+        """Of those, how many QoS 1 requests were answered unread (past the intake's bound)."""
 
     async def publish_acked(
         self, topic: str, payload: bytes, *, properties: Properties | None = None
@@ -129,6 +151,26 @@ class MqttClient(aiomqtt.Client):
             return await ack
         finally:
             self._acks.pop(info.mid, None)
+
+    def publish_nowait(
+        self, topic: str, payload: bytes, qos: int, *, retain: bool = False
+    ) -> Published:
+        """Queue a message for the socket's writer callback; `sent` waits for it."""
+        info = self._client.publish(topic, payload, qos, retain)
+        if info.rc != paho.MQTT_ERR_SUCCESS:
+            raise aiomqtt.MqttCodeError(info.rc, "Could not publish message")
+        return info
+
+    async def sent(self, info: Published) -> None:
+        """Wait until a message of `publish_nowait` is out: written to the socket (QoS 0) or
+        acknowledged by the broker (QoS 1), however long that takes."""
+        if info.is_published():
+            return
+        confirmation = asyncio.Event()
+        with self._pending_call(info.mid, confirmation, self._pending_publishes):
+            if info.is_published():  # written while the wait was being set up
+                return
+            await self._wait_for(confirmation.wait(), timeout=math.inf)
 
     def ack(self, message: aiomqtt.Message) -> None:
         """Acknowledge a QoS 1 message once it has been handled (or refused); with an intake."""
@@ -171,13 +213,37 @@ class MqttClient(aiomqtt.Client):
             return
         over = intake.qos0_queue if message.qos == 0 else intake.qos0_queue + intake.receive_maximum
         if self._queue.qsize() >= over:
-            # A QoS 1 message lands here only if the broker ignores the receive maximum.
-            self._drop(message, "the queue is full")
+            if message.qos > 0:
+                # Only a broker that ignores the Receive Maximum sends this one.
+                self._refuse_unread(message, intake)
+            else:
+                self._drop(message, "the queue is full")
             return
         try:
             self._queue.put_nowait(aiomqtt.Message._from_paho_message(message))
         except ValueError as exc:  # a topic aiomqtt refuses; a broker should never send one
             self._drop(message, str(exc))
+
+    def _refuse_unread(self, message: paho.MQTTMessage, intake: Intake) -> None:
+        """Answer a QoS 1 request with `refuse`'s reply without reading it, then acknowledge it."""
+        self.refused += 1
+        reply = None
+        if self._refuse is not None:
+            with contextlib.suppress(ValueError):  # a topic aiomqtt refuses: no reply path
+                reply = self._refuse(aiomqtt.Message._from_paho_message(message))
+        if reply is not None:
+            topic, payload, properties = reply
+            if self.fits(topic, payload, getattr(properties, "CorrelationData", None)):
+                self._client.publish(topic, payload, qos=1, properties=properties)
+        self._client.ack(message.mid, message.qos)
+        if self.refused % 1000 == 1:
+            log.warning(
+                "refused a request unread: more are waiting than the broker may send (Receive"
+                " Maximum %d), so it ignores the limit; %d refused so far, each answered"
+                " unavailable where it had a reply path",
+                intake.receive_maximum,
+                self.refused,
+            )
 
     def _drop(self, message: paho.MQTTMessage, why: str) -> None:
         self.dropped += 1
@@ -234,12 +300,15 @@ def connect(
     will: Will | None = None,
     will_on_exit: bool = False,
     intake: Intake | None = None,
+    refuse: Refusal | None = None,
     keepalive: int = 60,
     timeout: float = 10.0,
+    version: ProtocolVersion = ProtocolVersion.V5,
 ) -> MqttClient:
-    """A client of `broker` (MQTT 5) as `client_id`; `async with` it to connect.
+    """A client of `broker` as `client_id`; `async with` it to connect.
 
-    With an `intake` the session is persistent (clean start off) and flow-controlled.
+    MQTT 5 unless `version` says otherwise (request/response needs 5). With an `intake` the
+    session is persistent (clean start off) and flow-controlled.
     """
     tls: ssl.SSLContext | None = None
     if broker.tls:
@@ -254,7 +323,7 @@ def connect(
         username=broker.username,
         password=broker.password,
         identifier=client_id,
-        protocol=aiomqtt.ProtocolVersion.V5,
+        protocol=version,
         will=will,
         tls_context=tls,
         keepalive=keepalive,
@@ -262,5 +331,6 @@ def connect(
         socket_options=NO_DELAY,
         intake=intake,
         will_on_exit=will_on_exit,
+        refuse=refuse,
         **session,
     )

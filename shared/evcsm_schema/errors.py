@@ -44,8 +44,9 @@ class ErrorCode(StrEnum):
     STOP_TIMEOUT = "stop_timeout"
     """The charger accepted a stop request but did not stop its transaction in time."""
     UNAVAILABLE = "unavailable"
-    """The database could not be reached (nothing was changed) or did not confirm a write (the
-    message says so, and what is in effect)."""
+    """The database could not be reached (nothing was changed), did not confirm a write (the
+    message says so, and what is in effect), or the daemon had no room for the request (nothing
+    was done: send it again)."""
     INTERNAL = "internal"
     """An unexpected failure; the daemon logged it."""
 

@@ -117,3 +117,48 @@ async def test_a_reply_over_the_brokers_packet_limit_becomes_an_error_reply() ->
             assert everything["error"]["code"] == "payload_too_large"
             assert "4096" in everything["error"]["message"]
             assert daemon.bridge.connects == 1
+
+
+BURST = 1000
+
+
+async def test_every_request_of_a_burst_is_answered(
+    broker: Mosquitto, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Mosquitto 2.0.11 sends past the daemon's Receive Maximum once acknowledgements flow: a
+    request it has no room for is answered `unavailable` at once, never acknowledged unanswered."""
+    gate = asyncio.Event()
+    real_dispatch = Handlers.dispatch
+
+    async def slow(self: Handlers, topic: str, payload: bytes, **kwargs: Any) -> Any:
+        await gate.wait()
+        await asyncio.sleep(0.01)  # slower than the broker delivers, as a busy store would be
+        return await real_dispatch(self, topic, payload, **kwargs)
+
+    monkeypatch.setattr(Handlers, "dispatch", slow)
+    async with running_daemon(daemon_settings(broker.url)) as daemon, probe(broker.port) as client:
+        connection = daemon.bridge.connection if daemon.bridge else None
+        assert connection is not None
+        sent = {b"q%d" % number for number in range(BURST)}
+        for correlation in sent:
+            await client.send(topics.SESSION_QUERY, b"{}", correlation)
+        # Until the first acknowledgement the broker keeps to the Receive Maximum; after it,
+        # Mosquitto 2.0.11 sends up to RECEIVE_MAXIMUM - 1 more for each one.
+        await wait_until_long(lambda: connection.received >= RECEIVE_MAXIMUM)
+        gate.set()
+
+        def answers() -> Counter[str]:
+            found: Counter[str] = Counter()
+            for message in client.messages:
+                if message.correlation in sent:
+                    reply = message.json()
+                    found["ok" if reply["ok"] else reply["error"]["code"]] += 1
+            return found
+
+        await wait_until_long(lambda: sum(answers().values()) >= BURST)
+        assert sum(answers().values()) == BURST
+        assert answers()["ok"] == BURST - connection.refused
+        assert answers()["unavailable"] == connection.refused
+        assert connection.dropped == 0
+        assert daemon.bridge is not None
+        assert daemon.bridge.connects == 1

@@ -1,9 +1,7 @@
 """A daemon killed mid-session: the next one resumes the session from the store and the meter."""
 
 import asyncio
-import contextlib
 import signal
-import sqlite3
 from pathlib import Path
 
 import httpx
@@ -15,6 +13,7 @@ from tests.support.broker import Mosquitto
 from tests.support.daemon import daemon_settings, running_daemon
 from tests.support.mqtt import probe
 from tests.support.process import DaemonProcess, eventually
+from tests.support.sqlite_file import stored_sessions
 
 
 async def test_abrupt_restart_resumes_the_session(broker: Mosquitto) -> None:
@@ -59,13 +58,6 @@ async def test_abrupt_restart_resumes_the_session(broker: Mosquitto) -> None:
             assert stopped["session"]["energyConsumed"] >= resumed.energy_consumed
 
 
-def stored_rows(path: Path) -> dict[str, tuple[str, int, float]]:
-    """sessionId → (status, meterWh, energyConsumed) as the file holds them, read apart."""
-    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
-        rows = conn.execute("SELECT session_id, status, meter_wh, energy_consumed FROM sessions")
-        return {sid: (status, meter, energy) for sid, status, meter, energy in rows}
-
-
 async def test_kill_9_loses_no_session_of_the_sqlite_store(
     broker: Mosquitto, tmp_path: Path
 ) -> None:
@@ -98,19 +90,19 @@ async def test_kill_9_loses_no_session_of_the_sqlite_store(
             active = started.json()["sessionId"]
 
             async def flushed() -> int:
-                status, meter, _ = (await asyncio.to_thread(stored_rows, path))[active]
-                return meter if status == "Charging" and meter > 0 else 0
+                row = (await asyncio.to_thread(stored_sessions, path))[active]
+                return row.meter_wh if row.status == "Charging" and row.meter_wh > 0 else 0
 
             meter_before = await eventually("a stored reading of CP1", flushed)
         assert first.kill() == -signal.SIGKILL
 
         # What the file holds after the crash: every stop, and the active session's energy.
-        after_crash = stored_rows(path)
+        after_crash = stored_sessions(path)
         assert len(after_crash) == 4
         for sid, done in stopped.items():
-            assert after_crash[sid] == ("Stopped", done["meterWh"], done["energyConsumed"])
-        assert after_crash[active][0] == "Charging"
-        assert after_crash[active][1] >= meter_before
+            assert after_crash[sid] == ("CP2", "Stopped", done["meterWh"], done["energyConsumed"])
+        assert after_crash[active].status == "Charging"
+        assert after_crash[active].meter_wh >= meter_before
 
         await second.start()
         async with httpx.AsyncClient(base_url=second.url, timeout=10) as api:
@@ -123,18 +115,18 @@ async def test_kill_9_loses_no_session_of_the_sqlite_store(
             assert cp1["status"] == "Charging"
             assert cp1["session"]["sessionId"] == active
             resumed = cp1["session"]["meterWh"]
-            assert resumed >= after_crash[active][1]
+            assert resumed >= after_crash[active].meter_wh
 
             async def metering_on() -> bool:
-                status, meter, _ = (await asyncio.to_thread(stored_rows, path))[active]
-                return status == "Charging" and meter > resumed
+                row = (await asyncio.to_thread(stored_sessions, path))[active]
+                return row.status == "Charging" and row.meter_wh > resumed
 
             await eventually("CP1 metered and stored after the restart", metering_on)
             final = (await api.post("/api/chargers/CP1/stop")).json()
             assert final["sessionId"] == active
             assert final["meterWh"] > resumed
         assert second.kill(signal.SIGTERM) == 0
-        assert stored_rows(path)[active][0] == "Stopped"
+        assert stored_sessions(path)[active].status == "Stopped"
     finally:
         first.close()
         second.close()

@@ -7,8 +7,6 @@ import logging
 import signal
 import socket
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -201,22 +199,11 @@ def test_sigterm_stops_a_running_daemon_with_a_request_in_flight(broker: Mosquit
         assert output.rstrip().endswith("stopped")
 
 
-@contextmanager
-def frozen(broker: Mosquitto) -> Iterator[None]:
-    """The broker stops answering (SIGSTOP) but keeps its connections, until the block ends."""
-    assert broker._proc is not None
-    broker._proc.send_signal(signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        broker._proc.send_signal(signal.SIGCONT)
-
-
 def test_sigterm_stops_it_when_the_broker_hangs_during_shutdown(broker: Mosquitto) -> None:
     with daemon_process(EVCSM_MQTT_URL=broker.url) as daemon:
         daemon.wait_until("/readyz", 200)
         assert httpx.post(f"{daemon.url}/api/chargers/CP1/start", timeout=10).status_code == 201
-        with frozen(broker):
+        with broker.frozen():
             daemon.stop(signal.SIGTERM)
         assert daemon.process.returncode == 0, daemon.output()
         assert "Traceback" not in daemon.output()
@@ -225,7 +212,7 @@ def test_sigterm_stops_it_when_the_broker_hangs_during_shutdown(broker: Mosquitt
 def test_a_second_signal_during_shutdown_stops_it_at_once(broker: Mosquitto) -> None:
     with daemon_process(EVCSM_MQTT_URL=broker.url) as daemon:
         daemon.wait_until("/readyz", 200)
-        with frozen(broker):
+        with broker.frozen():
             daemon.process.send_signal(signal.SIGTERM)
             wait_for_line(daemon, "shutting down")
             daemon.stop(signal.SIGINT)

@@ -1,10 +1,13 @@
 """A real Mosquitto on a free loopback port, for tests and benchmarks."""
 
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -73,6 +76,33 @@ class Mosquitto:
         except TimeoutError as exc:
             self.stop()
             raise RuntimeError(f"mosquitto did not start: {self.log.read_text()}") from exc
+
+    @property
+    def pid(self) -> int:
+        """The broker's process id, while it runs."""
+        if self._proc is None:
+            raise RuntimeError("the broker is not running")
+        return self._proc.pid
+
+    @contextmanager
+    def frozen(self) -> Iterator[None]:
+        """The broker stops answering (SIGSTOP) but keeps its connections, until the block ends."""
+        if self._proc is None:
+            raise RuntimeError("the broker is not running")
+        process = self._proc
+        process.send_signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            process.send_signal(signal.SIGCONT)
+
+    def kill(self) -> None:
+        """Kill the broker with SIGKILL, as a crash would: nothing is saved, no will is sent
+        for anyone. `start()` brings it back on the same port."""
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait()
+            self._proc = None
 
     def stop(self) -> None:
         """Stop the broker (clients see their connection drop)."""

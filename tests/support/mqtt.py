@@ -3,6 +3,7 @@
 import asyncio
 import itertools
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -27,6 +28,8 @@ class Received:
     payload: bytes
     retain: bool
     correlation: bytes | None
+    at: float = field(default_factory=time.monotonic)
+    """When it arrived (monotonic clock)."""
 
     def json(self) -> Any:
         return json.loads(self.payload)
@@ -38,6 +41,7 @@ class Probe:
 
     client: MqttClient
     client_id: str
+    username: str | None = None
     messages: list[Received] = field(default_factory=list)
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
 
@@ -89,7 +93,8 @@ class Probe:
         response_topic: str | None = None,
     ) -> None:
         """Publish a request (QoS 1) whose reply goes to `response_topic` (this client's own)."""
-        path = ReplyPath(response_topic or topics.reply_topic(None, self.client_id), correlation)
+        reply_to = response_topic or topics.reply_topic(self.username, self.client_id)
+        path = ReplyPath(reply_to, correlation)
         await self.client.publish(topic, payload, qos=1, properties=request_properties(path))
 
     async def _collect(self) -> None:
@@ -120,12 +125,16 @@ async def probe(
     *subscriptions: str,
     will: aiomqtt.Will | None = None,
     client_id: str | None = None,
+    username: str | None = None,
+    password: str | None = None,
 ) -> AsyncIterator[Probe]:
-    """A client on the loopback broker, subscribed to its reply branch and `subscriptions`."""
+    """A client on the loopback broker, subscribed to its reply branch and `subscriptions`;
+    `username` and `password` log it in (anonymous without)."""
     ident = client_id or f"test-{uuid.uuid4().hex[:8]}"
-    async with connect(BrokerUrl("127.0.0.1", url_port), ident, will=will) as client:
-        found = Probe(client, ident)
-        await client.subscribe(topics.reply_branch(None, ident), qos=1)
+    broker = BrokerUrl("127.0.0.1", url_port, username=username, password=password)
+    async with connect(broker, ident, will=will) as client:
+        found = Probe(client, ident, username)
+        await client.subscribe(topics.reply_branch(username, ident), qos=1)
         for topic in subscriptions:
             await client.subscribe(topic, qos=1)
         task = asyncio.create_task(found._collect(), name=f"probe-{ident}")

@@ -150,7 +150,7 @@ class MqttBridge:
     async def run(self) -> None:
         """Stay connected until cancelled, reconnecting with the shared jittered backoff."""
         await stay_connected(
-            lambda: daemon_client(self._broker, self.client_id),
+            lambda: daemon_client(self._broker, self.client_id, self.inbox.refusal),
             self._serve,
             policy=RECONNECT,
             lost=self._lost,

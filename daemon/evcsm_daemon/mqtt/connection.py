@@ -4,8 +4,9 @@ What a flood of messages can make the daemon hold is bounded (`INTAKE`): CONNECT
 Maximum Packet Size (`MAX_PACKET_BYTES`, the broker drops anything larger instead of sending it)
 and a Receive Maximum (`RECEIVE_MAXIMUM`), QoS 1 messages are acknowledged only once handled, so
 the broker keeps the rest of a QoS 1 flood in its own queue, and QoS 0 messages wait in a queue
-of at most `QOS0_QUEUE`. Leaving the connection sends the will (retained `offline`), so no exit
-can leave a stale `online` behind.
+of at most `QOS0_QUEUE`. A QoS 1 request past them, which only a broker that ignores the Receive
+Maximum sends, is answered `unavailable` at once (`Inbox.refusal`) and acknowledged. Leaving the
+connection sends the will (retained `offline`), so no exit can leave a stale `online` behind.
 
 The session is persistent (clean start off, `SESSION_EXPIRY_S`): QoS 1 commands published while
 the daemon is away wait on the broker and are delivered when it connects again.
@@ -20,7 +21,7 @@ password.
 import hashlib
 import hmac
 
-from evcsm_link.client import Intake, MqttClient, Will, connect
+from evcsm_link.client import Intake, MqttClient, Refusal, Will, connect
 from evcsm_schema import Availability, topics
 from evcsm_schema.broker import BrokerUrl
 
@@ -58,6 +59,9 @@ def client_id(configured: str, username: str | None, password: str | None) -> st
     return f"{configured}-{digest[:SUFFIX_HEX]}"
 
 
-def daemon_client(broker: BrokerUrl, identifier: str) -> MqttClient:
-    """A client for one connection of the daemon: bounded intake, persistent session, will."""
-    return connect(broker, identifier, will=OFFLINE, will_on_exit=True, intake=INTAKE)
+def daemon_client(broker: BrokerUrl, identifier: str, refuse: Refusal) -> MqttClient:
+    """A client for one connection of the daemon: bounded intake, persistent session, will;
+    `refuse` answers a request past the intake's bound."""
+    return connect(
+        broker, identifier, will=OFFLINE, will_on_exit=True, intake=INTAKE, refuse=refuse
+    )

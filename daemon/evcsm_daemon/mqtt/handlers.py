@@ -44,6 +44,10 @@ from evcsm_daemon.service import ChargingService
 log = logging.getLogger(__name__)
 
 Reply: TypeAlias = CommandReply | SessionQueryReply
+BUSY = (
+    "the daemon had more requests waiting than it takes (the broker sent past the daemon's"
+    " Receive Maximum): nothing was done; send it again"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,14 +99,22 @@ class Handlers:
 
     def failure(self, topic: str, exc: Exception) -> Reply | None:
         """The error reply to a message on `topic` that failed with `exc` (logged once here)."""
+        return self.error_reply(topic, _error_info(topic, exc))
+
+    def busy(self, topic: str) -> Reply | None:
+        """The error reply to a request refused unread because too many are waiting. Not logged
+        here: the connection counts and logs refusals, which come in bursts."""
+        return self.error_reply(topic, ErrorInfo(code=ErrorCode.UNAVAILABLE, message=BUSY))
+
+    def error_reply(self, topic: str, error: ErrorInfo) -> Reply | None:
+        """`error` as the reply a request on `topic` gets (None for a topic that has none)."""
         if topic == topics.SESSION_QUERY:
-            return SessionQueryReply(ok=False, error=_error_info(topic, exc))
+            return SessionQueryReply(ok=False, error=error)
         if topic == topics.SEED_CHARGING:
-            return self._failure(topic, self._service.default_charger or "", "seed", exc)
+            return CommandReply.failed(self._service.default_charger or "", "seed", error)
         parsed = topics.parse_charger_topic(topic)
         if parsed is not None and len(parsed[1]) == 2 and parsed[1][0] == "cmd":
-            return self._failure(topic, parsed[0], parsed[1][1], exc)
-        _error_info(topic, exc)
+            return CommandReply.failed(parsed[0], parsed[1][1], error)
         return None
 
     async def _seed(self, payload: bytes) -> Answer:

@@ -20,7 +20,7 @@ import logging
 import math
 from collections.abc import Callable
 
-from evcsm_link.client import Message, MqttClient, MqttError
+from evcsm_link.client import Message, MqttClient, MqttError, Properties
 from evcsm_link.requests import reply_path, reply_properties
 from evcsm_schema import topics
 from evcsm_schema.requests import ReplyPath
@@ -80,6 +80,20 @@ class Inbox:
             await send_reply(client, path, answer.reply)
             if answer.follow is not None:
                 self._follow(answer, path)
+
+    def refusal(self, message: Message) -> tuple[str, bytes, Properties] | None:
+        """The error reply to a request there was no room for (topic, payload, properties), if it
+        asks for one at a usable reply path. A retained message is never answered."""
+        if message.retain:
+            return None
+        try:
+            path = reply_path(message)
+        except ValueError:
+            return None
+        reply = self._handlers.busy(message.topic.value)
+        if reply is None or path is None:
+            return None
+        return path.topic, reply.to_json(), reply_properties(path.correlation)
 
     @staticmethod
     async def _refuse_replay(client: MqttClient, topic: str, payload: bytes) -> None:
