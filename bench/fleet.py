@@ -1,6 +1,8 @@
-"""Fleet benchmark: N chargers charging at once against a real Mosquitto, on the memory store.
+"""Fleet benchmark: N chargers charging at once against a real Mosquitto, on a chosen store.
 
     uv run python -m bench.fleet --chargers 1000 --seconds 30 --cpu-affinity 0
+    uv run python -m bench.fleet --chargers 10000 --store sqlite --cpu-affinity 0
+    uv run python -m bench.fleet --chargers 10000 --active 1000 --stored 100000 --churn 5 --pages
 
 The daemon runs in this process; the clients that drive and watch it run in a second process,
 so that measuring takes no time from the daemon's event loop. The clients start every charger
@@ -9,6 +11,15 @@ within one tick of their reading (what the ramp queued is out), then for `--seco
 `session/updates` that arrive while stopping and restarting a few chargers. The daemon's own
 tick statistics (lag, duration, the store's share) are taken over the same window.
 
+`--store` picks the daemon's store: `memory`, a fresh `sqlite` file, or `mongodb-double`, the
+MongoDB store's code (`store/mongo.py`, PyMongo's request objects and BSON both ways) driven
+against an in-process driver double (tests/support/mongo_double.py), whose own CPU time is
+reported apart. `--stored N` seeds N stopped sessions first (bench/seed.py); `--active M` starts
+only the first M chargers; `--pages` times pages of 50 of the history over REST after the window.
+The churn times each stop and start over MQTT and then over REST. The daemon's RSS is sampled
+every second of the window, and after it a bare aiomqtt publish loop, in the same process on the
+same CPU, publishes payloads of the size of a session update: the CPU per update of each.
+
 `--cpu-affinity CPU` pins the daemon's process to that CPU and the broker and the clients to
 the others, so "the daemon on one core" is what is measured. Only loopback traffic; the run is
 bounded by its timeouts and stops by itself.
@@ -16,14 +27,27 @@ bounded by its timeouts and stops by itself.
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import multiprocessing
 import os
 import sys
-from dataclasses import asdict
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, replace
+from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
+
+import aiomqtt
+from evcsm_daemon.runtime import Daemon
+from evcsm_daemon.store import connect
+from evcsm_daemon.store.memory import MemoryStore, reset_memory
+from evcsm_daemon.store.mongo import MongoStore
+from evcsm_daemon.store.sqlite import SqliteStore
+from evcsm_schema import SessionStatus, topics
 
 from bench.clients import (
     ClientFailed,
@@ -35,9 +59,16 @@ from bench.clients import (
     run_clients,
 )
 from bench.machine import Machine
-from bench.report import FleetResult, Snapshot, render
+from bench.report import Baseline, FleetResult, Snapshot, render, rss_bytes
+from bench.seed import AGE, into_memory, into_mongo_double, into_sqlite, stopped_sessions
 from tests.support.broker import Mosquitto
 from tests.support.daemon import daemon_settings, running_daemon
+from tests.support.mongo_double import Database, Server
+
+STORES = ("memory", "sqlite", "mongodb-double")
+PAGE = "50"
+BASELINE_MESSAGES = 20_000
+"""Messages the bare aiomqtt loop publishes."""
 
 SLACK_S = 30.0
 """Extra time allowed for a phase beyond its own timeouts before the run gives up."""
@@ -80,13 +111,125 @@ async def expect(conn: Connection, phase: str, budget_s: float) -> Message:
         raise BenchFailed(f"{phase}: nothing from the clients in {budget_s:.0f} s") from None
 
 
+@contextlib.contextmanager
+def store_uri(kind: str, folder: Path, server: Server) -> Iterator[str]:
+    """The URI the daemon opens for `kind`; `mongodb://` opens the driver double on `server`."""
+    if kind == "memory":
+        yield "memory"
+    elif kind == "sqlite":
+        yield f"sqlite:{folder / 'sessions.db'}"
+    else:
+        opener = connect.BACKENDS["mongodb"]
+        connect.BACKENDS["mongodb"] = lambda _uri, _ms: MongoStore(
+            Database(server), close=lambda: None
+        )
+        try:
+            yield "mongodb://double/evcsm"
+        finally:
+            connect.BACKENDS["mongodb"] = opener
+
+
+async def seed(kind: str, uri: str, server: Server, ids: tuple[str, ...], count: int) -> datetime:
+    """Store `count` stopped sessions on `ids` before the daemon starts; the first one's start."""
+    now = datetime.now(UTC)
+    per_charger = -(-count // len(ids))
+    first = now - AGE - timedelta(minutes=per_charger)
+    if count == 0:
+        return first
+    sessions = stopped_sessions(ids, count, now)
+    began = time.perf_counter()
+    if kind == "memory":
+        reset_memory()
+        await into_memory(MemoryStore(), sessions)
+    elif kind == "sqlite":
+        store = SqliteStore(Path(uri.removeprefix("sqlite:")))
+        await store.ensure_indexes()
+        await store.close()
+        into_sqlite(Path(uri.removeprefix("sqlite:")), sessions)
+    else:
+        into_mongo_double(server, sessions)
+    progress(f"seeded {count:,} stopped sessions in {time.perf_counter() - began:.1f} s")
+    return first
+
+
+def history_pages(
+    ids: tuple[str, ...], first: datetime, stored: int
+) -> tuple[tuple[str, dict[str, str]], ...]:
+    """Every filter the history offers, alone and together, a page of 50 each (REST params)."""
+    per_charger = max(1, -(-stored // len(ids)))
+    since = first + timedelta(minutes=per_charger // 2)
+    window = {"since": since.isoformat(), "until": (since + timedelta(minutes=1)).isoformat()}
+    charger = {"chargerId": ids[len(ids) // 2]}
+    stopped, charging = {"status": SessionStatus.STOPPED.value}, {"status": "Charging"}
+    deep = {"offset": str(stored // 2)}
+    return tuple(
+        (name, {"limit": PAGE} | params)
+        for name, params in (
+            ("newest 50", {}),
+            ("chargerId", charger),
+            ("status=Stopped", stopped),
+            ("status=Charging", charging),
+            ("since/until (1 min)", window),
+            ("chargerId + since/until", charger | window),
+            ("chargerId + Stopped", charger | stopped),
+            (f"offset {stored // 2:,}", deep),
+            (f"Stopped, offset {stored // 2:,}", stopped | deep),
+        )
+    )
+
+
+async def sample_rss(samples: list[int], every_s: float = 1.0) -> None:
+    """The process's RSS, once every `every_s`, until cancelled."""
+    while True:
+        samples.append(rss_bytes())
+        await asyncio.sleep(every_s)
+
+
+async def bare_publish_loop(port: int, payload: bytes, count: int) -> Baseline:
+    """CPU of a bare aiomqtt loop publishing `count` copies of `payload` (QoS 0), one by one."""
+    async with aiomqtt.Client("127.0.0.1", port, protocol=aiomqtt.ProtocolVersion.V5) as client:
+        cpu, wall = time.process_time(), time.perf_counter()
+        for _ in range(count):
+            await client.publish(topics.SEED_SESSION, payload, qos=0)
+        return Baseline(count, time.process_time() - cpu, time.perf_counter() - wall, len(payload))
+
+
+def update_payload(daemon: Daemon) -> bytes:
+    """One active session's update as the daemon publishes it (for the bare loop's size)."""
+    assert daemon.service is not None  # noqa: S101 - set once the daemon is ready
+    sessions = daemon.service.active_sessions()
+    return (
+        sessions[0].model_dump_json(by_alias=True, exclude_none=True).encode()
+        if sessions
+        else b"{}"
+    )
+
+
 async def measure(
     options: argparse.Namespace, broker: Mosquitto, cpus: frozenset[int] | None
 ) -> FleetResult:
-    """Run the daemon with the fleet, drive it from the client process, collect the figures."""
+    """Seed the store, run the daemon with the fleet, drive it from the client process, collect
+    the figures."""
+    server = Server()
+    with (
+        tempfile.TemporaryDirectory(prefix="evcsm-fleet-") as folder,
+        store_uri(options.store, Path(folder), server) as uri,
+    ):
+        return await _measure(options, broker, cpus, uri, server)
+
+
+async def _measure(
+    options: argparse.Namespace,
+    broker: Mosquitto,
+    cpus: frozenset[int] | None,
+    uri: str,
+    server: Server,
+) -> FleetResult:
     ids = charger_ids(options.chargers)
+    first = await seed(options.store, uri, server, ids, options.stored)
     settings = daemon_settings(
         broker.url,
+        mongodb_uri=uri,
         chargers=",".join(f"{charger_id}:22" for charger_id in ids),
         sim_speed=1.0,
         tick_interval=options.tick_interval,
@@ -103,26 +246,39 @@ async def measure(
         seconds=options.seconds,
         churn_per_s=options.churn,
         cpus=cpus,
+        active=options.active,
+        pages=history_pages(ids, first, options.stored) if options.pages else (),
     )
     context = multiprocessing.get_context("spawn")
     ours, theirs = context.Pipe()
-    clients = context.Process(target=run_clients, args=(plan, theirs), name="bench-clients")
     machine = Machine.here()
     result: FleetResult | None = None
+    rss: list[int] = []
     try:
         async with running_daemon(settings) as daemon:
+            plan = replace(plan, http_port=daemon.http_port)
+            clients = context.Process(target=run_clients, args=(plan, theirs), name="bench-clients")
             clients.start()
             theirs.close()
             try:
                 ramp = await expect(ours, "ramp", plan.ramp_timeout + SLACK_S)
-                progress(f"ramp: {options.chargers} start commands in {_seconds(ramp)}")
+                progress(f"ramp: {len(plan.started)} start commands in {_seconds(ramp)}")
                 window_opened = await expect(
                     ours, "warm-up", plan.warmup + plan.settle_timeout + SLACK_S
                 )
                 opened = Snapshot.of(daemon)
+                server_cpu = server.cpu_s
                 progress(f"window open for {plan.seconds:.0f} s")
-                report = await expect(ours, "window", plan.seconds + plan.command_timeout + SLACK_S)
+                sampling = asyncio.create_task(sample_rss(rss), name="bench-rss")
+                try:
+                    report = await expect(
+                        ours, "window", plan.seconds + plan.command_timeout + SLACK_S + 120
+                    )
+                finally:
+                    sampling.cancel()
                 closed = Snapshot.of(daemon)
+                server_cpu = server.cpu_s - server_cpu
+                payload = update_payload(daemon)
             finally:
                 clients.join(timeout=10)
                 if clients.is_alive():
@@ -150,13 +306,22 @@ async def measure(
                 lags=list(stats.lags)[window],
                 durations=list(stats.durations)[window],
                 store_durations=list(stats.store_durations)[opened.flushes : closed.flushes],
+                store=options.store,
+                stored=options.stored,
+                rss=rss,
+                store_server_cpu=server_cpu,
             )
             progress("window closed; stopping the daemon")
     except TimeoutError:
         if result is None:
             raise BenchFailed("the daemon did not get ready in time") from None
         progress("the daemon did not stop in time (a long tick was in progress); cancelled it")
-    return result
+    if result is None:
+        raise BenchFailed("the run ended without figures")
+    progress("the bare aiomqtt publish loop")
+    return replace(
+        result, baseline=await bare_publish_loop(broker.port, payload, BASELINE_MESSAGES)
+    )
 
 
 def _seconds(message: Message) -> str:
@@ -173,7 +338,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.fleet", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--chargers", type=int, default=1000, help="fleet size (1-9999)")
+    parser.add_argument("--chargers", type=int, default=1000, help="fleet size (1-99999)")
     parser.add_argument("--seconds", type=float, default=30.0, help="measuring window")
     parser.add_argument("--tick-interval", type=float, default=1.0, help="daemon meter tick (s)")
     parser.add_argument("--warmup", type=float, default=5.0, help="least pause after the ramp (s)")
@@ -188,10 +353,18 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--command-timeout", type=float, default=60.0, help="per command (s)")
     parser.add_argument("--ramp-timeout", type=float, default=300.0, help="all starts (s)")
     parser.add_argument("--cpu-affinity", type=int, metavar="CPU", help="pin the daemon to CPU")
+    parser.add_argument("--store", choices=STORES, default="memory", help="the daemon's store")
+    parser.add_argument("--stored", type=int, default=0, help="stopped sessions seeded first")
+    parser.add_argument("--active", type=int, help="chargers started (default: all)")
+    parser.add_argument("--pages", action="store_true", help="time history pages over REST")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here")
     options = parser.parse_args(argv)
-    if not 1 <= options.chargers <= 9999:
-        parser.error("--chargers must be between 1 and 9999")
+    if not 1 <= options.chargers <= 99999:
+        parser.error("--chargers must be between 1 and 99999")
+    if options.active is not None and not 1 <= options.active <= options.chargers:
+        parser.error("--active must be between 1 and --chargers")
+    if options.stored < 0:
+        parser.error("--stored must not be negative")
     if options.seconds <= 0 or options.tick_interval <= 0 or options.in_flight < 1:
         parser.error("--seconds, --tick-interval and --in-flight must be positive")
     return options

@@ -38,7 +38,7 @@ START_SPREAD_S = 1200.0
 METER_START_WH = 1_000_000
 REFRESH_TICKS = 5
 """Every charging charger's retained state is republished once in this many ticks (the daemon's
-`STATE_REFRESH_S` at a 1 s tick)."""
+`EVCSM_STATE_REFRESH` at a 1 s tick, up to 2,500 charging)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,8 @@
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from evcsm_daemon.runtime import Daemon
 
@@ -14,6 +15,29 @@ AIM_LAG_P99_S = 0.100
 """The aim: tick lag p99 under 100 ms."""
 DELIVERED_SHARE = 0.98
 """Below this share of the expected update rate, the stream is falling behind."""
+
+
+def rss_bytes() -> int:
+    """This process's resident set size, from /proc/self/status."""
+    for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    """A bare aiomqtt loop publishing `messages` payloads of `size` bytes, one by one."""
+
+    messages: int
+    cpu_s: float
+    wall_s: float
+    size: int
+
+    @property
+    def cpu_per_message(self) -> float:
+        """Seconds of CPU per message."""
+        return self.cpu_s / self.messages
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +92,25 @@ class FleetResult:
     lags: list[float]
     durations: list[float]
     store_durations: list[float]
+    store: str = "memory"
+    stored: int = 0
+    """Stopped sessions seeded before the run."""
+    rss: list[int] = field(default_factory=list)
+    """The daemon process's RSS, once a second over the window."""
+    store_server_cpu: float = 0.0
+    """CPU seconds the MongoDB double's in-process "server" spent in the window."""
+    baseline: Baseline | None = None
+
+    @property
+    def active(self) -> int:
+        """Sessions the run keeps charging."""
+        return len(self.ramp.round_trips) + self.ramp.failed
+
+    def cpu_per_update(self) -> float:
+        """The daemon's CPU seconds per session update delivered in the window, less the
+        driver double's server."""
+        cpu = self.closed.cpu - self.opened.cpu - self.store_server_cpu
+        return cpu / self.clients.updates if self.clients.updates else math.nan
 
     @property
     def window(self) -> float:
@@ -84,7 +127,7 @@ class FleetResult:
         why: list[str] = []
         lag = Spread.of(self.lags)
         duration = Spread.of(self.durations)
-        if self.opened.active < self.chargers or self.closed.active < self.chargers:
+        if self.opened.active < self.active or self.closed.active < self.active:
             why.append(f"only {min(self.opened.active, self.closed.active)} sessions active")
         if math.isnan(lag.p99) or lag.p99 >= AIM_LAG_P99_S:
             why.append(f"tick lag p99 {ms(lag.p99)} ms")
@@ -99,7 +142,7 @@ class FleetResult:
     def late_delivery(self) -> list[str]:
         """Why subscribers did not get every session's update within one tick (empty if they did)."""
         why: list[str] = []
-        expected = self.chargers / self.tick_interval
+        expected = self.active / self.tick_interval
         received = self.clients.updates / self.clients.seconds if self.clients.seconds else 0.0
         if received < DELIVERED_SHARE * expected:
             why.append(f"{received:,.0f} updates/s received of {expected:,.0f}")
@@ -140,6 +183,8 @@ def render(result: FleetResult) -> str:
         ),
         ("  stop round trip p50 / p99 / max ms", Spread.of(clients.stop_round_trips).ms()),
         ("  start round trip p50 / p99 / max ms", Spread.of(clients.start_round_trips).ms()),
+        ("  REST stop p50 / p99 / max ms", Spread.of(clients.rest_stop_round_trips).ms()),
+        ("  REST start p50 / p99 / max ms", Spread.of(clients.rest_start_round_trips).ms()),
         (
             "session updates received",
             f"{rate:,.0f} /s sustained ({clients.updates:,} in {clients.seconds:.1f} s)",
@@ -163,15 +208,20 @@ def render(result: FleetResult) -> str:
         ),
         ("  flush (one bulk write) p50 / p99 / max ms", Spread.of(result.store_durations).ms()),
         ("CPU: daemon process", f"{(closed.cpu - opened.cpu) / window:.0%} of one core"),
+        *_store_server(result, window),
+        *_cost(result),
+        *_rss(result.rss),
         ("CPU: client process", f"{clients.cpu_seconds / clients.seconds:.0%} of one core"),
         (
             f"ticks on schedule, lag p99 < {AIM_LAG_P99_S * 1000:.0f} ms",
             _verdict(result.shortfalls()),
         ),
         ("updates delivered within one tick", _verdict(result.late_delivery())),
+        *_pages(result),
     ]
     title = (
-        f"EVCSM fleet: {result.chargers} chargers, tick {result.tick_interval:g} s, "
+        f"EVCSM fleet: {result.chargers} chargers ({result.active} charging), "
+        f"{result.stored:,} stored, store {result.store}, tick {result.tick_interval:g} s, "
         f"{window:.0f} s window"
     )
     return table(title, rows)
@@ -190,3 +240,50 @@ def _per_second(ordered: list[int]) -> str:
     if not ordered:
         return "-"
     return f"{ordered[0]:,} / {ordered[len(ordered) // 2]:,} / {ordered[-1]:,}"
+
+
+def _store_server(result: FleetResult, window: float) -> list[tuple[str, str]]:
+    if result.store != "mongodb-double":
+        return []
+    share = result.store_server_cpu / window
+    return [("  of which the driver double's server", f"{share:.0%} (subtracted below)")]
+
+
+def _cost(result: FleetResult) -> list[tuple[str, str]]:
+    baseline = result.baseline
+    if baseline is None:
+        return []
+    per_update = result.cpu_per_update()
+    bare = baseline.cpu_per_message
+    return [
+        ("CPU per update delivered: daemon", f"{per_update * 1e6:,.1f} us"),
+        (
+            "  bare aiomqtt publish loop",
+            f"{bare * 1e6:,.1f} us ({baseline.messages:,} x {baseline.size} B, "
+            f"{baseline.messages / baseline.wall_s:,.0f} /s)",
+        ),
+        ("  ratio daemon / bare loop", f"{per_update / bare:.2f}"),
+    ]
+
+
+def _rss(samples: list[int]) -> list[tuple[str, str]]:
+    if not samples:
+        return []
+    mib = [sample / 2**20 for sample in samples]
+    return [
+        (
+            "RSS: daemon process first / max / last MiB",
+            f"{mib[0]:,.0f} / {max(mib):,.0f} / {mib[-1]:,.0f} ({len(mib)} samples)",
+        )
+    ]
+
+
+def _pages(result: FleetResult) -> list[tuple[str, str]]:
+    pages = result.clients.pages
+    if not pages:
+        return []
+    rows = [(f"history over REST, a page of 50 of {result.stored:,}: p50 / p99 / max ms", "")]
+    for name, times in pages.items():
+        total = result.clients.page_totals.get(name, 0)
+        rows.append((f"  {name} (total {total:,})", Spread.of(times).ms()))
+    return rows

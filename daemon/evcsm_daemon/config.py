@@ -21,6 +21,7 @@ from evcsm_daemon.api.limits import MAX_CONNECTIONS
 from evcsm_daemon.chargers.base import ChargerSpec
 from evcsm_daemon.chargers.ocpp.config import IDENTITY_PATTERN, ChargePointList
 from evcsm_daemon.mqtt.bridge import SessionUpdates
+from evcsm_daemon.mqtt.refresh import STATE_REFRESH_PER_S, STATE_REFRESH_S
 from evcsm_daemon.store import check_uri
 
 DEFAULT_STORE = "mongodb://localhost:27017/evcsm"
@@ -187,6 +188,19 @@ class Settings(ProgramSettings):
         "each tick: all, the default charger's only (what the seed's clients read), or none. "
         "evcsm/fleet/updates carries every session's reading either way.",
     )
+    state_refresh: float = Field(
+        default=STATE_REFRESH_S,
+        ge=0,
+        description="Seconds between two publications of a charging charger's retained state, so "
+        "that it carries live figures (0: only when its status changes). A larger fleet is "
+        "refreshed less often, see --state-refresh-rate.",
+    )
+    state_refresh_rate: int = Field(
+        default=STATE_REFRESH_PER_S,
+        ge=0,
+        description="Retained states of charging chargers republished a second at most: past it, "
+        "the period grows with the fleet (0: only when a status changes).",
+    )
     battery_kwh: float = Field(default=60.0, gt=0, description="Simulated car battery size in kWh.")
     initial_soc: float = Field(
         default=0.2, ge=0, le=1, description="Simulated car's charge when plugged in (0-1)."
@@ -272,6 +286,8 @@ METAVARS: dict[str, str] = {
     "tick_interval": "SECONDS",
     "start_timeout": "SECONDS",
     "session_updates": "{all,default,off}",
+    "state_refresh": "SECONDS",
+    "state_refresh_rate": "PER_SECOND",
     "battery_kwh": "KWH",
     "initial_soc": "FRACTION",
     "taper_soc": "FRACTION",

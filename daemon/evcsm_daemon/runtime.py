@@ -138,10 +138,14 @@ async def connect_store(uri: str, *, timeout_ms: int = 5000) -> SessionStore:
 
 
 def listen(addr: Address) -> socket.socket:
-    """A listening socket on host:port (port 0 picks a free one)."""
+    """A listening socket on host:port (port 0 picks a free one).
+
+    Made with protocol IPPROTO_TCP, not 0: asyncio turns Nagle off (TCP_NODELAY) only on
+    sockets whose protocol says TCP, and with Nagle on, every response after the first on a
+    kept-alive connection waited ~40 ms for the client's delayed ACK."""
     host, port = addr.host, addr.port
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
@@ -251,6 +255,8 @@ class Daemon:
                 configured_id=self.settings.mqtt_client_id,
                 session_updates=self.settings.session_updates,
                 tick_interval=self.settings.tick_interval,
+                state_refresh=self.settings.state_refresh,
+                state_refresh_rate=self.settings.state_refresh_rate,
             )
             self.ticker = Ticker(service, self.settings.tick_interval)
             if ocpp is not None:

@@ -41,7 +41,7 @@ from evcsm_daemon.core.events import (
     SessionEnded,
 )
 from evcsm_daemon.core.fleet import StationView
-from evcsm_daemon.core.sessions import MeterReading, begin, finish, observe
+from evcsm_daemon.core.sessions import MeterReading, begin, finish, observe_at, to_ms
 from evcsm_daemon.errors import (
     ChargerOffline,
     NoActiveSession,
@@ -331,12 +331,12 @@ class ChargingService:
         """One tick's readings of the simulated fleet, folded into the active sessions."""
         active = self._fleet.active
         unsaved = self._fleet.unsaved
-        at = batch.at
+        at = to_ms(batch.at)
         for charger_id, wh, power_kw in batch.readings:
             session = active.get(charger_id)
             if session is None:
                 continue
-            session = observe(session, MeterReading(wh, power_kw), at)
+            session = observe_at(session, wh, power_kw, at)
             active[charger_id] = unsaved[session.session_id] = session
 
     async def _began(self, event: SessionBegan) -> ChargingSession:

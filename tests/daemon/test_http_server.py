@@ -328,3 +328,25 @@ async def _tasks(running: Running) -> int:
 
 async def _at_least(stats: object, name: str, expected: int) -> bool:
     return int(getattr(stats, name)) >= expected
+
+
+async def test_accepted_connections_send_without_waiting_for_acks() -> None:
+    """Nagle is off on the daemon's accepted sockets: a response after the first on a kept-alive
+    connection is not held back until the client acknowledges the one before."""
+    sock = listen(Address("127.0.0.1", 0))
+    accepted: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    class Probe(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            peer = transport.get_extra_info("socket")
+            accepted.set_result(peer.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            transport.close()
+
+    server = await asyncio.get_running_loop().create_server(Probe, sock=sock)
+    try:
+        _, writer = await asyncio.open_connection("127.0.0.1", sock.getsockname()[1])
+        assert await asyncio.wait_for(accepted, DEADLINE_S) != 0
+        writer.close()
+    finally:
+        server.close()
+        await server.wait_closed()

@@ -49,3 +49,21 @@ def test_thousands_published_together_are_spread_over_the_interval() -> None:
     assert set(gaps) == {5.0, 6.0, 7.0, 8.0, 9.0}
     assert gaps[5.0] > 9 * len(chargers)
     assert all(60.0 - seen < EVERY_S for seen in last.values())
+
+
+def test_a_large_fleet_is_refreshed_less_often_never_past_the_rate() -> None:
+    chargers = [f"CP{n}" for n in range(10_000)]
+    refresh = StateRefresh(EVERY_S, TICK_S, per_s=500)
+    assert refresh.period(1_000) == EVERY_S
+    assert refresh.period(10_000) == 20.0
+    for charger_id in chargers:
+        refresh.published(charger_id, 0.0)
+    per_tick = [len(refresh.due(chargers, tick * TICK_S)) for tick in range(1, 41)]
+    assert max(per_tick) == 500
+    assert per_tick[:19] == [0] * 19  # none is older than the period of 20 s before then
+    assert sum(per_tick) == 500 * 21  # ticks 20 to 40, 500 each: every charger every 20 s
+
+
+def test_a_period_of_zero_turns_the_refresh_off() -> None:
+    refresh = StateRefresh(0.0, TICK_S, per_s=500)
+    assert refresh.due(["CP1"], 100.0) == []

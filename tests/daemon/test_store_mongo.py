@@ -242,3 +242,11 @@ async def test_driver_errors_on_reads_are_unavailable(
     faults.fail("create_index", error, applied=False)
     with pytest.raises(StoreUnavailable):
         await store.ensure_indexes()
+
+
+async def test_history_by_status_has_an_index() -> None:
+    """A page filtered on status, and its total, come from an index on (status, startTime)."""
+    database = mongomock_database()
+    await mongo_store(database, DriverFaults()).ensure_indexes()
+    keys = [index["key"] for index in (await database["sessions"].index_information()).values()]
+    assert [("status", 1), ("startTime", -1)] in keys

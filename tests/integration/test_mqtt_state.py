@@ -1,7 +1,5 @@
 """The retained state of a charging charger carries live figures for a client that joins late."""
 
-import pytest
-from evcsm_daemon.mqtt import bridge
 from evcsm_schema import topics
 
 from tests.support.broker import Mosquitto
@@ -9,13 +7,10 @@ from tests.support.daemon import daemon_settings, running_daemon
 from tests.support.mqtt import probe
 
 
-async def test_a_late_client_reads_live_figures_in_the_retained_state(
-    broker: Mosquitto, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(bridge, "STATE_REFRESH_S", 0.5)
+async def test_a_late_client_reads_live_figures_in_the_retained_state(broker: Mosquitto) -> None:
     state_topic = topics.charger_state("CP1")
     async with (
-        running_daemon(daemon_settings(broker.url)),
+        running_daemon(daemon_settings(broker.url, state_refresh=0.5)),
         probe(broker.port, topics.SEED_SESSION, state_topic) as client,
     ):
         started = await client.request("evcsm/chargers/CP1/cmd/start")

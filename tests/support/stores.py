@@ -9,9 +9,11 @@ from typing import Any, Protocol
 
 from evcsm_daemon.store import SessionStore
 from evcsm_daemon.store.memory import MemoryStore
+from evcsm_daemon.store.mongo import MongoStore
 from evcsm_daemon.store.sqlite import SqliteStore
 
 from tests.support.mongo import DriverFaults, mongo_store, mongomock_database
+from tests.support.mongo_double import Database
 
 
 class Backend(Protocol):
@@ -36,6 +38,19 @@ class MongoBackend:
         return mongo_store(self.database, self.faults)
 
 
+class MongoDoubleBackend:
+    """MongoStore on the benchmark's driver double (tests/support/mongo_double.py): the conformance
+    suite checks that the double answers as a server would."""
+
+    name = "mongodb-double"
+
+    def __init__(self) -> None:
+        self.database = Database()
+
+    def open(self) -> SessionStore:
+        return MongoStore(self.database, close=lambda: None)
+
+
 class MemoryBackend:
     """The in-process store (this process's one memory database)."""
 
@@ -57,13 +72,15 @@ class SqliteBackend:
         return SqliteStore(self.path)
 
 
-BACKENDS = ("mongodb", "memory", "sqlite")
+BACKENDS = ("mongodb", "mongodb-double", "memory", "sqlite")
 
 
 def backend(name: str, folder: Path) -> Backend:
     """The backend called `name`, with any file it keeps in `folder`."""
     if name == "mongodb":
         return MongoBackend()
+    if name == "mongodb-double":
+        return MongoDoubleBackend()
     if name == "memory":
         return MemoryBackend()
     if name == "sqlite":

@@ -54,15 +54,26 @@ def begin(
 
 def observe(session: ChargingSession, reading: MeterReading, now: datetime) -> ChargingSession:
     """`session` after a meter reading taken at `now`."""
+    return observe_at(session, reading.wh, reading.power_kw, to_ms(now))
+
+
+def observe_at(session: ChargingSession, wh: int, power_kw: float, at: datetime) -> ChargingSession:
+    """`observe` of the register `wh` and the power `power_kw` read at `at`, a time already cut
+    to milliseconds: a tick cuts its time once for all its readings.
+
+    The copy is not validated again: every field it changes is computed here from validated
+    ones (a register no lower than the start, a power no lower than 0, an aware time).
+    """
     if not session.active:
         return session
-    meter_wh = max(session.meter_wh, reading.wh)
+    meter_wh = wh if wh > session.meter_wh else session.meter_wh
+    updated_at = session.updated_at
     return session.model_copy(
         update={
             "meter_wh": meter_wh,
             "energy_consumed": energy_kwh(session.meter_start_wh, meter_wh),
-            "power_kw": round(max(0.0, reading.power_kw), 3),
-            "updated_at": max(session.updated_at, to_ms(now)),
+            "power_kw": round(power_kw, 3) if power_kw > 0 else 0.0,
+            "updated_at": at if at > updated_at else updated_at,
         }
     )
 

@@ -16,10 +16,8 @@ reconnection meanwhile loses none.
 import asyncio
 import contextlib
 import logging
-import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Literal
 
 from evcsm_link.backoff import Backoff
@@ -30,7 +28,6 @@ from evcsm_schema import (
     ChargerState,
     ChargerStatus,
     ChargingSession,
-    SessionUpdate,
     StatusEvent,
     topics,
 )
@@ -39,33 +36,21 @@ from evcsm_schema.requests import ReplyPath
 
 from evcsm_daemon.mqtt.connection import client_id, daemon_client
 from evcsm_daemon.mqtt.fleet import MAX_FLEET_BYTES, fleet_payloads, payload_limit
-from evcsm_daemon.mqtt.handlers import Answer, Handlers, Reply
-from evcsm_daemon.mqtt.inbox import WORKERS, Inbox, send_reply
-from evcsm_daemon.mqtt.refresh import STATE_REFRESH_S, StateRefresh
+from evcsm_daemon.mqtt.handlers import Answer, Handlers
+from evcsm_daemon.mqtt.inbox import WORKERS, Inbox
+from evcsm_daemon.mqtt.outbox import Outbox, Outgoing
+from evcsm_daemon.mqtt.readings import session_update
+from evcsm_daemon.mqtt.refresh import STATE_REFRESH_PER_S, STATE_REFRESH_S, StateRefresh
 from evcsm_daemon.service import ChargingService
 
 log = logging.getLogger(__name__)
 
-OUTBOX_LIMIT = 100_000
 SHUTDOWN_PUBLISH_S = 3.0
 RECONNECT = Backoff(first=1.0, cap=30.0)
 """Waits between connection attempts to the broker."""
 
 SessionUpdates = Literal["all", "default", "off"]
 """Which sessions' readings also go to the seed's `session/updates` (EVCSM_SESSION_UPDATES)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    """One message waiting to be published."""
-
-    topic: str
-    payload: bytes
-    qos: int
-    retain: bool = False
-    reply: Reply | None = None
-    """A late reply: sent to `path` with its correlation data, within the broker's size limit."""
-    path: ReplyPath | None = None
 
 
 class MqttBridge:
@@ -79,19 +64,25 @@ class MqttBridge:
         configured_id: str = "evcsm-daemon",
         session_updates: SessionUpdates = "all",
         tick_interval: float = 1.0,
+        state_refresh: float = STATE_REFRESH_S,
+        state_refresh_rate: int = STATE_REFRESH_PER_S,
     ) -> None:
         self._broker = broker
         self.client_id = client_id(configured_id, broker.username, broker.password)
         self._session_updates = session_updates
         self._service = service
         self.inbox = Inbox(Handlers(service), self._follow)
-        self._refresh = StateRefresh(STATE_REFRESH_S, tick_interval)
-        self._outbox: asyncio.Queue[Outgoing] = asyncio.Queue(maxsize=OUTBOX_LIMIT)
+        self._refresh = StateRefresh(state_refresh, tick_interval, state_refresh_rate)
+        self.outbox = Outbox()
         self._client: MqttClient | None = None
         self.connected = asyncio.Event()
         self.connects = 0
-        self.dropped = 0
         service.subscribe(self)
+
+    @property
+    def dropped(self) -> int:
+        """Messages dropped because the outbox was full."""
+        return self.outbox.dropped
 
     @property
     def address(self) -> str:
@@ -102,18 +93,18 @@ class MqttBridge:
 
     def status_changed(self, session: ChargingSession, state: ChargerState) -> None:
         """Queue the seed status event and the charger's retained state."""
-        self._enqueue(Outgoing(topics.SEED_CHARGING, StatusEvent.of(session).to_json(), qos=1))
-        self._enqueue(self._state_message(state))
+        self.outbox.put(Outgoing(topics.SEED_CHARGING, StatusEvent.of(session).to_json(), qos=1))
+        self.outbox.put(self._state_message(state))
 
     def charger_changed(self, state: ChargerState) -> None:
         """Queue the charger's retained state (a new charger, or a new status)."""
-        self._enqueue(self._state_message(state))
+        self.outbox.put(self._state_message(state))
 
     def _follow(self, answer: Answer, path: ReplyPath) -> None:
         """Queue the final reply once the pending request of `answer` settles."""
 
         def settled(_: object) -> None:
-            self._enqueue(Outgoing(path.topic, b"", 1, reply=answer.final(), path=path))
+            self.outbox.put(Outgoing(path.topic, b"", 1, reply=answer.final(), path=path))
 
         if answer.follow is not None:
             answer.follow.on_done(settled)
@@ -128,13 +119,11 @@ class MqttBridge:
             return
         client = self._client
         limit = payload_limit(client.broker_max_packet) if client else MAX_FLEET_BYTES
-        for payload in fleet_payloads(sessions, limit):
-            self._enqueue(Outgoing(topics.FLEET_UPDATES, payload, 0))
-        for session in self._seed_sessions(sessions):
-            self._enqueue(Outgoing(topics.SEED_SESSION, SessionUpdate.of(session).to_json(), 0))
+        self.outbox.put_burst(topics.FLEET_UPDATES, fleet_payloads(sessions, limit))
+        self.outbox.put_burst(topics.SEED_SESSION, self._seed_sessions(sessions), session_update)
         charging = (session.charger_id for session in sessions)
         for charger_id in self._refresh.due(charging, time.monotonic()):
-            self._enqueue(self._state_message(self._service.state(charger_id)))
+            self.outbox.put(self._state_message(self._service.state(charger_id)))
 
     def _seed_sessions(self, sessions: Sequence[ChargingSession]) -> Sequence[ChargingSession]:
         """The sessions whose readings go to `session/updates` as well."""
@@ -169,7 +158,7 @@ class MqttBridge:
             return
         with contextlib.suppress(MqttError, TimeoutError):
             async with asyncio.timeout(SHUTDOWN_PUBLISH_S):
-                await self._drain_now(client)
+                await self.outbox.send_queued(client)
                 await client.publish(
                     topics.AVAILABILITY, Availability.OFFLINE.value.encode(), qos=1, retain=True
                 )
@@ -201,11 +190,11 @@ class MqttBridge:
                 ]
             )
             for state in self._service.states():
-                self._enqueue(self._state_message(state))
+                self.outbox.put(self._state_message(state))
             self.connected.set()
             log.info("connected to MQTT broker %s", self.address)
             async with asyncio.TaskGroup() as group:
-                group.create_task(self._drain(client), name="mqtt-outbox")
+                group.create_task(self.outbox.drain(client), name="mqtt-outbox")
                 for number in range(1, WORKERS):
                     group.create_task(self.inbox.work(client), name=f"mqtt-worker-{number}")
                 # This task is worker 0. The body must not finish first: Python 3.11's TaskGroup
@@ -214,35 +203,9 @@ class MqttBridge:
         finally:
             self._client = None
 
-    async def _drain(self, client: MqttClient) -> None:
-        while True:
-            item = await self._outbox.get()
-            if item.reply is not None and item.path is not None:
-                await send_reply(client, item.path, item.reply)
-                continue
-            await client.publish(
-                item.topic, item.payload, qos=item.qos, retain=item.retain, timeout=math.inf
-            )
-
-    async def _drain_now(self, client: MqttClient) -> None:
-        while not self._outbox.empty():
-            item = self._outbox.get_nowait()
-            if item.reply is not None and item.path is not None:
-                await send_reply(client, item.path, item.reply)
-                continue
-            await client.publish(item.topic, item.payload, qos=item.qos, retain=item.retain)
-
     def _state_message(self, state: ChargerState) -> Outgoing:
         if state.status is ChargerStatus.CHARGING:
             self._refresh.published(state.charger_id, time.monotonic())
         else:
             self._refresh.forget(state.charger_id)
         return Outgoing(topics.charger_state(state.charger_id), state.to_json(), qos=1, retain=True)
-
-    def _enqueue(self, item: Outgoing) -> None:
-        try:
-            self._outbox.put_nowait(item)
-        except asyncio.QueueFull:
-            self.dropped += 1
-            if self.dropped % 1000 == 1:
-                log.warning("MQTT outbox full: %d messages dropped so far", self.dropped)

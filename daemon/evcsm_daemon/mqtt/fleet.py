@@ -10,7 +10,9 @@ limit (Mosquitto drops a larger message; its `max_packet_size` is 1 MiB in mosqu
 import math
 from collections.abc import Sequence
 
-from evcsm_schema import ChargingSession, FleetReading, FleetUpdate, topics
+from evcsm_schema import ChargingSession, topics
+
+from evcsm_daemon.mqtt.readings import fleet_reading, fleet_update
 
 MAX_FLEET_BYTES = 256 * 1024
 """The largest `FleetUpdate` payload: about 2,000 readings of ~130 bytes, far below 1 MiB."""
@@ -36,20 +38,19 @@ def fleet_payloads(
 
     The message's timestamp is the latest reading's: a tick reads every simulated meter at one
     moment, and a reading taken at another (an OCPP charger's last meter value) carries its own.
+    Each reading is written once (`mqtt.readings`); a split only regroups them.
     """
     if not sessions:
         return []
     timestamp = max(session.updated_at for session in sessions)
-    readings = [FleetReading.of(session, timestamp) for session in sessions]
-    whole = FleetUpdate(timestamp=timestamp, readings=readings).to_json()
+    readings = [fleet_reading(session, timestamp) for session in sessions]
+    whole = fleet_update(timestamp, 1, 1, readings)
     if len(whole) <= max_bytes:
         return [whole]
     chunks = _split(readings, math.ceil(len(whole) / max_bytes))
     while True:
         payloads = [
-            FleetUpdate(
-                timestamp=timestamp, part=number, parts=len(chunks), readings=chunk
-            ).to_json()
+            fleet_update(timestamp, number, len(chunks), chunk)
             for number, chunk in enumerate(chunks, start=1)
         ]
         if all(len(payload) <= max_bytes for payload in payloads):
@@ -59,10 +60,10 @@ def fleet_payloads(
         chunks = _split(readings, min(len(readings), len(chunks) * 2))
 
 
-def _split(readings: list[FleetReading], parts: int) -> list[list[FleetReading]]:
+def _split(readings: list[bytes], parts: int) -> list[list[bytes]]:
     """`readings` in `parts` consecutive chunks whose lengths differ by at most one."""
     size, extra = divmod(len(readings), parts)
-    chunks: list[list[FleetReading]] = []
+    chunks: list[list[bytes]] = []
     start = 0
     for index in range(parts):
         end = start + size + (1 if index < extra else 0)

@@ -14,11 +14,15 @@ It indexes what it is asked for, as a database would:
   O(1), a page of history is two bisections and a slice, whatever the filters. Starts append
   (start times only move forward, so the sorted insert lands at the end).
 
+Readings are kept beside their session, as the latest register, energy, power and time, and
+folded into it when the session is next read: a flush of 10,000 readings then costs a tuple
+each, not a new session each.
+
 Every method runs to completion without awaiting, so each is atomic on the event loop.
 """
 
 import functools
-from bisect import bisect_left, insort
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,6 +36,9 @@ from evcsm_daemon.store.documents import with_id
 
 Key = tuple[datetime, str, str]
 """A session's place in history: (startTime, id, sessionId), ascending."""
+Reading = tuple[int, float, float, datetime]
+"""A stored reading not yet folded into its session: meterWh, energyConsumed, powerKw,
+updatedAt."""
 
 
 @dataclass
@@ -41,10 +48,31 @@ class MemoryDatabase:
     sessions: dict[str, ChargingSession] = field(default_factory=dict)
     active: dict[str, str] = field(default_factory=dict)
     history: list[Key] = field(default_factory=list)
+    charging: list[Key] = field(default_factory=list)
+    """The `Charging` sessions' keys, sorted: a page finds those in its range by bisection."""
     charger_history: dict[str, list[Key]] = field(default_factory=dict)
     transactions: dict[int, str] = field(default_factory=dict)
     """OCPP `transactionId` → `sessionId`: the unique index on transaction ids."""
     last_transaction_id: int = 0
+    readings: dict[str, Reading] = field(default_factory=dict)
+    """`sessionId` → its latest stored reading, until `session()` folds it in."""
+
+    def session(self, session_id: str) -> ChargingSession:
+        """A stored session with its latest reading; KeyError when there is none."""
+        session = self.sessions[session_id]
+        reading = self.readings.pop(session_id, None)
+        if reading is not None:
+            wh, energy, power, at = reading
+            session = session.model_copy(
+                update={
+                    "meter_wh": wh,
+                    "energy_consumed": energy,
+                    "power_kw": power,
+                    "updated_at": at,
+                }
+            )
+            self.sessions[session_id] = session
+        return session
 
 
 @functools.cache
@@ -91,10 +119,10 @@ class MemoryStore:
     async def insert_active(self, session: ChargingSession) -> tuple[ChargingSession, bool]:
         """Store a new active session, or return the charger's existing one."""
         db = self._db
-        if (mine := db.sessions.get(session.session_id)) is not None:
-            return mine, True
+        if session.session_id in db.sessions:
+            return db.session(session.session_id), True
         if (current := db.active.get(session.charger_id)) is not None:
-            return db.sessions[current], False
+            return db.session(current), False
         if session.transaction_id is not None:
             if session.transaction_id in db.transactions:
                 raise StoreUnavailable(
@@ -105,27 +133,28 @@ class MemoryStore:
         db.sessions[stored.session_id] = stored
         db.active[stored.charger_id] = stored.session_id
         _append(db.history, _key(stored))
+        _append(db.charging, _key(stored))
         _append(db.charger_history.setdefault(stored.charger_id, []), _key(stored))
         return stored, True
 
     async def active(self, charger_id: str) -> ChargingSession | None:
         """The charger's active session, if any."""
         session_id = self._db.active.get(charger_id)
-        return self._db.sessions[session_id] if session_id is not None else None
+        return self._db.session(session_id) if session_id is not None else None
 
     async def all_active(self) -> list[ChargingSession]:
         """Every active session."""
-        return [self._db.sessions[session_id] for session_id in self._db.active.values()]
+        return [self._db.session(session_id) for session_id in self._db.active.values()]
 
     async def latest(self, charger_id: str) -> ChargingSession | None:
         """The charger's most recent session, active or not."""
         rows = self._db.charger_history.get(charger_id)
-        return self._db.sessions[rows[-1][2]] if rows else None
+        return self._db.session(rows[-1][2]) if rows else None
 
     async def by_transaction(self, transaction_id: int) -> ChargingSession | None:
         """The session with this transaction id, if any."""
         session_id = self._db.transactions.get(transaction_id)
-        return self._db.sessions[session_id] if session_id is not None else None
+        return self._db.session(session_id) if session_id is not None else None
 
     async def ocpp_chargers(self) -> list[str]:
         """Chargers that have a session with a charge point id."""
@@ -142,7 +171,7 @@ class MemoryStore:
     async def get(self, session_id: str) -> ChargingSession:
         """One session by its `sessionId`."""
         try:
-            return self._db.sessions[session_id]
+            return self._db.session(session_id)
         except KeyError:
             raise SessionNotFound(f"no session with id {session_id!r}") from None
 
@@ -155,12 +184,14 @@ class MemoryStore:
         lo = 0 if query.since is None else bisect_left(rows, (to_ms(query.since),))
         hi = len(rows) if query.until is None else bisect_left(rows, (to_ms(query.until),))
         hi = max(lo, hi)
-        in_range = [
-            _key(session)
-            for session in (db.sessions[sid] for sid in db.active.values())
-            if query.charger_id in (None, session.charger_id)
-        ]
-        charging = sorted(key for key in in_range if lo < hi and rows[lo] <= key <= rows[hi - 1])
+        charging: list[Key] = []
+        if lo < hi:
+            if query.charger_id is None:
+                first = bisect_left(db.charging, rows[lo])
+                charging = db.charging[first : bisect_right(db.charging, rows[hi - 1])]
+            elif (active := db.active.get(query.charger_id)) is not None:
+                key = _key(db.sessions[active])
+                charging = [key] if rows[lo] <= key <= rows[hi - 1] else []
         if query.status is SessionStatus.CHARGING:
             total = len(charging)
             page = charging[::-1][query.offset : query.offset + query.limit]
@@ -172,7 +203,7 @@ class MemoryStore:
             top = hi - query.offset
             page = rows[max(lo, top - query.limit) : max(lo, top)][::-1]
         return SessionPage(
-            items=[db.sessions[key[2]] for key in page],
+            items=[db.session(key[2]) for key in page],
             total=total,
             limit=query.limit,
             offset=query.offset,
@@ -181,24 +212,32 @@ class MemoryStore:
     async def save_readings(self, sessions: Sequence[ChargingSession]) -> None:
         """Raise the register, energy and time, set power, of sessions still Charging."""
         stored = self._db.sessions
+        readings = self._db.readings
         for reading in sessions:
-            current = stored.get(reading.session_id)
+            session_id = reading.session_id
+            current = stored.get(session_id)
             if current is None or not current.active:
                 continue
-            stored[reading.session_id] = current.model_copy(
-                update={
-                    "meter_wh": max(current.meter_wh, reading.meter_wh),
-                    "energy_consumed": max(current.energy_consumed, reading.energy_consumed),
-                    "power_kw": reading.power_kw,
-                    "updated_at": max(current.updated_at, reading.updated_at),
-                }
+            wh, energy, _, at = readings.get(session_id) or (
+                current.meter_wh,
+                current.energy_consumed,
+                current.power_kw,
+                current.updated_at,
+            )
+            readings[session_id] = (
+                max(wh, reading.meter_wh),
+                max(energy, reading.energy_consumed),
+                reading.power_kw,
+                max(at, reading.updated_at),
             )
 
     async def finish(self, stopped: ChargingSession) -> ChargingSession | None:
         """Store a stop; None when the session was no longer active."""
         db = self._db
-        current = db.sessions.get(stopped.session_id)
-        if current is None or not current.active:
+        if stopped.session_id not in db.sessions:
+            return None
+        current = db.session(stopped.session_id)
+        if not current.active:
             return None
         done = current.model_copy(
             update={
@@ -213,6 +252,8 @@ class MemoryStore:
         )
         db.sessions[done.session_id] = done
         del db.active[done.charger_id]
+        key = _key(done)
+        del db.charging[bisect_left(db.charging, key)]
         return done
 
 

@@ -129,6 +129,11 @@ class MongoStore:
                 [("chargerId", ASCENDING), ("startTime", DESCENDING)], name="charger_history"
             )
             await self._sessions.create_index([("startTime", DESCENDING)], name="history")
+            # A history filtered on status is counted from this index alone, not by reading
+            # every matching document (nearly all of them for `Stopped`).
+            await self._sessions.create_index(
+                [("status", ASCENDING), ("startTime", DESCENDING)], name="status_history"
+            )
             await self._sessions.create_index(
                 [("transactionId", ASCENDING)],
                 name="transaction_id",

@@ -128,6 +128,23 @@ def transaction(conn: sqlite3.Connection) -> Iterator[None]:
         raise CommitFailed from exc
 
 
+SAVE_READINGS = (
+    "UPDATE sessions SET meter_wh = MAX(sessions.meter_wh, r.meter_wh),"
+    " energy_consumed = MAX(sessions.energy_consumed, r.energy),"
+    " power_kw = r.power, updated_ms = MAX(sessions.updated_ms, r.updated)"
+    " FROM (SELECT json_extract(value, '$[0]') AS meter_wh,"
+    " json_extract(value, '$[1]') AS energy, json_extract(value, '$[2]') AS power,"
+    " json_extract(value, '$[3]') AS updated,"
+    " json_extract(value, '$[4]') AS session_id FROM json_each(?)) AS r"
+    " WHERE sessions.session_id = r.session_id AND +sessions.status = ?"
+)
+"""One tick's readings (a JSON array of [meterWh, energy, powerKw, updatedMs, sessionId]) into
+the active sessions. The `+` keeps SQLite from reaching the rows through the status index: it
+then walks the readings and finds each session by its unique `session_id`, O(n log N), where
+through the status index it read the whole array once per active session, O(n²) (1,000 active
+sessions took 0.8-1.3 s a flush, 10,000 would have taken minutes)."""
+
+
 class SqliteStore:
     """Charging sessions in one SQLite file, served by a thread of its own."""
 
@@ -324,17 +341,7 @@ class SqliteStore:
 
         def save(conn: sqlite3.Connection) -> None:
             with transaction(conn):
-                conn.execute(
-                    "UPDATE sessions SET meter_wh = MAX(sessions.meter_wh, r.meter_wh),"
-                    " energy_consumed = MAX(sessions.energy_consumed, r.energy),"
-                    " power_kw = r.power, updated_ms = MAX(sessions.updated_ms, r.updated)"
-                    " FROM (SELECT json_extract(value, '$[0]') AS meter_wh,"
-                    " json_extract(value, '$[1]') AS energy, json_extract(value, '$[2]') AS power,"
-                    " json_extract(value, '$[3]') AS updated,"
-                    " json_extract(value, '$[4]') AS session_id FROM json_each(?)) AS r"
-                    " WHERE sessions.session_id = r.session_id AND sessions.status = ?",
-                    (rows, CHARGING),
-                )
+                conn.execute(SAVE_READINGS, (rows, CHARGING))
 
         await self._run(save)
 
