@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import random
-import socket
 import time
 import uuid
 from collections import defaultdict
@@ -24,16 +23,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing.connection import Connection
 
-import aiomqtt
 import httpx
+from evcsm_link.client import MqttClient, MqttError, ProtocolVersion, connect
+from evcsm_link.requests import Requester
 from evcsm_schema import CommandAction, topics
+from evcsm_schema.broker import BrokerUrl
 from paho.mqtt.enums import MQTTErrorCode
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-
-NO_DELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
-"""Without it a request sent right after acknowledging a reply waits for the broker's delayed
-ACK (Nagle), which adds 40-90 ms to the client's own round trip."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +134,7 @@ def run_clients(plan: Plan, conn: Connection) -> None:
     logging.getLogger("mqtt").setLevel(logging.ERROR)  # aiomqtt counts pending QoS 1 publishes
     try:
         asyncio.run(_drive(plan, conn))
-    except* (aiomqtt.MqttError, httpx.HTTPError, OSError, TimeoutError) as group:
+    except* (MqttError, httpx.HTTPError, OSError, TimeoutError) as group:
         first: BaseException = group
         while isinstance(first, BaseExceptionGroup):
             first = first.exceptions[0]
@@ -150,12 +145,12 @@ def run_clients(plan: Plan, conn: Connection) -> None:
 
 async def _drive(plan: Plan, conn: Connection) -> None:
     async with (
-        _client(plan.port, "bench-listener", aiomqtt.ProtocolVersion.V311) as listen_client,
+        _client(plan.port, "bench-listener", ProtocolVersion.V311) as listen_client,
         _client(plan.port, "bench-commander") as command_client,
     ):
         read_all_ready(listen_client)
         listener = Listener(fresh=plan.fresh, by_fleet=plan.session_updates != "all")
-        commander = Commander(command_client, "bench-commander", plan.command_timeout)
+        commander = Commander(command_client, plan.command_timeout)
         await listen_client.subscribe(topics.SEED_SESSION, qos=0)
         await listen_client.subscribe(topics.FLEET_UPDATES, qos=0)
         await commander.subscribe()
@@ -182,19 +177,13 @@ async def _drive(plan: Plan, conn: Connection) -> None:
 
 @contextlib.asynccontextmanager
 async def _client(
-    port: int, name: str, protocol: aiomqtt.ProtocolVersion = aiomqtt.ProtocolVersion.V5
-) -> AsyncIterator[aiomqtt.Client]:
+    port: int, name: str, version: ProtocolVersion = ProtocolVersion.V5
+) -> AsyncIterator[MqttClient]:
     """A client of the broker on `port`. The listener speaks MQTT 3.1.1: it needs no properties,
     and paho decodes a 3.1.1 message in 42 us where an MQTT 5 one, with its properties, takes
     108 us (30,000 updates measured alone), which would make the listener the bottleneck."""
     identifier = f"{name}-{uuid.uuid4().hex[:6]}"
-    async with aiomqtt.Client(
-        "127.0.0.1",
-        port,
-        identifier=identifier,
-        protocol=protocol,
-        socket_options=NO_DELAY,
-    ) as client:
+    async with connect(BrokerUrl("127.0.0.1", port), identifier, version=version) as client:
         yield client
 
 
@@ -202,7 +191,7 @@ READ_BATCH = 200
 """Packets the listener reads per readable event."""
 
 
-def read_all_ready(client: aiomqtt.Client) -> None:
+def read_all_ready(client: MqttClient) -> None:
     """Make `client` read every packet the socket holds when it is readable, not one.
 
     At most `READ_BATCH` at a time, so that a steady stream cannot hold the event loop. paho's
@@ -225,48 +214,36 @@ def read_all_ready(client: aiomqtt.Client) -> None:
 
 
 class Commander:
-    """MQTT 5 request/response calls to the daemon, each timed."""
+    """MQTT 5 request/response calls to the daemon (`evcsm_link.requests`), each timed."""
 
-    def __init__(self, client: aiomqtt.Client, name: str, wait_s: float) -> None:
+    def __init__(self, client: MqttClient, wait_s: float) -> None:
         self._client = client
         self._wait_s = wait_s
-        self._reply_topic = topics.reply_topic(None, f"{name}-{uuid.uuid4().hex[:6]}")
-        self._pending: dict[bytes, asyncio.Future[bytes]] = {}
+        self._requests = Requester(None, client.identifier)
 
     async def subscribe(self) -> None:
-        """Listen on this commander's reply topic."""
-        await self._client.subscribe(self._reply_topic, qos=1)
+        """Listen on this commander's reply branch."""
+        await self._requests.subscribe(self._client)
 
     async def call(self, charger_id: str, action: CommandAction) -> float | None:
         """The round trip in seconds, or None for an error reply or none within `wait_s`."""
-        correlation = uuid.uuid4().bytes
-        properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-        properties.ResponseTopic = self._reply_topic
-        properties.CorrelationData = correlation
-        reply = asyncio.get_running_loop().create_future()
-        self._pending[correlation] = reply
+        topic = topics.charger_command(charger_id, action)
         sent = time.perf_counter()
         try:
-            async with asyncio.timeout(self._wait_s):
-                await self._client.publish(
-                    topics.charger_command(charger_id, action), b"{}", 1, properties=properties
-                )
-                payload = await reply
+            async with (
+                asyncio.timeout(self._wait_s),
+                self._requests.request(self._client, topic, b"{}") as request,
+            ):
+                payload = await request.replies.next()
         except TimeoutError:
             return None
-        finally:
-            self._pending.pop(correlation, None)
         elapsed = time.perf_counter() - sent
         return elapsed if json.loads(payload).get("ok") is True else None
 
     async def consume(self) -> None:
         """Hand each reply to the call waiting for it."""
         async for message in self._client.messages:
-            props = message.properties
-            correlation = getattr(props, "CorrelationData", None) if props else None
-            waiting = self._pending.get(correlation) if correlation else None
-            if waiting is not None and not waiting.done() and isinstance(message.payload, bytes):
-                waiting.set_result(message.payload)
+            self._requests.take(message)
 
 
 @dataclass
@@ -295,7 +272,7 @@ class Listener:
         """Start counting from now."""
         self.opened = time.perf_counter()
 
-    async def consume(self, client: aiomqtt.Client) -> None:
+    async def consume(self, client: MqttClient) -> None:
         """Record every update as it arrives."""
         record = self.arrivals.append
         async for message in client.messages:
@@ -420,10 +397,7 @@ async def _rest_call(
 ) -> float | None:
     """A REST stop or start's round trip in seconds, or None when it did not succeed."""
     sent = time.perf_counter()
-    try:
-        response = await http.post(f"/api/chargers/{charger_id}/{action.value}", timeout=60)
-    except httpx.TimeoutException:
-        return None
+    response = await http.post(f"/api/chargers/{charger_id}/{action.value}")
     elapsed = time.perf_counter() - sent
     return elapsed if response.status_code in {200, 201} else None
 
@@ -437,30 +411,31 @@ async def _churn(plan: Plan, commander: Commander, http: httpx.AsyncClient) -> C
     loop = asyncio.get_running_loop()
     opened = loop.time()
     deadline = opened + plan.seconds
-    calls = [
-        (CommandAction.STOP, churn.stops, commander.call),
-        (CommandAction.START, churn.starts, commander.call),
-    ]
-    if plan.http_port:
-        rest = functools.partial(_rest_call, http)
-        calls += [
-            (CommandAction.STOP, churn.rest_stops, rest),
-            (CommandAction.START, churn.rest_starts, rest),
-        ]
-    chosen = rng.sample(plan.started, min(pairs, len(plan.started)))
-    for number, charger_id in enumerate(chosen, start=1):
-        due = opened + (number - 0.5) / plan.churn_per_s
-        if due >= deadline:
-            break
-        await asyncio.sleep(due - loop.time())
-        # A charger stopped is always started again, so the fleet is whole when the window ends.
-        for action, trips, call in calls:
-            trip = await call(charger_id, action)
-            if trip is None:
-                churn.failed += 1
-            else:
-                trips.append(trip)
-    await asyncio.sleep(deadline - loop.time())
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout_at(deadline):
+            chosen = rng.sample(plan.started, min(pairs, len(plan.started)))
+            for number, charger_id in enumerate(chosen, start=1):
+                await asyncio.sleep(opened + (number - 0.5) / plan.churn_per_s - loop.time())
+                calls = [
+                    (CommandAction.STOP, churn.stops, commander.call),
+                    (CommandAction.START, churn.starts, commander.call),
+                ]
+                if plan.http_port:
+                    calls += [
+                        (CommandAction.STOP, churn.rest_stops, functools.partial(_rest_call, http)),
+                        (
+                            CommandAction.START,
+                            churn.rest_starts,
+                            functools.partial(_rest_call, http),
+                        ),
+                    ]
+                for action, trips, call in calls:
+                    trip = await call(charger_id, action)
+                    if trip is None:
+                        churn.failed += 1
+                    else:
+                        trips.append(trip)
+            await asyncio.sleep(deadline - loop.time())
     return churn
 
 

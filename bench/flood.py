@@ -27,13 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-import aiomqtt
 import httpx
+from evcsm_link.client import connect
+from evcsm_link.requests import request_properties
 from evcsm_schema import topics
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
+from evcsm_schema.broker import BrokerUrl
+from evcsm_schema.requests import ReplyPath
 
-from bench.clients import NO_DELAY
 from bench.proc import rss_mib
 from tests.support.broker import OPEN_CONF, Mosquitto, free_port
 
@@ -81,12 +81,9 @@ def flood_messages(count: int, payload_bytes: int) -> list[tuple[str, bytes, int
 async def ask(port: int) -> float | None:
     """Seconds a history query takes to be answered, or None within ANSWER_TIMEOUT_S."""
     ident = f"bench-ask-{uuid.uuid4().hex[:8]}"
-    async with aiomqtt.Client(
-        "127.0.0.1", port, identifier=ident, protocol=aiomqtt.ProtocolVersion.V5
-    ) as client:
+    async with connect(BrokerUrl("127.0.0.1", port), ident) as client:
         await client.subscribe(topics.reply_branch(None, ident), qos=1)
-        properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-        properties.ResponseTopic = topics.reply_topic(None, ident)
+        properties = request_properties(ReplyPath.new(None, ident))
         sent = time.perf_counter()
         await client.publish(topics.SESSION_QUERY, b"{}", qos=1, properties=properties)
         with contextlib.suppress(TimeoutError):
@@ -132,13 +129,8 @@ async def flood(
             before = rss_mib(daemon.pid)
             peak = before
             started = time.perf_counter()
-            async with aiomqtt.Client(
-                "127.0.0.1",
-                broker.port,
-                protocol=aiomqtt.ProtocolVersion.V5,
-                timeout=60,
-                socket_options=NO_DELAY,
-            ) as client:
+            flooder = f"bench-flood-{uuid.uuid4().hex[:8]}"
+            async with connect(BrokerUrl("127.0.0.1", broker.port), flooder, timeout=60) as client:
                 sent = flood_messages(messages, payload_bytes)
                 for number, (topic, payload, qos) in enumerate(sent):
                     await client.publish(topic, payload, qos=qos)

@@ -13,14 +13,13 @@ when it was published (`published_at`).
 
 import asyncio
 import math
-import socket
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 
-import aiomqtt
 from evcsm_daemon.mqtt.fleet import fleet_payloads
+from evcsm_link.client import connect
 from evcsm_schema import (
     Availability,
     ChargerState,
@@ -30,6 +29,7 @@ from evcsm_schema import (
     SessionUpdate,
     topics,
 )
+from evcsm_schema.broker import BrokerUrl
 
 POWER_KW = 22.0
 START_SPREAD_S = 1200.0
@@ -95,14 +95,7 @@ async def publish_fleet(
     port: int, fleet: Fleet, stream: str, ready: Connection, *, refresh: bool
 ) -> None:
     """Publish the retained states, say so on `ready`, then tick once a second until killed."""
-    async with aiomqtt.Client(
-        "127.0.0.1",
-        port,
-        identifier="evcsm-bench-fleet",
-        protocol=aiomqtt.ProtocolVersion.V5,
-        socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
-        max_queued_outgoing_messages=None,
-    ) as client:
+    async with connect(BrokerUrl("127.0.0.1", port), "evcsm-bench-fleet") as client:
         await client.publish(topics.AVAILABILITY, Availability.ONLINE.value, qos=1, retain=True)
         now = time.time()
         count = len(fleet.started)

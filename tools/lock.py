@@ -3,9 +3,9 @@
 uv.lock names the package registry's address, so it stays out of git. The exports under
 requirements/ are committed instead, and every install starts from them:
 
-  dev.txt     development and CI (`./dev sync`): the three packages' dependencies and the dev group
-  daemon.txt  the daemon image (daemon/Dockerfile), installed with --require-hashes
-  tui.txt     the dashboard image (tui/Dockerfile), likewise
+  dev.txt     development and CI (`./dev sync`): every package's dependencies and the dev group
+  daemon.txt  the daemon image (Dockerfile, PACKAGE=daemon), installed with --require-hashes
+  tui.txt     the dashboard image (Dockerfile, PACKAGE=tui), likewise
   build.txt   what the images' build stages run: uv, and the packages' build backend (build.in)
 
   python3 tools/lock.py check          make ./uv.lock pin exactly what requirements/ pins, or exit
@@ -80,12 +80,12 @@ EXPORTS = (
     ),
     Export(
         "daemon.txt",
-        "The daemon image (daemon/Dockerfile): the daemon's run-time dependencies.",
+        "The daemon image (Dockerfile, PACKAGE=daemon): the daemon's run-time dependencies.",
         ("--package", "evcsm-daemon", "--no-dev"),
     ),
     Export(
         "tui.txt",
-        "The dashboard image (tui/Dockerfile): the dashboard's run-time dependencies.",
+        "The dashboard image (Dockerfile, PACKAGE=tui): the dashboard's run-time dependencies.",
         ("--package", "evcsm-tui", "--no-dev"),
     ),
 )

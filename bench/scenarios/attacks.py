@@ -13,8 +13,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-import aiomqtt
 import httpx
+from evcsm_link.client import MqttError
 from evcsm_schema import topics
 
 from bench.scenarios.rig import (
@@ -239,7 +239,7 @@ async def oversized(target: Target) -> Outcome:
                 "evcsm/chargers/CP2/cmd/stop", b"x" * 2_000_000, qos=1, timeout=10
             )
             await sender.request(topics.SESSION_QUERY)
-    except aiomqtt.MqttError:
+    except MqttError:
         cut = True
     row.check(cut, "a 2 MB publish was taken")
     row.figure = "payload_too_large; dropped for the daemon; the sender disconnected"

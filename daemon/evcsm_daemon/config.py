@@ -1,63 +1,114 @@
-"""Settings: every one an environment variable (`EVCSM_...`) and a command-line flag."""
+"""Settings: every one an environment variable (`EVCSM_...`) and a command-line flag.
+
+Each is read into its type once, when read: the broker as a `BrokerUrl`, addresses as an
+`Address`, the fleet as charger specs, host names, origins and charge points parsed. A bad
+value stops the daemon at once with one line naming it (`main`).
+"""
 
 import re
-from argparse import Action, ArgumentParser
-from typing import Any, Literal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
+from evcsm_link.settings import BROKER_METAVARS, ProgramSettings
+from evcsm_link.settings import cli_source as settings_source
 from evcsm_schema import CHARGER_ID_PATTERN
-from evcsm_schema.broker import parse_broker_url
-from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, CliSettingsSource, SettingsConfigDict
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, model_validator
+from pydantic_settings import CliSettingsSource, SettingsConfigDict
 
 from evcsm_daemon.api.access import parse_hosts, parse_origins
 from evcsm_daemon.api.limits import MAX_CONNECTIONS
 from evcsm_daemon.chargers.base import ChargerSpec
 from evcsm_daemon.chargers.ocpp.config import IDENTITY_PATTERN, ChargePointList
+from evcsm_daemon.mqtt.bridge import SessionUpdates
+from evcsm_daemon.mqtt.refresh import STATE_REFRESH_PER_S, STATE_REFRESH_S
 from evcsm_daemon.store import check_uri
 
 DEFAULT_STORE = "mongodb://localhost:27017/evcsm"
-STATE_REFRESH_S = 5.0
-STATE_REFRESH_PER_S = 500
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
-class Settings(BaseSettings):
+@dataclass(frozen=True, slots=True)
+class Address:
+    """A listen address: host (empty: every interface) and port (0: a free one)."""
+
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+def split_addr(addr: str) -> tuple[str, int]:
+    """`host:port` (IPv6 in brackets) as a pair."""
+    host, sep, port = addr.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"{addr!r} is not host:port")
+    return host.strip("[]") or "0.0.0.0", int(port)  # noqa: S104 - an empty host means all
+
+
+def _address(value: Any) -> Any:  # noqa: ANN401 - a setting's raw value
+    return Address(*split_addr(value)) if isinstance(value, str) else value
+
+
+def _fleet(value: Any) -> Any:  # noqa: ANN401 - a setting's raw value
+    return tuple(parse_fleet(value)) if isinstance(value, str) else value
+
+
+def _charge_points(value: Any) -> Any:  # noqa: ANN401 - a setting's raw value
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    return ChargePointList.parse(value) if isinstance(value, str) else value
+
+
+def _names(parse: Any) -> BeforeValidator:  # noqa: ANN401 - a parser of comma-separated text
+    return BeforeValidator(lambda value: parse(value) if isinstance(value, str) else value)
+
+
+ListenAddress = Annotated[Address, BeforeValidator(_address)]
+"""`host:port`, IPv6 in brackets; an empty host listens on every interface."""
+Fleet = Annotated[tuple[ChargerSpec, ...], BeforeValidator(_fleet)]
+"""`id:max_kW,...`: the simulated chargers."""
+ChargePoints = Annotated[ChargePointList, BeforeValidator(_charge_points)]
+"""`id[:password],...` or `*`: the OCPP charge points admitted."""
+HostNames = Annotated[tuple[str, ...], _names(parse_hosts)]
+Origins = Annotated[tuple[str, ...], _names(parse_origins)]
+StoreUri = Annotated[str, AfterValidator(check_uri)]
+
+
+def _level(value: str) -> str:
+    if value.upper() not in LOG_LEVELS:
+        raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+    return value.upper()
+
+
+LogLevel = Annotated[str, AfterValidator(_level)]
+
+
+class Settings(ProgramSettings):
     """How the daemon is configured."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="EVCSM_",
-        cli_prog_name="evcsm-daemon",
-        cli_kebab_case=True,
-        cli_implicit_flags=True,
-        extra="ignore",
-    )
+    model_config = SettingsConfigDict(cli_prog_name="evcsm-daemon")
 
-    mqtt_url: str = Field(
-        default="mqtt://127.0.0.1:1883",
-        description="Broker: mqtt://[user[:password]@]host[:port] or mqtts:// for TLS.",
-    )
-    mqtt_password: SecretStr | None = Field(
-        default=None, description="Broker password (overrides the one in the URL)."
-    )
-    mqtt_ca_file: str | None = Field(
-        default=None, description="CA bundle to verify an mqtts:// broker (system CAs if unset)."
-    )
     mqtt_client_id: str = Field(
         default="evcsm-daemon",
         description="MQTT client id (with a broker password, a suffix derived from it is added).",
     )
-    store_uri: str = Field(
+    store_uri: StoreUri = Field(
         default=DEFAULT_STORE,
         description="Where sessions are stored: a mongodb:// or mongodb+srv:// URI (replica sets "
         "welcome), sqlite:PATH for a local file, or 'memory' (lost on exit; for tests).",
     )
-    mongodb_uri: str = Field(
+    mongodb_uri: StoreUri = Field(
         default=DEFAULT_STORE,
         description="The earlier name of --store-uri, still read; set one of the two.",
     )
-    http_addr: str = Field(default="127.0.0.1:5274", description="REST API listen host:port.")
-    allowed_hosts: str | None = Field(
+    http_addr: ListenAddress = Field(
+        default="127.0.0.1:5274", validate_default=True, description="REST API listen host:port."
+    )
+    allowed_hosts: HostNames | None = Field(
         default=None,
         description=(
             "Host names the REST API answers to besides IP addresses and localhost:"
@@ -65,7 +116,7 @@ class Settings(BaseSettings):
             " name, or this machine's host name on a non-loopback address."
         ),
     )
-    allowed_origins: str | None = Field(
+    allowed_origins: Origins | None = Field(
         default=None,
         description=(
             "Web origins besides the API's own that may make REST writes (and get CORS"
@@ -78,8 +129,9 @@ class Settings(BaseSettings):
         le=10_000,
         description="REST connections held at once, at most.",
     )
-    chargers: str = Field(
+    chargers: Fleet = Field(
         default="CP1:22",
+        validate_default=True,
         description="The simulated fleet: comma-separated id:max_kW (the first is the seed's "
         "default charger); may be empty when --ocpp-addr is set.",
     )
@@ -90,12 +142,12 @@ class Settings(BaseSettings):
         "the first simulated charger; none without one (the seed's calls answer "
         "unknown_charger).",
     )
-    ocpp_addr: str | None = Field(
+    ocpp_addr: ListenAddress | None = Field(
         default=None,
         description="OCPP 1.6J central system listen host:port (charge points connect to "
         "ws://HOST:PORT/ocpp/{id}). Unset: no OCPP listener.",
     )
-    ocpp_charge_points: SecretStr | None = Field(
+    ocpp_charge_points: ChargePoints | None = Field(
         default=None,
         description="Charge points admitted: comma-separated id or id:password (HTTP Basic), "
         "or * for any identity without a password.",
@@ -113,12 +165,12 @@ class Settings(BaseSettings):
         description="Seconds between a station's heartbeats; silent for twice this long, it "
         "is disconnected and shown Offline.",
     )
-    ocpp_cert_file: str | None = Field(
+    ocpp_cert_file: Path | None = Field(
         default=None,
         description="PEM certificate (chain) of the OCPP listener: serve wss:// (OCPP "
         "security profile 2). Needs --ocpp-key-file.",
     )
-    ocpp_key_file: str | None = Field(
+    ocpp_key_file: Path | None = Field(
         default=None, description="PEM private key of --ocpp-cert-file."
     )
     sim_speed: float = Field(
@@ -130,7 +182,7 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds a charger that accepted a start request has to begin its session.",
     )
-    session_updates: Literal["all", "default", "off"] = Field(
+    session_updates: SessionUpdates = Field(
         default="all",
         description="Which sessions get the seed's per-session message on session/updates at "
         "each tick: all, the default charger's only (what the seed's clients read), or none. "
@@ -162,67 +214,9 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field(
         default="text", description="Log line format: text or json."
     )
-    log_level: str = Field(
+    log_level: LogLevel = Field(
         default="INFO", description="Log level: DEBUG, INFO, WARNING, ERROR or CRITICAL."
     )
-
-    @field_validator("log_level")
-    @classmethod
-    def _level_known(cls, value: str) -> str:
-        if value.upper() not in LOG_LEVELS:
-            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
-        return value.upper()
-
-    @field_validator("chargers")
-    @classmethod
-    def _fleet_parses(cls, value: str) -> str:
-        parse_fleet(value)
-        return value
-
-    @field_validator("http_addr")
-    @classmethod
-    def _addr_parses(cls, value: str) -> str:
-        split_addr(value)
-        return value
-
-    @field_validator("ocpp_addr")
-    @classmethod
-    def _ocpp_addr_parses(cls, value: str | None) -> str | None:
-        if value is not None:
-            split_addr(value)
-        return value
-
-    @field_validator("ocpp_charge_points")
-    @classmethod
-    def _charge_points_parse(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None:
-            ChargePointList.parse(value.get_secret_value())
-        return value
-
-    @field_validator("allowed_hosts")
-    @classmethod
-    def _hosts_parse(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_hosts(value)
-        return value
-
-    @field_validator("allowed_origins")
-    @classmethod
-    def _origins_parse(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_origins(value)
-        return value
-
-    @field_validator("mqtt_url")
-    @classmethod
-    def _url_parses(cls, value: str) -> str:
-        parse_broker_url(value)
-        return value
-
-    @field_validator("store_uri", "mongodb_uri")
-    @classmethod
-    def _store_known(cls, value: str) -> str:
-        return check_uri(value)
 
     @model_validator(mode="after")
     def _one_store(self) -> "Settings":
@@ -237,7 +231,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _chargers_fit(self) -> "Settings":
         """Some charger to serve; simulated ids apart from OCPP connectors; TLS complete."""
-        fleet = self.fleet()
+        fleet = self.chargers
         if not fleet and self.ocpp_addr is None:
             raise ValueError("chargers is empty: list simulated chargers, or set ocpp_addr")
         if (self.ocpp_cert_file is None) != (self.ocpp_key_file is None):
@@ -260,27 +254,19 @@ class Settings(BaseSettings):
             )
         return self
 
-    def fleet(self) -> list[ChargerSpec]:
-        """The configured chargers."""
-        return parse_fleet(self.chargers)
-
     def charge_points(self) -> ChargePointList:
-        """The OCPP charge points admitted."""
-        spec = self.ocpp_charge_points.get_secret_value() if self.ocpp_charge_points else ""
-        return ChargePointList.parse(spec)
+        """The OCPP charge points admitted (none when unset)."""
+        return self.ocpp_charge_points or ChargePointList()
 
     def default_charger_id(self) -> str | None:
         """The seed's charger: the one configured, else the first simulated one."""
         if self.default_charger is not None:
             return self.default_charger
-        fleet = self.fleet()
-        return fleet[0].charger_id if fleet else None
+        return self.chargers[0].charger_id if self.chargers else None
 
 
 METAVARS: dict[str, str] = {
-    "mqtt_url": "URL",
-    "mqtt_password": "PASSWORD",
-    "mqtt_ca_file": "PATH",
+    **BROKER_METAVARS,
     "mqtt_client_id": "ID",
     "store_uri": "URI",
     "mongodb_uri": "URI",
@@ -312,19 +298,9 @@ METAVARS: dict[str, str] = {
 """How `--help` names each setting's value (instead of its Python type)."""
 
 
-def _add_argument(parser: ArgumentParser, *names: str, **kwargs: Any) -> Action:  # noqa: ANN401 - argparse's keyword arguments
-    """argparse's add_argument, with a readable value name and "unset" for no default."""
-    field = names[0].removeprefix("--").replace("-", "_") if names else ""
-    if field in METAVARS:
-        kwargs["metavar"] = METAVARS[field]
-    if isinstance(kwargs.get("help"), str):
-        kwargs["help"] = kwargs["help"].replace("(default: null)", "(default: unset)")
-    return parser.add_argument(*names, **kwargs)
-
-
 def cli_source() -> CliSettingsSource[Settings]:
     """The command line as a settings source, with a `--help` that reads well."""
-    return CliSettingsSource(Settings, cli_show_env_vars=True, add_argument_method=_add_argument)
+    return settings_source(Settings, METAVARS)
 
 
 def parse_fleet(spec: str) -> list[ChargerSpec]:
@@ -361,11 +337,3 @@ def connector_station(charger_id: str, points: ChargePointList) -> str | None:
     if station in points.passwords or points.any_identity:
         return station
     return None
-
-
-def split_addr(addr: str) -> tuple[str, int]:
-    """`host:port` (IPv6 in brackets) as a pair."""
-    host, sep, port = addr.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError(f"{addr!r} is not host:port")
-    return host.strip("[]") or "0.0.0.0", int(port)  # noqa: S104 - an empty host means all

@@ -1,31 +1,40 @@
-"""The daemon's errors, one hierarchy.
+"""The daemon's errors, one hierarchy: every error a client or a station can be told of.
 
-    EvcsmError                 base; carries the shared `ErrorCode` clients see
-    ├── BadRequest             malformed payload or parameters (bad_request)
-    ├── PayloadTooLarge        payload over the size limit (payload_too_large)
-    ├── UnknownCharger         no such charger configured (unknown_charger)
-    │   └── NoDefaultCharger   a seed call, but no default charger is configured
-    ├── NoActiveSession        stop on an idle charger (no_active_session)
-    ├── SessionNotFound        no session with that id (not_found)
-    ├── RequestNotFound        no start or stop request with that id (not_found)
-    ├── StartRejected          the charger rejected a start request (start_rejected)
-    ├── StartTimeout           it accepted, but began no session in time (start_timeout)
-    ├── StopRejected           the charger rejected a stop request (stop_rejected)
-    ├── StopTimeout            it accepted, but did not end the session in time (stop_timeout)
-    ├── StoreError             the session store failed a call (unavailable)
-    │   ├── StoreUnavailable   it did not answer, or refused: nothing changed
-    │   └── WriteNotConfirmed  a write was sent but not confirmed: it may or may not be applied
-    └── (REST access, in `api.access`)
-        ├── UnknownHost        a Host this daemon does not serve (bad_request, 400)
-        ├── CrossOrigin        a write from another site's web page (forbidden, 403)
-        └── Unauthorized       a write without the bearer token (unauthorized, 401)
+    EvcsmError                   base; carries the shared `ErrorCode` clients see
+    ├── BadRequest               malformed payload or parameters (bad_request)
+    │   └── UnknownHost          a Host this daemon does not serve (bad_request, REST 400)
+    ├── PayloadTooLarge          payload over the size limit (payload_too_large)
+    ├── UnknownCharger           no such charger configured (unknown_charger)
+    │   ├── NoDefaultCharger     a seed call, but no default charger is configured
+    │   └── UnknownStation       no OCPP charge point with that identity
+    ├── NoActiveSession          stop on an idle charger (no_active_session)
+    ├── SessionNotFound          no session with that id (not_found)
+    ├── RequestNotFound          no start or stop request with that id (not_found)
+    ├── StartRejected            the charger rejected a start request (start_rejected)
+    ├── StartTimeout             it accepted, but began no session in time (start_timeout)
+    ├── StopRejected             the charger rejected a stop request (stop_rejected)
+    ├── StopTimeout              it accepted, but did not end the session in time (stop_timeout)
+    ├── StoreError               the session store failed a call (unavailable)
+    │   ├── StoreUnavailable     it did not answer, or refused: nothing changed
+    │   └── WriteNotConfirmed    a write was sent but not confirmed: it may or may not be applied
+    ├── ChargerCommandError      a request or command to a charger was not carried out (unavailable)
+    │   ├── ChargerOffline       its station is not connected, or not accepted (charger_offline)
+    │   ├── ChargerNoAnswer      no answer in time, or the connection dropped (charger_no_answer)
+    │   ├── ChargerRefused       the station answered a CALLERROR (charger_refused)
+    │   └── ChargerBadAnswer     the station's answer breaks the OCPP schema (charger_refused)
+    ├── CrossOrigin              a REST write from another site's web page (forbidden, 403)
+    └── Unauthorized             a REST write without the bearer token (unauthorized, 401)
 
-The charger drivers add `ChargerCommandError` and its kinds (`core.events`): a request that
-could not be delivered to a station (charger_offline, unavailable).
+The REST access policy (`api.access`) raises the last two and `UnknownHost`; charger drivers
+(`chargers/`) raise the `ChargerCommandError` kinds. Each adapter maps these to its clients in
+one place: MQTT error replies in `mqtt.handlers`, RFC 9457 problem details in `api.problems`.
+Library errors are caught at the adapter that meets them and re-raised as one of these with
+`from`.
 
-Adapters map these to MQTT error replies (`mqtt.replies`) and RFC 9457 problem details
-(`api.problems`), each in one place. Library errors are caught at the adapter that meets them
-and re-raised as one of these with `from`.
+A few exceptions never leave the adapter that raises them, and are not part of this tree: the
+OCPP adapter's `RpcError` (`chargers.ocpp.rpc`, a fault answered to the station as a CALLERROR),
+the SQLite store's `CommitFailed` (turned into `StoreUnavailable` or `WriteNotConfirmed`), and
+the REST guard's body deadline (answered 408).
 """
 
 from evcsm_schema import ErrorCode, ErrorInfo
@@ -49,6 +58,10 @@ class BadRequest(EvcsmError):
     """The payload or parameters are malformed."""
 
     code = ErrorCode.BAD_REQUEST
+
+
+class UnknownHost(BadRequest):
+    """The request names a host this daemon does not serve (REST 400)."""
 
 
 class PayloadTooLarge(EvcsmError):
@@ -75,6 +88,13 @@ class NoDefaultCharger(UnknownCharger):
             "no default charger: no simulated charger is configured, so the seed's calls need "
             "EVCSM_DEFAULT_CHARGER (such as an OCPP connector, CP-7-1)",
         )
+
+
+class UnknownStation(UnknownCharger):
+    """No charge point with that identity is admitted or was ever seen."""
+
+    def __init__(self, station_id: str) -> None:
+        EvcsmError.__init__(self, f"unknown charge point {station_id!r}")
 
 
 class NoActiveSession(EvcsmError):
@@ -138,3 +158,52 @@ class WriteNotConfirmed(StoreError):
     Every store write is idempotent (keyed by the session's UUID), so repeating it tells which;
     the service does that, and keeps the write to settle later when even the repeat fails.
     """
+
+
+class ChargerCommandError(EvcsmError):
+    """A request or command to a charger was not carried out."""
+
+    code = ErrorCode.UNAVAILABLE
+
+
+class ChargerOffline(ChargerCommandError):
+    """The station is not connected, or its identity is not accepted (charger_offline)."""
+
+    code = ErrorCode.CHARGER_OFFLINE
+
+    def __init__(self, station_id: str) -> None:
+        super().__init__(f"charge point {station_id!r} is not connected")
+
+
+class ChargerNoAnswer(ChargerCommandError):
+    """The station did not answer in time, or its connection dropped while waiting."""
+
+    code = ErrorCode.CHARGER_NO_ANSWER
+
+
+class ChargerRefused(ChargerCommandError):
+    """The station answered the command with a CALLERROR."""
+
+    code = ErrorCode.CHARGER_REFUSED
+
+    def __init__(self, message: str, ocpp_error: str) -> None:
+        super().__init__(message)
+        self.ocpp_error = ocpp_error
+
+
+class ChargerBadAnswer(ChargerCommandError):
+    """The station's answer is not what OCPP 1.6 allows."""
+
+    code = ErrorCode.CHARGER_REFUSED
+
+
+class CrossOrigin(EvcsmError):
+    """A REST write from another site's web page (403)."""
+
+    code = ErrorCode.FORBIDDEN
+
+
+class Unauthorized(EvcsmError):
+    """A REST write without the right bearer token (401)."""
+
+    code = ErrorCode.UNAUTHORIZED

@@ -23,17 +23,10 @@ from evcsm_schema.stations import (
 
 from evcsm_daemon.core.events import ChargerCommands, charger_id
 from evcsm_daemon.core.fleet import StationView
-from evcsm_daemon.errors import EvcsmError, UnknownCharger
+from evcsm_daemon.errors import UnknownStation
 from evcsm_daemon.service import ChargingService
 
 log = logging.getLogger(__name__)
-
-
-class UnknownStation(UnknownCharger):
-    """No charge point with that identity is admitted or was ever seen."""
-
-    def __init__(self, station_id: str) -> None:
-        EvcsmError.__init__(self, f"unknown charge point {station_id!r}")
 
 
 def station_info(view: StationView, chargers: list[str]) -> StationInfo:

@@ -22,6 +22,7 @@ import ssl
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from evcsm_link.backoff import Retries
 from evcsm_schema import Readiness
 from fastapi import FastAPI
 
@@ -32,7 +33,7 @@ from evcsm_daemon.api.limits import HttpLimits
 from evcsm_daemon.api.server import HttpServer
 from evcsm_daemon.chargers import SimulatedCharger, SimulatedFleet
 from evcsm_daemon.chargers.ocpp import CentralSystem, OcppConfig
-from evcsm_daemon.config import Settings, split_addr
+from evcsm_daemon.config import Address, Settings
 from evcsm_daemon.core.profile import ChargeProfile
 from evcsm_daemon.errors import StoreUnavailable
 from evcsm_daemon.mqtt import MqttBridge
@@ -45,7 +46,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-STORE_RETRY_MAX_S = 30.0
 PROBE_TIMEOUT_S = 2.0
 SHUTDOWN_S = 7.0
 """The tick, the last flush and `offline` get this long together, so SIGTERM ends the
@@ -69,7 +69,7 @@ def build_chargers(settings: Settings) -> SimulatedFleet:
                 ),
                 speed=settings.sim_speed,
             )
-            for spec in settings.fleet()
+            for spec in settings.chargers
         ]
     )
 
@@ -78,7 +78,7 @@ def access_policy(settings: Settings) -> AccessPolicy:
     """Who may call the REST API, from the settings."""
     token = settings.api_token.get_secret_value() if settings.api_token else None
     return AccessPolicy.build(
-        split_addr(settings.http_addr)[0],
+        settings.http_addr.host,
         allowed_hosts=settings.allowed_hosts,
         allowed_origins=settings.allowed_origins,
         token=token,
@@ -90,7 +90,6 @@ def ocpp_config(settings: Settings) -> OcppConfig | None:
     or its key cannot be loaded."""
     if settings.ocpp_addr is None:
         return None
-    host, port = split_addr(settings.ocpp_addr)
     context: ssl.SSLContext | None = None
     if settings.ocpp_cert_file and settings.ocpp_key_file:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -103,8 +102,8 @@ def ocpp_config(settings: Settings) -> OcppConfig | None:
                 f"{settings.ocpp_key_file}: {reason}"
             ) from exc
     return OcppConfig(
-        host=host,
-        port=port,
+        host=settings.ocpp_addr.host,
+        port=settings.ocpp_addr.port,
         charge_points=settings.charge_points(),
         meter_interval_s=settings.ocpp_meter_interval,
         heartbeat_interval_s=settings.ocpp_heartbeat_interval,
@@ -114,7 +113,7 @@ def ocpp_config(settings: Settings) -> OcppConfig | None:
 
 async def connect_store(uri: str, *, timeout_ms: int = 5000) -> SessionStore:
     """Open the store, retrying with backoff (one clear line per attempt) until it answers."""
-    delay = 1.0
+    retries = Retries()
     while True:
         store = open_store(uri, timeout_ms=timeout_ms)
         try:
@@ -122,6 +121,7 @@ async def connect_store(uri: str, *, timeout_ms: int = 5000) -> SessionStore:
         except StoreUnavailable as exc:
             await store.close()
             reason = exc.message.splitlines()[0][:160]
+            delay = retries.failed()
             log.warning(
                 "%s %s unreachable (%s); retrying in %.0f s",
                 store.kind,
@@ -130,7 +130,6 @@ async def connect_store(uri: str, *, timeout_ms: int = 5000) -> SessionStore:
                 delay,
             )
             await asyncio.sleep(delay)
-            delay = min(STORE_RETRY_MAX_S, delay * 2)
         except asyncio.CancelledError:
             await _close(store)
             raise
@@ -139,13 +138,13 @@ async def connect_store(uri: str, *, timeout_ms: int = 5000) -> SessionStore:
             return store
 
 
-def listen(addr: str) -> socket.socket:
+def listen(addr: Address) -> socket.socket:
     """A listening socket on host:port (port 0 picks a free one).
 
     Made with protocol IPPROTO_TCP, not 0: asyncio turns Nagle off (TCP_NODELAY) only on
     sockets whose protocol says TCP, and with Nagle on, every response after the first on a
     kept-alive connection waited ~40 ms for the client's delayed ACK."""
-    host, port = split_addr(addr)
+    host, port = addr.host, addr.port
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -227,7 +226,7 @@ class Daemon:
 
     async def _start(self, app: FastAPI, ocpp: OcppConfig | None) -> bool:
         """Reach the store and resume the sessions, retrying until both succeed."""
-        delay = 1.0
+        retries = Retries()
         while True:
             store = self.store = await connect_store(self.settings.store_uri)
             service = ChargingService(
@@ -241,6 +240,7 @@ class Daemon:
             except StoreUnavailable as exc:
                 self.store = None
                 await _close(store)
+                delay = retries.failed()
                 log.warning(
                     "%s lost while resuming sessions (%s); reconnecting in %.0f s",
                     store.kind,
@@ -248,10 +248,17 @@ class Daemon:
                     delay,
                 )
                 await asyncio.sleep(delay)
-                delay = min(STORE_RETRY_MAX_S, delay * 2)
                 continue
             self.service = service
-            self.bridge = MqttBridge(self.settings, service)
+            self.bridge = MqttBridge(
+                self.settings.broker(),
+                service,
+                configured_id=self.settings.mqtt_client_id,
+                session_updates=self.settings.session_updates,
+                tick_interval=self.settings.tick_interval,
+                state_refresh=self.settings.state_refresh,
+                state_refresh_rate=self.settings.state_refresh_rate,
+            )
             self.ticker = Ticker(service, self.settings.tick_interval)
             if ocpp is not None:
                 self.central = CentralSystem(ocpp, service)

@@ -28,13 +28,13 @@ from datetime import datetime, timedelta
 
 from evcsm_schema import ChargerState, ChargingSession, SessionPage, SessionQuery
 from evcsm_schema.base import utc_now
+from evcsm_schema.session import DefaultStopReason
 
 from evcsm_daemon.chargers.base import ChargerDriver, RemoteTransactions, StationDriver
 from evcsm_daemon.chargers.simulated import SimulatedFleet
 from evcsm_daemon.core.events import (
     Acceptance,
     ChargerEvent,
-    ChargerOffline,
     FleetSampled,
     Outcome,
     SessionBegan,
@@ -43,6 +43,7 @@ from evcsm_daemon.core.events import (
 from evcsm_daemon.core.fleet import StationView
 from evcsm_daemon.core.sessions import MeterReading, begin, finish, observe_at, to_ms
 from evcsm_daemon.errors import (
+    ChargerOffline,
     NoActiveSession,
     NoDefaultCharger,
     RequestNotFound,
@@ -62,8 +63,6 @@ from evcsm_daemon.unconfirmed import Unconfirmed, confirmed, settle
 
 log = logging.getLogger(__name__)
 
-ORPHAN_REASON = "Charger no longer configured"
-UNCONFIRMED_START_REASON = "Start not confirmed by the database"
 REMOTE_ID_TAG = "EVCSM"
 """The idTag of starts asked through the REST API or MQTT."""
 START_TIMEOUT_S = 60.0
@@ -199,7 +198,9 @@ class ChargingService:
                 fleet.begin(session)
                 log.info("resumed session %s on %s", session.session_id, session.charger_id)
             else:
-                stopped = finish(session, _last_reading(session), now, ORPHAN_REASON)
+                stopped = finish(
+                    session, _last_reading(session), now, DefaultStopReason.CHARGER_GONE
+                )
                 await confirmed(functools.partial(self._store.finish, stopped))
                 log.warning(
                     "stopped session %s: charger %s is no longer configured",
@@ -351,7 +352,9 @@ class ChargingService:
             try:
                 stored, created = await confirmed(lambda: self._store.insert_active(begun))
             except WriteNotConfirmed as exc:
-                off = finish(begun, _last_reading(begun), event.at, UNCONFIRMED_START_REASON)
+                off = finish(
+                    begun, _last_reading(begun), event.at, DefaultStopReason.START_NOT_CONFIRMED
+                )
                 self._unconfirmed.add(begun, off)
                 raise WriteNotConfirmed(
                     f"the database did not confirm the start of session {begun.session_id} on "

@@ -7,7 +7,7 @@ from pydantic import AwareDatetime, ConfigDict, Field
 from evcsm_schema.base import InboundModel, WireModel
 from evcsm_schema.errors import ErrorCode, ErrorInfo
 from evcsm_schema.messages import CommandAction, SessionPage
-from evcsm_schema.session import ChargerId, ChargingSession
+from evcsm_schema.session import MAX_STOP_REASON, ChargerId, ChargingSession
 
 
 class Problem(WireModel):
@@ -26,7 +26,9 @@ class Problem(WireModel):
 class StopRequest(InboundModel):
     """Optional body of a stop call."""
 
-    reason: str | None = Field(default=None, max_length=200, description="Stop reason to record.")
+    reason: str | None = Field(
+        default=None, max_length=MAX_STOP_REASON, description="Stop reason to record."
+    )
 
 
 class RequestState(StrEnum):

@@ -22,15 +22,19 @@ from pydantic import AwareDatetime, BeforeValidator, Field, model_validator
 from evcsm_schema.base import InboundModel, WireModel
 from evcsm_schema.bounds import FilterTime, WholeNumber
 from evcsm_schema.errors import ErrorInfo
-from evcsm_schema.session import ChargerId, ChargingSession, SessionStatus
+from evcsm_schema.session import MAX_STOP_REASON, ChargerId, ChargingSession, SessionStatus
 
 
 def _text_or_none(value: Any) -> Any:  # noqa: ANN401 - accepts whatever a foreign client sent
-    """Keep a string (trimmed to 200 characters); drop anything else, as the seed ignored it."""
-    return value[:200] if isinstance(value, str) else None
+    """Keep a string; drop anything else, as the seed ignored it."""
+    return value if isinstance(value, str) else None
 
 
-LenientText = Annotated[str | None, BeforeValidator(_text_or_none)]
+StopReason = Annotated[
+    Annotated[str, Field(max_length=MAX_STOP_REASON)] | None, BeforeValidator(_text_or_none)
+]
+"""A stop reason a client gives: at most MAX_STOP_REASON characters (longer is refused); a
+value that is not a string is ignored, as the seed did."""
 
 
 class SeedCommand(InboundModel):
@@ -45,7 +49,7 @@ class SeedCommand(InboundModel):
         default=None,
         description="Present on the daemon's own events; a payload with it is not a command.",
     )
-    reason: LenientText = Field(default=None, description="Why the client stops (optional).")
+    reason: StopReason = Field(default=None, description="Why the client stops (optional).")
 
     @property
     def is_event(self) -> bool:
@@ -240,7 +244,7 @@ class CommandAction(StrEnum):
 class CommandRequest(InboundModel):
     """Body of a command request; an empty payload is the same as `{}`."""
 
-    reason: LenientText = Field(default=None, description="Stop reason to record (stop only).")
+    reason: StopReason = Field(default=None, description="Stop reason to record (stop only).")
 
 
 class CommandReply(WireModel):
@@ -273,6 +277,40 @@ class CommandReply(WireModel):
         if self.ok == (self.error is not None):
             raise ValueError("a reply carries an error exactly when it is not ok")
         return self
+
+    @classmethod
+    def accepted(cls, charger_id: str, action: str, request_id: str) -> "CommandReply":
+        """The first reply to a request the charger accepted but has not carried out yet."""
+        return cls(
+            ok=True, charger_id=charger_id, action=action, pending=True, request_id=request_id
+        )
+
+    @classmethod
+    def done(
+        cls,
+        charger_id: str,
+        action: str,
+        session: ChargingSession | None,
+        request_id: str | None = None,
+    ) -> "CommandReply":
+        """The final reply of a command carried out (`request_id` when it was pending first)."""
+        return cls(
+            ok=True, charger_id=charger_id, action=action, session=session, request_id=request_id
+        )
+
+    @classmethod
+    def failed(
+        cls, charger_id: str, action: str, error: ErrorInfo, request_id: str | None = None
+    ) -> "CommandReply":
+        """The final reply of a command that was not, or will not be, carried out."""
+        return cls(
+            ok=False, charger_id=charger_id, action=action, error=error, request_id=request_id
+        )
+
+    @property
+    def final(self) -> bool:
+        """True unless a second, final reply follows this one (`pending`)."""
+        return not self.pending
 
 
 MAX_OFFSET = 100_000

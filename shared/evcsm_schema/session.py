@@ -30,6 +30,31 @@ MAX_TRANSACTION_ID = 2**31 - 1
 
 ChargerId = Annotated[str, Field(pattern=CHARGER_ID_PATTERN, description="Charger id.")]
 
+MAX_STOP_REASON = 200
+"""The longest stop reason a client may give, in characters: a longer one is refused as a bad
+request (REST 422, an MQTT error reply), never cut short."""
+
+
+class DefaultStopReason(StrEnum):
+    """The stop reasons EVCSM records when none is given: every one in this one place."""
+
+    SEED_CLIENT = "Stopped by client"
+    """A stop on the seed's `charging/updates` without a reason."""
+    REST = "Stopped by API request"
+    """A stop through the REST API without a reason."""
+    REQUEST = "Stopped by request"
+    """A stop command on `evcsm/chargers/{id}/cmd/stop` without a reason."""
+    DASHBOARD = "Stopped from the dashboard"
+    """A stop sent from the dashboard."""
+    CHARGER_GONE = "Charger no longer configured"
+    """An open session of a simulated charger that is not configured any more, at start-up."""
+    START_NOT_CONFIRMED = "Start not confirmed by the database"
+    """A start the database may have missed: charging was turned off."""
+    SUPERSEDED = "Superseded by a new transaction on the connector"
+    """An OCPP session left open when its connector started another (its stop was lost)."""
+    LOCAL = "Local"
+    """An OCPP StopTransaction without a reason: OCPP 1.6 says it means Local."""
+
 
 class SessionStatus(StrEnum):
     """The seed's two session states."""
@@ -39,7 +64,7 @@ class SessionStatus(StrEnum):
 
 
 class ChargingSession(WireModel):
-    """One charging session, as stored and as sent to clients."""
+    """One charging session, as clients are sent it (each store maps it to its own records)."""
 
     id: str | None = Field(default=None, description="MongoDB ObjectId of the document, as hex.")
     session_id: str = Field(description="Session UUID, set by the daemon.")

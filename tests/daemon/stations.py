@@ -6,7 +6,6 @@ from datetime import timedelta
 
 from evcsm_daemon.core.events import (
     Acceptance,
-    ChargerOffline,
     ConnectorStatus,
     ConnectorStatusChanged,
     MeterSample,
@@ -19,12 +18,13 @@ from evcsm_daemon.core.events import (
     TransactionStarted,
     TransactionStopped,
 )
+from evcsm_daemon.errors import ChargerOffline
 from evcsm_daemon.service import ChargingService
 from evcsm_daemon.stations import Authorizer, accept_any
 from evcsm_daemon.store import SessionStore
 
-from tests.daemon.test_service import Recorder, fleet
 from tests.support.clock import FakeClock
+from tests.support.service import Recorder, fleet
 
 
 @dataclass

@@ -1,20 +1,21 @@
 """The REST API in-process: seed routes, chargers, sessions, problem details, token, Swagger."""
 
+import re
 import socket
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from evcsm_daemon.api import create_app
-from evcsm_daemon.api.access import AccessPolicy, default_hosts
+from evcsm_daemon.api.access import AccessPolicy, default_hosts, parse_hosts, parse_origins
 from evcsm_daemon.api.health import ReadinessProbe
 from evcsm_daemon.service import ChargingService
 from evcsm_daemon.store import open_store
 from evcsm_schema import Readiness, SessionQuery
 
-from tests.daemon.test_service import fleet
 from tests.support.clock import FakeClock
 from tests.support.queries import BAD_QUERIES, BadQuery
+from tests.support.service import fleet
 
 TOKEN = "test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -274,6 +275,21 @@ async def test_swagger_ui_is_served_offline(api: httpx.AsyncClient) -> None:
     }
 
 
+async def test_operation_ids_are_the_routes_names(api: httpx.AsyncClient) -> None:
+    spec = (await api.get("/swagger/v1/swagger.json")).json()
+    ids = {
+        (method, path): operation["operationId"]
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+    }
+    assert ids[("post", "/api/chargers/{charger_id}/stop")] == "stopCharger"
+    assert ids[("post", f"{SEED}/start")] == "seedStart"
+    assert ids[("get", "/api/sessions")] == "listSessions"
+    assert ids[("get", "/healthz")] == "healthz"
+    assert len(set(ids.values())) == len(ids)
+    assert all(re.fullmatch(r"[a-z][A-Za-z]*", value) for value in ids.values()), ids
+
+
 @pytest.mark.parametrize(
     ("host", "allowed"),
     [
@@ -306,7 +322,9 @@ async def test_unknown_hosts_are_refused_on_a_loopback_bind(
 
 
 async def test_allowed_hosts_add_names_and_domains(clock: FakeClock) -> None:
-    policy = AccessPolicy.build("0.0.0.0", allowed_hosts="evcsm.site.lan, *.example.com")
+    policy = AccessPolicy.build(
+        "0.0.0.0", allowed_hosts=parse_hosts("evcsm.site.lan, *.example.com")
+    )
     client, _ = await build(clock, policy=policy)
     async with client:
         for host, status in [
@@ -319,7 +337,7 @@ async def test_allowed_hosts_add_names_and_domains(clock: FakeClock) -> None:
         ]:
             response = await client.get("/api/chargers", headers={"Host": host})
             assert response.status_code == status, host
-    anything = AccessPolicy.build("127.0.0.1", allowed_hosts="*")
+    anything = AccessPolicy.build("127.0.0.1", allowed_hosts=parse_hosts("*"))
     client, _ = await build(clock, policy=anything)
     async with client:
         assert (await client.get("/healthz", headers={"Host": "whatever"})).status_code == 200
@@ -379,7 +397,9 @@ async def test_the_swagger_ui_writes_from_its_own_origin(clock: FakeClock) -> No
 
 
 async def test_allowed_origins_may_write_and_get_cors_headers(clock: FakeClock) -> None:
-    policy = AccessPolicy.build("127.0.0.1", allowed_origins="https://ops.example.com")
+    policy = AccessPolicy.build(
+        "127.0.0.1", allowed_origins=parse_origins("https://ops.example.com")
+    )
     client, _ = await build(clock, policy=policy)
     origin = {"Origin": "https://ops.example.com"}
     async with client:

@@ -11,9 +11,9 @@ from pydantic_settings import CliApp
 
 def test_defaults_match_the_seed() -> None:
     settings = Settings()
-    assert settings.http_addr == "127.0.0.1:5274"
+    assert str(settings.http_addr) == "127.0.0.1:5274"
     assert settings.mongodb_uri == "mongodb://localhost:27017/evcsm"
-    assert [c.charger_id for c in settings.fleet()] == ["CP1"]
+    assert [c.charger_id for c in settings.chargers] == ["CP1"]
     assert settings.start_timeout == 60.0
 
 
@@ -24,7 +24,7 @@ def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("EVCSM_START_TIMEOUT", "90")
     settings = Settings()
     assert settings.start_timeout == 90
-    assert [(c.charger_id, c.max_power_kw) for c in settings.fleet()] == [("A", 11.0), ("B", 7.4)]
+    assert [(c.charger_id, c.max_power_kw) for c in settings.chargers] == [("A", 11.0), ("B", 7.4)]
     assert settings.sim_speed == 30
     assert settings.api_token is not None
     assert "s3cret" not in repr(settings)
@@ -53,7 +53,7 @@ def test_no_simulated_charger_needs_an_ocpp_listener() -> None:
     with pytest.raises(ValidationError, match="chargers is empty"):
         Settings(chargers="")
     settings = Settings(chargers="", ocpp_addr="127.0.0.1:9000", ocpp_charge_points="CP-7")
-    assert settings.fleet() == []
+    assert settings.chargers == ()
     assert settings.default_charger_id() is None
 
 
@@ -90,7 +90,7 @@ def test_bad_ocpp_settings_are_refused(fields: dict[str, object], message: str) 
 
 def test_simulated_ids_apart_from_unlisted_stations_are_fine() -> None:
     settings = Settings(chargers="CP-8-1", ocpp_addr="127.0.0.1:9000", ocpp_charge_points="CP-7")
-    assert [c.charger_id for c in settings.fleet()] == ["CP-8-1"]
+    assert [c.charger_id for c in settings.chargers] == ["CP-8-1"]
 
 
 def test_charge_point_passwords_stay_secret(monkeypatch: pytest.MonkeyPatch) -> None:

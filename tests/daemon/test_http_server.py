@@ -18,6 +18,7 @@ from evcsm_daemon.api.health import ReadinessProbe
 from evcsm_daemon.api.limits import HttpLimits
 from evcsm_daemon.api.server import HttpServer
 from evcsm_daemon.chargers import ChargerSpec, SimulatedCharger, SimulatedFleet
+from evcsm_daemon.config import Address
 from evcsm_daemon.core.profile import ChargeProfile
 from evcsm_daemon.runtime import listen
 from evcsm_daemon.service import ChargingService
@@ -120,7 +121,7 @@ async def running_server(
     await service.resume()
     app = create_app(service, probe, AccessPolicy.build("127.0.0.1", token=token), limits)
     server = HttpServer(app, limits)
-    sock = listen("127.0.0.1:0")
+    sock = listen(Address("127.0.0.1", 0))
     task = asyncio.create_task(server.serve(sockets=[sock]), name="test-http")
     await wait_for(lambda: _true(server.started))
     try:
@@ -332,7 +333,7 @@ async def _at_least(stats: object, name: str, expected: int) -> bool:
 async def test_accepted_connections_send_without_waiting_for_acks() -> None:
     """Nagle is off on the daemon's accepted sockets: a response after the first on a kept-alive
     connection is not held back until the client acknowledges the one before."""
-    sock = listen("127.0.0.1:0")
+    sock = listen(Address("127.0.0.1", 0))
     accepted: asyncio.Future[int] = asyncio.get_running_loop().create_future()
 
     class Probe(asyncio.Protocol):

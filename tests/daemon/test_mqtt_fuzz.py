@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from paho.mqtt.client import Client as PahoClient
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
-from tests.daemon.test_service import fleet
+from tests.support.service import fleet
 from tests.support.strategies import FUZZ, PAYLOADS, TOPICS
 
 INBOUND = [SeedCommand, CommandRequest, SessionQuery]

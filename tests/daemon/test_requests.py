@@ -7,8 +7,9 @@ import httpx
 import pytest
 from evcsm_daemon.api import create_app
 from evcsm_daemon.api.access import AccessPolicy
-from evcsm_daemon.core.events import Acceptance, ChargerOffline, ConnectorStatus
+from evcsm_daemon.core.events import Acceptance, ConnectorStatus
 from evcsm_daemon.errors import (
+    ChargerOffline,
     NoActiveSession,
     StartRejected,
     StartTimeout,
@@ -21,8 +22,8 @@ from evcsm_daemon.store import SessionStore, open_store
 from evcsm_schema import ChargingSession, ErrorCode, Readiness, SessionStatus
 
 from tests.daemon.stations import FakeStations, Station, ocpp_service
-from tests.daemon.test_service import fleet
 from tests.support.clock import FakeClock
+from tests.support.service import fleet
 
 
 async def ready() -> Readiness:

@@ -7,48 +7,13 @@ import pytest
 from evcsm_daemon.chargers import ChargerSpec, SimulatedCharger, SimulatedFleet
 from evcsm_daemon.core.profile import ChargeProfile
 from evcsm_daemon.errors import NoActiveSession, SessionNotFound, StoreUnavailable, UnknownCharger
-from evcsm_daemon.service import ORPHAN_REASON, ChargingService
-from evcsm_daemon.store import SessionStore, open_store
-from evcsm_schema import ChargerState, ChargerStatus, ChargingSession, SessionQuery, SessionStatus
+from evcsm_daemon.service import ChargingService
+from evcsm_daemon.store import open_store
+from evcsm_schema import ChargerStatus, ChargingSession, SessionQuery, SessionStatus
+from evcsm_schema.session import DefaultStopReason
 
 from tests.support.clock import FakeClock
-
-
-class Recorder:
-    """An event sink that keeps what it was told."""
-
-    def __init__(self) -> None:
-        self.changes: list[ChargingSession] = []
-        self.states: list[ChargerState] = []
-        self.ticks: list[list[ChargingSession]] = []
-        self.chargers: list[ChargerState] = []
-
-    def status_changed(self, session: ChargingSession, state: ChargerState) -> None:
-        self.changes.append(session)
-        self.states.append(state)
-
-    def charger_changed(self, state: ChargerState) -> None:
-        self.chargers.append(state)
-
-    def ticked(self, sessions: Sequence[ChargingSession]) -> None:
-        self.ticks.append(list(sessions))
-
-
-def fleet(*specs: tuple[str, float]) -> SimulatedFleet:
-    return SimulatedFleet(
-        [
-            SimulatedCharger(ChargerSpec(cid, kw), profile=ChargeProfile(max_power_kw=kw))
-            for cid, kw in specs
-        ]
-    )
-
-
-async def make_service(clock: FakeClock, store: SessionStore | None = None) -> ChargingService:
-    store = store or open_store("memory")
-    await store.ensure_indexes()
-    service = ChargingService(store, fleet(("CP1", 22.0), ("CP2", 11.0)), clock=clock)
-    await service.resume()
-    return service
+from tests.support.service import Recorder, fleet, make_service
 
 
 async def test_start_tick_stop_meters_energy() -> None:
@@ -182,7 +147,7 @@ async def test_sessions_on_removed_chargers_are_stopped_on_resume() -> None:
     await make_service(clock, store)  # configured with CP1 and CP2 only
     stored = await store.get(session.session_id)
     assert stored.status is SessionStatus.STOPPED
-    assert stored.stop_reason == ORPHAN_REASON
+    assert stored.stop_reason == DefaultStopReason.CHARGER_GONE
     assert stored.meter_wh == 116
 
 

@@ -12,10 +12,10 @@ from evcsm_daemon.core.events import (
     IdTagVerdict,
     StopOutcome,
 )
-from evcsm_daemon.core.transactions import SUPERSEDED_REASON
 from evcsm_daemon.errors import StoreUnavailable
 from evcsm_daemon.store import SessionStore
 from evcsm_schema import ChargerStatus, SessionQuery, SessionStatus
+from evcsm_schema.session import DefaultStopReason
 
 from tests.daemon.stations import ocpp_service
 from tests.support.clock import FakeClock
@@ -158,7 +158,7 @@ async def test_a_start_on_a_busy_connector_closes_the_open_session_first(
     closed = await store.by_transaction(old)
     assert closed is not None
     assert closed.status is SessionStatus.STOPPED
-    assert closed.stop_reason == SUPERSEDED_REASON
+    assert closed.stop_reason == DefaultStopReason.SUPERSEDED
     assert closed.end_time == clock.now
     assert closed.meter_wh == 300
     opened = await store.active("ST-1")

@@ -8,8 +8,6 @@ test_store_mongo.py and test_store_sqlite.py.
 
 import asyncio
 import itertools
-import subprocess
-import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
@@ -297,17 +295,6 @@ async def test_ties_in_start_time_order_by_id_newest_first(store: SessionStore) 
     await store.finish(finish(made[0], MeterReading(0, 0), T0, None))
     again, _ = await store.insert_active(begin("CP0", 0, T0))
     assert (await store.latest("CP0")) == again  # same start time, newer id
-
-
-def test_the_daemon_needs_no_mongomock() -> None:
-    """mongomock is a development dependency: the daemon and its memory store never load it."""
-    code = (
-        "import sys, evcsm_daemon.runtime\n"
-        "from evcsm_daemon.store import open_store\n"
-        "open_store('memory'); open_store('sqlite:x.db')\n"
-        "assert not [m for m in sys.modules if m.startswith('mongomock')], 'mongomock loaded'\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
 async def test_transaction_ids_are_unique_and_counted_by_the_database(stores: Opener) -> None:

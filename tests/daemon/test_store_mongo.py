@@ -8,6 +8,7 @@ from bson import ObjectId
 from evcsm_daemon.core.sessions import MeterReading, begin, finish, observe
 from evcsm_daemon.errors import StoreUnavailable, WriteNotConfirmed
 from evcsm_daemon.store import open_store
+from evcsm_daemon.store.documents import DOCUMENT_FIELDS
 from evcsm_daemon.store.mongo import MongoStore
 from evcsm_schema import SessionQuery
 from pymongo import UpdateOne
@@ -70,6 +71,51 @@ async def test_documents_have_the_seed_shape(store: MongoStore, database: object
     assert doc["endTime"] == later
     assert doc["energyConsumed"] == 15.2
     assert doc["stopReason"] == "Done"
+
+
+SEED_DOCUMENT_FIELDS = {
+    "_id",
+    "sessionId",
+    "chargerId",
+    "status",
+    "startTime",
+    "endTime",
+    "energyConsumed",
+    "meterStartWh",
+    "meterWh",
+    "powerKw",
+    "stopReason",
+    "updatedAt",
+    "transactionId",
+    "chargePointId",
+    "connectorId",
+    "idTag",
+}
+
+
+async def test_the_document_fields_are_fixed_apart_from_the_public_model(
+    store: MongoStore, database: object
+) -> None:
+    assert DOCUMENT_FIELDS == SEED_DOCUMENT_FIELDS
+    ocpp = begin("CP-7-1", 500, T0).model_copy(
+        update={"transaction_id": 7, "charge_point_id": "CP-7", "connector_id": 1, "id_tag": "T"}
+    )
+    session, _ = await store.insert_active(ocpp)
+    stopped = await store.finish(finish(session, MeterReading(900, 0), T0, "Done"))
+    assert stopped is not None
+    assert set(await raw(database, session.session_id)) == SEED_DOCUMENT_FIELDS
+    assert (stopped.transaction_id, stopped.charge_point_id, stopped.id_tag) == (7, "CP-7", "T")
+    assert await store.get(session.session_id) == stopped
+
+
+async def test_a_document_field_this_version_does_not_know_is_ignored(
+    store: MongoStore, database: object
+) -> None:
+    session, _ = await store.insert_active(begin("CP1", 500, T0))
+    await database["sessions"].update_one(  # type: ignore[index]
+        {"sessionId": session.session_id}, {"$set": {"_t": "ChargingSession"}}
+    )
+    assert await store.get(session.session_id) == session
 
 
 async def test_readings_are_stored_with_max_and_set(store: MongoStore, database: object) -> None:

@@ -8,8 +8,8 @@ import pytest
 from evcsm_daemon.ticker import Ticker
 from evcsm_schema import ChargingSession
 
-from tests.daemon.test_service import make_service
 from tests.support.clock import FakeClock
+from tests.support.service import make_service
 
 
 async def wait_until(condition: Callable[[], bool], what: str) -> None:

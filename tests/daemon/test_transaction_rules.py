@@ -5,7 +5,6 @@ from datetime import timedelta
 import pytest
 from evcsm_daemon.core.events import MeterSample, TransactionStarted, TransactionStopped
 from evcsm_daemon.core.transactions import (
-    SUPERSEDED_REASON,
     closed,
     opened,
     sampled,
@@ -13,6 +12,7 @@ from evcsm_daemon.core.transactions import (
     superseded,
 )
 from evcsm_schema import ChargingSession, SessionStatus
+from evcsm_schema.session import DefaultStopReason
 
 from tests.support.clock import T0
 
@@ -130,6 +130,6 @@ def test_an_open_session_is_superseded_at_the_new_start() -> None:
     later = TransactionStarted("ST", 2, T0 + 3600 * S, 11_000, "TAG-2", None)
     done = superseded(metered, later)
     assert done.status is SessionStatus.STOPPED
-    assert done.stop_reason == SUPERSEDED_REASON
+    assert done.stop_reason == DefaultStopReason.SUPERSEDED
     assert done.end_time == T0 + 3600 * S
     assert done.meter_wh == 10_900

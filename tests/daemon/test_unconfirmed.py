@@ -12,16 +12,17 @@ import httpx
 import pytest
 from evcsm_daemon.api import create_app
 from evcsm_daemon.errors import StoreError, StoreUnavailable, WriteNotConfirmed
-from evcsm_daemon.service import UNCONFIRMED_START_REASON, ChargingService
+from evcsm_daemon.service import ChargingService
 from evcsm_daemon.store import SessionStore
 from evcsm_daemon.ticker import Ticker
 from evcsm_schema import ChargerStatus, ChargingSession, Readiness, SessionQuery, SessionStatus
+from evcsm_schema.session import DefaultStopReason
 from pymongo.errors import NetworkTimeout
 
-from tests.daemon.test_service import Recorder, make_service
 from tests.support.clock import FakeClock
 from tests.support.faults import Fault, FaultyStore
 from tests.support.mongo import DriverFaults, mongo_store, mongomock_database
+from tests.support.service import Recorder, make_service
 
 Opener = Callable[[], Awaitable[SessionStore]]
 
@@ -113,7 +114,7 @@ async def test_an_unconfirmed_start_that_cannot_be_read_back_is_settled_later(
     assert await charging(faulty.inner) == []
     settled = await faulty.inner.get(ghost.session_id)
     assert settled.status is SessionStatus.STOPPED
-    assert settled.stop_reason == UNCONFIRMED_START_REASON
+    assert settled.stop_reason == DefaultStopReason.START_NOT_CONFIRMED
     assert settled.energy_consumed == 0.0  # charging was off the whole time
     assert await service.settle() == 0
 
@@ -130,7 +131,7 @@ async def test_an_unconfirmed_start_that_never_landed_can_never_land_later(
     await service.settle()
     (fenced,) = await stored_sessions(faulty.inner)
     assert fenced.status is SessionStatus.STOPPED
-    assert fenced.stop_reason == UNCONFIRMED_START_REASON
+    assert fenced.stop_reason == DefaultStopReason.START_NOT_CONFIRMED
     # A late copy of the lost insert now finds its sessionId taken: it cannot start charging.
     late = fenced.model_copy(
         update={"status": SessionStatus.CHARGING, "end_time": None, "stop_reason": None}

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiomqtt
+from evcsm_link.requests import request_properties
 from evcsm_schema import topics
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
+from evcsm_schema.requests import ReplyPath
 
 from tests.deploy.deployment import DAEMON_USER, Deployment
 
@@ -48,15 +48,10 @@ class RoleClient:
 
     async def request(self, topic: str, payload: bytes = b"{}") -> Any:
         """An MQTT 5 request with a response topic in this client's branch; the decoded reply."""
-        reply_to = topics.reply_topic(
-            self.username, self.client_id, f"reply-{uuid.uuid4().hex[:8]}"
-        )
-        await self.subscribe(reply_to)
-        properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-        properties.ResponseTopic = reply_to
-        properties.CorrelationData = uuid.uuid4().bytes
-        await self.client.publish(topic, payload, qos=1, properties=properties)
-        return json.loads(await self.wait_on(reply_to))
+        path = ReplyPath.new(self.username, self.client_id, f"reply-{uuid.uuid4().hex[:8]}")
+        await self.subscribe(path.topic)
+        await self.client.publish(topic, payload, qos=1, properties=request_properties(path))
+        return json.loads(await self.wait_on(path.topic))
 
     async def wait_for(self, payload: bytes) -> list[tuple[str, bytes]]:
         """Everything received up to and including the first message carrying `payload`."""

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.deploy.deployment import Deployment, running_broker
-from tests.deploy.dockerfiles import DAEMON_DOCKERFILE, TUI_DOCKERFILE, run_build_stage
+from tests.deploy.dockerfiles import run_build_stage
 from tests.support.broker import Mosquitto
 
 
@@ -26,11 +26,11 @@ def locked_broker(deployment: Deployment) -> Iterator[Mosquitto]:
 
 @pytest.fixture(scope="session")
 def daemon_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The daemon image's /opt/evcsm, built here by daemon/Dockerfile's build stage."""
-    return run_build_stage(DAEMON_DOCKERFILE, tmp_path_factory.mktemp("daemon-image"))
+    """The daemon image's /opt/evcsm, built here by the Dockerfile's build stage."""
+    return run_build_stage("daemon", tmp_path_factory.mktemp("daemon-image"))
 
 
 @pytest.fixture(scope="session")
 def tui_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The dashboard image's /opt/evcsm, built here by tui/Dockerfile's build stage."""
-    return run_build_stage(TUI_DOCKERFILE, tmp_path_factory.mktemp("tui-image"))
+    """The dashboard image's /opt/evcsm, built here by the Dockerfile's build stage."""
+    return run_build_stage("tui", tmp_path_factory.mktemp("tui-image"))

@@ -1,6 +1,8 @@
-"""Dockerfiles read as the builder reads them: instructions, stages, ARG defaults, ENV.
+"""The Dockerfile read as the builder reads it: instructions, stages, build arguments, ENV.
 
-`run_build_stage` goes further: it runs a build stage's steps for real, outside Docker.
+One Dockerfile builds both programs: the build argument `PACKAGE` picks what the build stage
+installs, and the target stage of the same name runs it (`image`). `run_build_stage` goes
+further: it runs the build stage's steps for real, outside Docker.
 """
 
 import json
@@ -10,13 +12,15 @@ import shlex
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.deploy.deployment import REPO
 
-DAEMON_DOCKERFILE = REPO / "daemon" / "Dockerfile"
-TUI_DOCKERFILE = REPO / "tui" / "Dockerfile"
+DOCKERFILE = REPO / "Dockerfile"
+PACKAGES = ("daemon", "tui")
+"""The programs the Dockerfile builds: each a `PACKAGE` build argument and a target stage."""
 
 
 @dataclass(frozen=True)
@@ -79,23 +83,48 @@ def instructions(text: str) -> list[Instruction]:
     return found
 
 
-def stages(path: Path) -> list[Stage]:
-    """The build stages of a Dockerfile, with ARG defaults substituted into FROM."""
+def stages(path: Path, build_args: Mapping[str, str] | None = None) -> list[Stage]:
+    """The build stages of a Dockerfile, with the global ARGs (their defaults, or `build_args`)
+    substituted wherever they are used."""
     args: dict[str, str] = {}
     result: list[Stage] = []
     for instruction in instructions(path.read_text(encoding="utf-8")):
-        if instruction.keyword == "ARG" and not result:
+        if instruction.keyword == "ARG":
             arg, _, default = instruction.args.partition("=")
-            args[arg] = default
-        elif instruction.keyword == "FROM":
-            words = instruction.args.split()
-            base = re.sub(r"\$\{(\w+)\}", lambda m: args[m.group(1)], words[0])
+            if not result:
+                args[arg] = (build_args or {}).get(arg, default)
+            continue  # inside a stage, ARG only brings a global one into scope
+        text = re.sub(r"\$\{(\w+)\}", lambda m: args.get(m.group(1), m.group(0)), instruction.args)
+        if instruction.keyword == "FROM":
+            words = text.split()
             alias = words[2] if len(words) == 3 and words[1].upper() == "AS" else None
-            result.append(Stage(base, alias))
+            result.append(Stage(words[0], alias))
         else:
             assert result, f"{instruction.keyword} before the first FROM"
-            result[-1].instructions.append(instruction)
+            result[-1].instructions.append(Instruction(instruction.keyword, text))
     return result
+
+
+def stage(path: Path, name: str, package: str) -> Stage:
+    """The stage `name` as built for `package`, with the stages it is built FROM folded in: its
+    base is the image it starts from, its instructions all those that make it."""
+    built = {s.name: s for s in stages(path, {"PACKAGE": package})}
+    found = built[name]
+    parent = built.get(found.base)
+    if parent is None:
+        return found
+    folded = stage(path, found.base, package)
+    return Stage(folded.base, name, [*folded.instructions, *found.instructions])
+
+
+def image(package: str, path: Path = DOCKERFILE) -> Stage:
+    """The final stage of `package`'s image (the target of its name), built for it."""
+    return stage(path, package, package)
+
+
+def build_stage(package: str, path: Path = DOCKERFILE) -> Stage:
+    """The stage that installs `package` and its pins."""
+    return stage(path, "build", package)
 
 
 # Where the build stage's absolute paths land when `run_build_stage` runs it in a folder.
@@ -126,18 +155,21 @@ def build_environment(stage: Stage, folder: Path) -> dict[str, str]:
     return env
 
 
-def run_build_stage(dockerfile: Path, folder: Path, context: Path = REPO) -> Path:
-    """Run the first stage's WORKDIR, COPY and RUN for real under `folder`; the built /opt/evcsm.
+def run_build_stage(
+    package: str, folder: Path, context: Path = REPO, dockerfile: Path = DOCKERFILE
+) -> Path:
+    """Run the build stage's WORKDIR, COPY and RUN for `package` for real under `folder`; the
+    built /opt/evcsm.
 
     The base image's Python is a fresh virtual environment at `folder`/usr/local with pip alone,
     as in the image; the image's absolute paths move under `folder`; COPY reads `context`.
     """
-    stage = stages(dockerfile)[0]
+    build = build_stage(package, dockerfile)
     base = ["uv", "venv", "--quiet", "--seed", "--python", sys.executable, f"{folder}/usr/local"]
     subprocess.run(base, check=True)
-    env = build_environment(stage, folder)
+    env = build_environment(build, folder)
     workdir = folder
-    for instruction in stage.instructions:
+    for instruction in build.instructions:
         args = instruction.args
         for path in IMAGE_PATHS:
             args = args.replace(path, f"{folder}{path}")

@@ -89,7 +89,12 @@ def test_built_images_come_from_the_repo_root_and_their_dockerfile(
 ) -> None:
     for name in ("daemon", "tui"):
         build = service(compose, name)["build"]
-        assert build == {"context": ".", "dockerfile": f"{name}/Dockerfile"}
+        assert build == {
+            "context": ".",
+            "dockerfile": "Dockerfile",
+            "target": name,
+            "args": {"PACKAGE": name},
+        }
         assert (COMPOSE_FILE.parent / build["dockerfile"]).is_file()
 
 

@@ -1,4 +1,5 @@
-"""The images: what each Dockerfile holds, and what their build stages install, for real."""
+"""The images: what the one Dockerfile makes of each program, and what its build stage installs,
+for real."""
 
 import json
 import re
@@ -16,38 +17,45 @@ from packaging.version import Version
 
 from tests.deploy.deployment import REPO
 from tests.deploy.dockerfiles import (
-    DAEMON_DOCKERFILE,
-    TUI_DOCKERFILE,
+    DOCKERFILE,
+    PACKAGES,
     Stage,
+    build_stage,
+    image,
     run_build_stage,
     stages,
 )
 
-# Which package folder each image installs, besides the shared contract.
-IMAGES = {DAEMON_DOCKERFILE: "daemon", TUI_DOCKERFILE: "tui"}
 BUILD_TOOLS = re.compile(r"\b(uv|pip3?|apt-get|apt|gcc|cc|make|build-essential|hatch)\b")
-ids = [str(path.relative_to(REPO)) for path in IMAGES]
 UV_PIP_INSTALL = ["uv", "pip", "install"]
 
 
-def final(path: Path) -> Stage:
-    """The stage the image is made of."""
-    return stages(path)[-1]
+def final(package: str) -> Stage:
+    """The stage `package`'s image is made of, with the stages it builds on folded in."""
+    return image(package)
 
 
-@pytest.mark.parametrize("dockerfile", IMAGES, ids=ids)
-def test_multi_stage_on_one_pinned_slim_python(dockerfile: Path) -> None:
-    built = stages(dockerfile)
+def test_one_dockerfile_builds_every_program() -> None:
+    assert not [p for p in REPO.glob("*/Dockerfile") if p.parent.name != "node_modules"]
+    names = [s.name for s in stages(DOCKERFILE)]
+    assert set(PACKAGES) <= set(names)
+    assert names[-1] == "daemon", "a build without --target makes the daemon (PACKAGE's default)"
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_multi_stage_on_one_pinned_slim_python(package: str) -> None:
+    built = stages(DOCKERFILE, {"PACKAGE": package})
     assert len(built) >= 2
-    bases = {stage.base for stage in built}
+    names = {stage.name for stage in built}
+    bases = {stage.base for stage in built if stage.base not in names}
     assert len(bases) == 1, f"the stages use different bases: {bases}"
     (base,) = bases
     assert re.fullmatch(r"python:3\.11\.\d+-slim-[a-z]+", base), f"{base}: pin a patch and Debian"
 
 
-@pytest.mark.parametrize("dockerfile", IMAGES, ids=ids)
-def test_final_stage_runs_unprivileged_and_stops_on_sigterm(dockerfile: Path) -> None:
-    image = final(dockerfile)
+@pytest.mark.parametrize("package", PACKAGES)
+def test_final_stage_runs_unprivileged_and_stops_on_sigterm(package: str) -> None:
+    image = final(package)
     user = image.last("USER").args.split(":")
     assert user[0].isdigit(), "a numeric USER lets orchestrators verify it is not root"
     assert int(user[0]) != 0
@@ -55,9 +63,9 @@ def test_final_stage_runs_unprivileged_and_stops_on_sigterm(dockerfile: Path) ->
     assert image.last("STOPSIGNAL").args == "SIGTERM"
 
 
-@pytest.mark.parametrize("dockerfile", IMAGES, ids=ids)
-def test_final_stage_holds_no_build_tools(dockerfile: Path) -> None:
-    image = final(dockerfile)
+@pytest.mark.parametrize("package", PACKAGES)
+def test_final_stage_holds_no_build_tools(package: str) -> None:
+    image = final(package)
     for copy in image.all("COPY"):
         assert copy.args.startswith("--from=build "), f"COPY {copy.args}: only the built venv"
     for run in image.all("RUN"):
@@ -70,37 +78,35 @@ def test_final_stage_holds_no_build_tools(dockerfile: Path) -> None:
             assert not BUILD_TOOLS.search(command), f"RUN {command}"
 
 
-@pytest.mark.parametrize(("dockerfile", "package"), IMAGES.items(), ids=ids)
-def test_the_build_copies_only_the_contract_its_package_and_their_pins(
-    dockerfile: Path, package: str
+@pytest.mark.parametrize("package", PACKAGES)
+def test_the_build_copies_only_the_contract_the_link_its_package_and_their_pins(
+    package: str,
 ) -> None:
-    build = stages(dockerfile)[0]
+    build = build_stage(package)
     copied = sorted(source for copy in build.all("COPY") for source in copy.args.split()[:-1])
     assert copied == sorted(
-        ["shared/", f"{package}/", "requirements/build.txt", f"requirements/{package}.txt"]
+        ["shared/", "link/", f"{package}/", "requirements/build.txt", f"requirements/{package}.txt"]
     )
 
 
-def build_commands(dockerfile: Path) -> list[list[str]]:
+def build_commands(package: str) -> list[list[str]]:
     """The build stage's shell commands, split into words."""
     return [
         shlex.split(command.strip())
-        for run in stages(dockerfile)[0].all("RUN")
+        for run in build_stage(package).all("RUN")
         for command in run.args.split("&&")
     ]
 
 
-@pytest.mark.parametrize(("dockerfile", "package"), IMAGES.items(), ids=ids)
-def test_every_package_the_build_installs_or_runs_is_pinned_with_hashes(
-    dockerfile: Path, package: str
-) -> None:
-    commands = build_commands(dockerfile)
+@pytest.mark.parametrize("package", PACKAGES)
+def test_every_package_the_build_installs_or_runs_is_pinned_with_hashes(package: str) -> None:
+    commands = build_commands(package)
     installs = [c for c in commands if c[:2] == ["pip", "install"] or c[:3] == UV_PIP_INSTALL]
     tools, dependencies, own = installs
     assert tools[:2] == ["pip", "install"]
     assert {"--require-hashes", "requirements/build.txt"} <= set(tools)
     assert {"--require-hashes", f"requirements/{package}.txt"} <= set(dependencies)
-    assert [word for word in own if word.startswith("./")] == ["./shared", f"./{package}"]
+    assert [word for word in own if word.startswith("./")] == ["./shared", "./link", f"./{package}"]
     assert "--no-deps" in own, "the dependencies come from the pins alone"
     for install in (dependencies, own):
         # Whatever a build runs (a build backend) is pinned with hashes in build.txt too.
@@ -109,9 +115,9 @@ def test_every_package_the_build_installs_or_runs_is_pinned_with_hashes(
     assert commands[-1][:3] == ["uv", "pip", "check"], "the installed set is complete"
 
 
-@pytest.mark.parametrize(("dockerfile", "package"), IMAGES.items(), ids=ids)
+@pytest.mark.parametrize("package", PACKAGES)
 def test_the_build_stage_installs_exactly_the_pins_for_real(
-    dockerfile: Path, package: str, request: pytest.FixtureRequest
+    package: str, request: pytest.FixtureRequest
 ) -> None:
     venv: Path = request.getfixturevalue(f"{package}_image")
     listed = subprocess.run(
@@ -123,9 +129,9 @@ def test_the_build_stage_installs_exactly_the_pins_for_real(
     installed = {canonicalize_name(p["name"]): p["version"] for p in json.loads(listed.stdout)}
     pinned = requirements(REPO / "requirements" / f"{package}.txt")
     expected = {name: str(version) for name, version in pinned.items()}
-    expected |= {"evcsm-schema": "0.1.0", f"evcsm-{package}": "0.1.0"}
+    expected |= {"evcsm-schema": "0.1.0", "evcsm-link": "0.1.0", f"evcsm-{package}": "0.1.0"}
     assert installed == expected
-    entry = final(dockerfile).last("ENTRYPOINT").exec_form()[0]
+    entry = final(package).last("ENTRYPOINT").exec_form()[0]
     done = subprocess.run(
         [str(venv / "bin" / entry), "--help"], capture_output=True, text=True, check=False
     )
@@ -134,7 +140,7 @@ def test_the_build_stage_installs_exactly_the_pins_for_real(
 
 def test_the_build_refuses_a_package_whose_hash_is_not_the_pinned_one(tmp_path: Path) -> None:
     context = tmp_path / "context"
-    for folder in ("shared", "daemon", "requirements"):
+    for folder in ("shared", "link", "daemon", "requirements"):
         shutil.copytree(REPO / folder, context / folder)
     pins = context / "requirements" / "daemon.txt"
     # Every hash of one package replaced: what a tampered or substituted download looks like.
@@ -144,7 +150,25 @@ def test_the_build_refuses_a_package_whose_hash_is_not_the_pinned_one(tmp_path: 
     tampered = re.sub(r"sha256:[0-9a-f]{64}", "sha256:" + "0" * 64, entry.group())
     pins.write_text(text.replace(entry.group(), tampered), encoding="utf-8")
     with pytest.raises(AssertionError, match=r"(?i)hash mismatch for `h11=="):
-        run_build_stage(DAEMON_DOCKERFILE, tmp_path / "build", context)
+        run_build_stage("daemon", tmp_path / "build", context)
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_a_target_built_for_the_other_package_stops_the_build(
+    package: str, request: pytest.FixtureRequest
+) -> None:
+    (target,) = [s for s in stages(DOCKERFILE, {"PACKAGE": package}) if s.name == package]
+    (check,) = target.all("RUN")
+    for built, works in ((package, True), (next(p for p in PACKAGES if p != package), False)):
+        venv: Path = request.getfixturevalue(f"{built}_image")
+        done = subprocess.run(
+            ["sh", "-c", check.args.replace("/opt/evcsm", str(venv))],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert (done.returncode == 0) is works, (built, done.stderr)
+    assert f"PACKAGE={package}" in done.stderr
 
 
 def requirements(path: Path) -> dict[str, Version]:
@@ -160,21 +184,21 @@ def requirements(path: Path) -> dict[str, Version]:
     return found
 
 
-@pytest.mark.parametrize(("dockerfile", "package"), IMAGES.items(), ids=ids)
-def test_the_entry_point_is_the_packages_console_script(dockerfile: Path, package: str) -> None:
+@pytest.mark.parametrize("package", PACKAGES)
+def test_the_entry_point_is_the_packages_console_script(package: str) -> None:
     pyproject = tomllib.loads((REPO / package / "pyproject.toml").read_text(encoding="utf-8"))
-    entry = final(dockerfile).last("ENTRYPOINT").exec_form()
+    entry = final(package).last("ENTRYPOINT").exec_form()
     assert entry == [f"evcsm-{package}"]
     assert entry[0] in pyproject["project"]["scripts"]
-    assert final(dockerfile).env()["PATH"].startswith("/opt/evcsm/bin:")
+    assert final(package).env()["PATH"].startswith("/opt/evcsm/bin:")
 
 
 def test_the_daemon_image_logs_json_and_listens_beyond_loopback() -> None:
-    env = final(DAEMON_DOCKERFILE).env()
+    env = final("daemon").env()
     assert env["EVCSM_LOG_FORMAT"] == "json"
     assert env["EVCSM_HTTP_ADDR"] == "0.0.0.0:5274"
     assert env["PYTHONUNBUFFERED"] == "1"
-    assert final(DAEMON_DOCKERFILE).last("EXPOSE").args == "5274"
+    assert final("daemon").last("EXPOSE").args == "5274"
 
 
 def dependency_closure(name: str) -> set[str]:
@@ -206,6 +230,6 @@ def test_the_build_context_keeps_secrets_and_clutter_out() -> None:
         if line and not line.startswith("#")
     ]
     assert patterns[0] == "*", "exclude everything, then let the package folders in"
-    allowed = {"!shared/", "!daemon/", "!tui/", "!requirements/"}
+    allowed = {"!shared/", "!link/", "!daemon/", "!tui/", "!requirements/"}
     assert {p for p in patterns if p.startswith("!")} == allowed
     assert "**/.env" in patterns

@@ -23,8 +23,8 @@ from tests.deploy.clients import (
     role_client,
     role_clients,
 )
+from tests.deploy.deployed import deployed_daemon
 from tests.deploy.deployment import DAEMON_USER, OPERATOR_USER, VIEWER_USER, Deployment
-from tests.deploy.test_daemon_deployed import deployed_daemon
 from tests.support.broker import Mosquitto
 from tests.support.daemon import daemon_settings, running_daemon
 

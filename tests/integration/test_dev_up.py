@@ -3,6 +3,7 @@ and when it cannot run (a taken port, a bad fleet) it says why on the terminal a
 Every log goes to the test's own folder."""
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -16,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.broker import Mosquitto, free_port
-from tests.tui.test_terminal import Terminal, line_of
+from tests.support.process import eventually
+from tests.support.terminal import Terminal, line_of
 
 ROOT = Path(__file__).parents[2]
 CHECKOUT_RUN = ROOT / "run"
@@ -119,10 +121,13 @@ async def test_dev_up_runs_everything_and_quitting_stops_it(
 
     async def quit_all() -> None:
         await terminal.tmux("send-keys", "-t", "dash", "q")
-        for _ in range(150):
-            if not await terminal.alive() and not listening(mqtt_port) and not listening(http_port):
-                break
-            await asyncio.sleep(0.1)
+
+        async def all_gone() -> bool:
+            alive = await terminal.alive()
+            return not alive and not listening(mqtt_port) and not listening(http_port)
+
+        with contextlib.suppress(TimeoutError):
+            await eventually("the dashboard, the daemon and the broker gone", all_gone, 15.0)
         assert not await terminal.alive()
         assert not listening(http_port), "the daemon is still running after quitting"
         assert not listening(mqtt_port), "the broker is still running after quitting"

@@ -6,12 +6,16 @@ from datetime import datetime
 
 import aiomqtt
 import pytest
+from evcsm_daemon.mqtt.inbox import Inbox
 from evcsm_daemon.runtime import Daemon
+from evcsm_link.requests import request_properties
 from evcsm_schema import SessionQuery, topics
+from evcsm_schema.requests import ReplyPath
 
 from tests.support.broker import Mosquitto
 from tests.support.daemon import daemon_settings, running_daemon
 from tests.support.mqtt import probe
+from tests.support.process import eventually
 
 SPEED = 60.0
 CP1_KW = 22.0
@@ -31,6 +35,20 @@ async def count_sessions(daemon: Daemon) -> int:
     return (await daemon.service.store.query(SessionQuery())).total
 
 
+async def has_energy(daemon: Daemon, charger_id: str) -> bool:
+    """Whether the charger's active session has metered any energy yet."""
+    assert daemon.service is not None
+    return any(
+        s.charger_id == charger_id and s.energy_consumed > 0
+        for s in daemon.service.active_sessions()
+    )
+
+
+async def inbox_counted(inbox: Inbox, count: int) -> bool:
+    """Whether the daemon has handled `count` messages in all."""
+    return inbox.handled >= count
+
+
 async def test_seed_frontend_flow(broker: Mosquitto) -> None:
     async with (
         running_daemon(daemon_settings(broker.url)),
@@ -47,7 +65,20 @@ async def test_seed_frontend_flow(broker: Mosquitto) -> None:
         began = loop.time()
 
         first = await ui.wait_for(lambda m: m.topic == topics.SEED_SESSION)
-        await asyncio.sleep(2.0)
+
+        def metered_s(update: dict[str, str]) -> float:
+            return (
+                parse_time(update["timestamp"]) - parse_time(event["startTime"])
+            ).total_seconds()
+
+        # Five 0.2 s ticks, over more than a second of metering.
+        await ui.wait_for(
+            lambda m: (
+                m.topic == topics.SEED_SESSION
+                and metered_s(m.json()) > 1.0
+                and len(ui.on(topics.SEED_SESSION)) >= 5
+            )
+        )
         updates = [m.json() for m in ui.on(topics.SEED_SESSION)]
         assert len(updates) >= 5  # 0.2 s ticks for 2 s
         energies = [u["energyConsumed"] for u in updates]
@@ -66,9 +97,9 @@ async def test_seed_frontend_flow(broker: Mosquitto) -> None:
             "timestamp",
         }
         # Energy is power x simulated time since the start, exact to the Wh.
-        metered_s = (parse_time(last["timestamp"]) - parse_time(event["startTime"])).total_seconds()
-        assert last["energyConsumed"] == pytest.approx(kwh_expected(metered_s), abs=0.0015)
-        assert 1.0 < metered_s < loop.time() - began + 1.0
+        metered = metered_s(last)
+        assert last["energyConsumed"] == pytest.approx(kwh_expected(metered), abs=0.0015)
+        assert 1.0 < metered < loop.time() - began + 1.0
         assert first.json()["energyConsumed"] <= last["energyConsumed"]
 
         await ui.client.publish(topics.SEED_CHARGING, b'{"status":"Stopped","endTime":"x"}', qos=1)
@@ -130,7 +161,7 @@ async def test_request_response_commands(broker: Mosquitto) -> None:
         assert start["session"]["chargerId"] == "CP2"
         again = await operator.request("evcsm/chargers/CP2/cmd/start", b"")
         assert again["session"]["sessionId"] == start["session"]["sessionId"]
-        await asyncio.sleep(0.5)
+        await eventually("CP2 metered some energy", lambda: has_energy(daemon, "CP2"))
         stop = await operator.request("evcsm/chargers/CP2/cmd/stop", b'{"reason":"Operator"}')
         assert stop["ok"] is True
         assert stop["session"]["status"] == "Stopped"
@@ -153,7 +184,9 @@ async def test_request_response_commands(broker: Mosquitto) -> None:
 async def test_retained_state_for_late_clients(broker: Mosquitto) -> None:
     async with running_daemon(daemon_settings(broker.url)), probe(broker.port) as operator:
         started = await operator.request("evcsm/chargers/CP1/cmd/start")
-        await asyncio.sleep(0.3)
+        # Retained by the broker before it delivers it to anyone: a late client then gets it.
+        async with probe(broker.port, topics.charger_state("CP1")) as early:
+            await early.wait_for(lambda m: m.json()["status"] == "Charging")
         async with probe(broker.port, topics.CHARGER_STATE_ALL, topics.AVAILABILITY) as late:
             cp1 = await late.wait_for(lambda m: m.topic == topics.charger_state("CP1"))
             cp2 = await late.wait_for(lambda m: m.topic == topics.charger_state("CP2"))
@@ -189,8 +222,15 @@ async def test_the_daemon_ignores_its_own_and_other_daemons_events(broker: Mosqu
             "startTime": "2026-01-01T00:00:00Z",
             "energyConsumed": 0,
         }
+        assert daemon.bridge is not None
+        inbox = daemon.bridge.inbox
+        handled = inbox.handled
         await other.client.publish(topics.SEED_CHARGING, json.dumps(event), qos=1)
-        await asyncio.sleep(0.5)
+        # A marker after it, on the same topic: a stop, which the event would have made stop a
+        # session. Once the marker is answered and both are counted, the event was handled.
+        marker = await other.request(topics.SEED_CHARGING, b'{"status":"Stopped"}')
+        assert marker["error"]["code"] == "no_active_session"
+        await eventually("both handled", lambda: inbox_counted(inbox, handled + 2))
         assert await count_sessions(daemon) == 0
 
 
@@ -239,10 +279,11 @@ async def test_seed_commands_without_a_reply_path_are_logged_once(
     async with running_daemon(daemon_settings(broker.url)) as daemon, probe(broker.port) as client:
         await client.client.publish(topics.SEED_CHARGING, b"{{{", qos=1)
         await client.client.publish(topics.SEED_CHARGING, b'{"status":"Charging"}', qos=1)
-        for _ in range(100):
-            if await count_sessions(daemon) == 1:
-                break
-            await asyncio.sleep(0.05)
+
+        async def one_session() -> bool:
+            return await count_sessions(daemon) == 1
+
+        await eventually("the start stored", one_session)
         assert await count_sessions(daemon) == 1
     rejected = [
         r for r in caplog.records if "rejected message on charging/updates" in r.getMessage()
@@ -252,17 +293,13 @@ async def test_seed_commands_without_a_reply_path_are_logged_once(
 
 async def test_replies_only_go_to_reply_topics(broker: Mosquitto) -> None:
     """A request cannot make the daemon publish on a state topic (or anywhere but a reply branch)."""
-    from paho.mqtt.packettypes import PacketTypes
-    from paho.mqtt.properties import Properties
-
     async with (
         running_daemon(daemon_settings(broker.url)) as daemon,
         probe(broker.port, topics.CHARGER_STATE_ALL, "forged/#") as client,
     ):
         await client.wait_for(lambda m: m.topic == topics.charger_state("CP1"))
         for forged in (topics.charger_state("CP1"), "forged/place"):
-            properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-            properties.ResponseTopic = forged
+            properties = request_properties(ReplyPath(forged))
             await client.client.publish(topics.SESSION_QUERY, b"{}", qos=1, properties=properties)
         # The daemon still carries out a request whose reply path it refuses; a start proves order.
         started = await client.request("evcsm/chargers/CP1/cmd/start")

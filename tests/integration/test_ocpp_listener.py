@@ -13,10 +13,10 @@ from evcsm_daemon.runtime import ocpp_config
 from ocpp.v16 import call
 
 from tests.daemon.ocpp.peers import basic, lab_charge_point
-from tests.daemon.ocpp.test_handshake import self_signed
 from tests.support.broker import Mosquitto, free_port
 from tests.support.daemon import daemon_settings, running_daemon
 from tests.support.ocpp import ocpp_url, until
+from tests.support.tls import self_signed
 
 
 async def test_an_ocpp_only_daemon_serves_charge_points(broker: Mosquitto) -> None:

@@ -5,7 +5,9 @@ import signal
 from pathlib import Path
 
 import httpx
+from evcsm_daemon.runtime import build_chargers
 from evcsm_schema import SessionQuery, SessionStatus, topics
+from evcsm_schema.base import utc_now
 
 from tests.support.broker import Mosquitto
 from tests.support.daemon import daemon_settings, running_daemon
@@ -20,11 +22,20 @@ async def test_abrupt_restart_resumes_the_session(broker: Mosquitto) -> None:
         async with running_daemon(settings, graceful=False) as first:
             started = await watcher.request("evcsm/chargers/CP1/cmd/start")
             session_id = started["session"]["sessionId"]
-            await asyncio.sleep(1.0)
+            await watcher.wait_for(
+                lambda m: m.topic == topics.SEED_SESSION and m.json()["energyConsumed"] > 0
+            )
             assert first.service is not None
             (before,) = first.service.active_sessions()
-        # The first daemon was cancelled without any shutdown step, as a crash would do.
-        await asyncio.sleep(1.0)
+        # The first daemon was cancelled without any shutdown step, as a crash would do. Its
+        # charger's register runs on: wait until it is 300 Wh on, as the next daemon reads it.
+        meter = build_chargers(settings).charger("CP1")
+        meter.power_up(before)
+
+        async def metered_on() -> bool:
+            return meter.read(utc_now()).wh >= before.meter_wh + 300
+
+        await eventually("the register 300 Wh on", metered_on)
         seen = len(watcher.messages)
         async with running_daemon(settings) as second:
             assert second.service is not None

@@ -1,6 +1,7 @@
 """Start-up and shutdown: HTTP from the start, one line per retry, signals obeyed in every phase."""
 
 import asyncio
+import contextlib
 import json
 import logging
 import signal
@@ -15,18 +16,25 @@ from evcsm_daemon.runtime import connect_store
 
 from tests.support.broker import Mosquitto, free_port
 from tests.support.daemon import daemon_settings, running_daemon
-from tests.support.process import DaemonProcess, daemon_process, unreachable_mongodb
+from tests.support.process import (
+    DaemonProcess,
+    daemon_process,
+    eventually,
+    unreachable_mongodb,
+)
 
 
 async def test_unreachable_database_is_one_line_per_retry(caplog: pytest.LogCaptureFixture) -> None:
     port = free_port()
     uri = f"mongodb://evcsm:hunter2@127.0.0.1:{port}/evcsm"
     caplog.set_level(logging.WARNING)
-    task = asyncio.create_task(connect_store(uri, timeout_ms=100))
-    for _ in range(100):
-        if len(caplog.records) >= 2:
-            break
-        await asyncio.sleep(0.05)
+    task = asyncio.create_task(connect_store(uri, timeout_ms=100), name="test-connect-store")
+
+    async def two_lines() -> bool:
+        return len(caplog.records) >= 2
+
+    with contextlib.suppress(TimeoutError):
+        await eventually("two retries logged", two_lines, within=5.0)
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     lines = [r.getMessage() for r in caplog.records]
@@ -47,10 +55,12 @@ async def test_broker_down_at_start_then_up(caplog: pytest.LogCaptureFixture) ->
         daemon_settings(f"mqtt://127.0.0.1:{port}"), wait_connected=False
     ) as daemon:
         assert daemon.bridge is not None
-        for _ in range(100):
-            if any("unreachable" in r.getMessage() for r in caplog.records):
-                break
-            await asyncio.sleep(0.05)
+
+        async def unreachable_logged() -> bool:
+            return any("unreachable" in r.getMessage() for r in caplog.records)
+
+        with contextlib.suppress(TimeoutError):
+            await eventually("the broker reported unreachable", unreachable_logged, within=5.0)
         line = next(r.getMessage() for r in caplog.records if "unreachable" in r.getMessage())
         assert line.startswith(f"MQTT broker mqtt://127.0.0.1:{port} unreachable")
         assert "retrying in" in line

@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiomqtt
+from evcsm_link.client import MqttClient, connect
+from evcsm_link.requests import correlation_of, payload_of, request_properties
 from evcsm_schema import topics
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
+from evcsm_schema.broker import BrokerUrl
+from evcsm_schema.requests import ReplyPath, new_correlation
 
 WAIT_S = 15.0
 
@@ -37,7 +39,7 @@ class Received:
 class Probe:
     """A connected client that records every message it receives."""
 
-    client: aiomqtt.Client
+    client: MqttClient
     client_id: str
     username: str | None = None
     messages: list[Received] = field(default_factory=list)
@@ -64,7 +66,7 @@ class Probe:
 
     async def ask(self, topic: str, payload: bytes | str = b"{}") -> bytes:
         """Publish a request with a response topic; returns its correlation data."""
-        correlation = uuid.uuid4().bytes
+        correlation = new_correlation()
         await self.send(topic, payload, correlation)
         return correlation
 
@@ -91,22 +93,20 @@ class Probe:
         response_topic: str | None = None,
     ) -> None:
         """Publish a request (QoS 1) whose reply goes to `response_topic` (this client's own)."""
-        properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-        properties.ResponseTopic = response_topic or topics.reply_topic(
-            self.username, self.client_id
-        )
-        properties.CorrelationData = correlation
-        await self.client.publish(topic, payload, qos=1, properties=properties)
+        reply_to = response_topic or topics.reply_topic(self.username, self.client_id)
+        path = ReplyPath(reply_to, correlation)
+        await self.client.publish(topic, payload, qos=1, properties=request_properties(path))
 
     async def _collect(self) -> None:
         async for message in self.client.messages:
-            props = message.properties
-            correlation = getattr(props, "CorrelationData", None) if props else None
-            payload = message.payload if isinstance(message.payload, bytes) else b""
+            received = Received(
+                message.topic.value,
+                payload_of(message),
+                bool(message.retain),
+                correlation_of(message),
+            )
             async with self._changed:
-                self.messages.append(
-                    Received(message.topic.value, payload, bool(message.retain), correlation)
-                )
+                self.messages.append(received)
                 self._changed.notify_all()
 
 
@@ -131,15 +131,8 @@ async def probe(
     """A client on the loopback broker, subscribed to its reply branch and `subscriptions`;
     `username` and `password` log it in (anonymous without)."""
     ident = client_id or f"test-{uuid.uuid4().hex[:8]}"
-    async with aiomqtt.Client(
-        "127.0.0.1",
-        url_port,
-        identifier=ident,
-        username=username,
-        password=password,
-        protocol=aiomqtt.ProtocolVersion.V5,
-        will=will,
-    ) as client:
+    broker = BrokerUrl("127.0.0.1", url_port, username=username, password=password)
+    async with connect(broker, ident, will=will) as client:
         found = Probe(client, ident, username)
         await client.subscribe(topics.reply_branch(username, ident), qos=1)
         for topic in subscriptions:

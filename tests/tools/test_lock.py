@@ -18,7 +18,7 @@ from packaging.requirements import Requirement
 REPO = Path(__file__).resolve().parents[2]
 REQUIREMENTS = REPO / "requirements"
 EXPORTS = ("dev.txt", "daemon.txt", "tui.txt", "build.txt")
-MEMBERS = ("shared", "daemon", "tui")
+MEMBERS = ("shared", "link", "daemon", "tui")
 FIX = "Run ./dev lock, then commit requirements/."
 # Pinned exactly, so that what the tests expect does not move with the registry.
 NEW_DEV_DEPENDENCY = "six==1.17.0"  # in no pin: sortedcontainers came in with hypothesis

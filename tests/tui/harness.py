@@ -5,9 +5,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from evcsm_link.backoff import Backoff
+from evcsm_schema.broker import parse_broker_url
 from evcsm_tui.app import EvcsmApp
-from evcsm_tui.client import Backoff, MqttLink
-from evcsm_tui.config import BrokerConfig
+from evcsm_tui.client import MqttLink
 from evcsm_tui.widgets.charger_detail import ChargerDetail
 from evcsm_tui.widgets.charger_table import ChargerTable
 from evcsm_tui.widgets.line_table import LineTable
@@ -22,14 +23,12 @@ from textual.widgets import Label, Static
 WAIT_S = 20.0
 """Generous: the condition is what the test checks, not how fast it came."""
 
-FAST_BACKOFF = Backoff(initial=0.1, maximum=0.5)
+FAST_BACKOFF = Backoff(first=0.1, cap=0.5)
 
 
 def mqtt_app(url: str, tmp_path: Path, *, request_timeout: float = 5.0) -> EvcsmApp:
     """The real app on a real broker, reconnecting quickly and exporting into `tmp_path`."""
-    link = MqttLink(
-        BrokerConfig.from_url(url), request_timeout=request_timeout, backoff=FAST_BACKOFF
-    )
+    link = MqttLink(parse_broker_url(url), request_timeout=request_timeout, backoff=FAST_BACKOFF)
     return EvcsmApp(link, export_dir=tmp_path, refresh_interval=0.05)
 
 

@@ -4,24 +4,33 @@ import os
 from pathlib import Path
 
 import pytest
-from evcsm_tui.config import BrokerConfig, default_log_files, parse_options
+from evcsm_schema.broker import BrokerUrl, parse_broker_url
+from evcsm_tui.config import default_log_files, parse_options
 from evcsm_tui.errors import ConfigError
+
+
+@pytest.fixture(autouse=True)
+def _no_evcsm_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test sets the variables it reads."""
+    for name in [n for n in os.environ if n.startswith("EVCSM_")]:
+        monkeypatch.delenv(name)
 
 
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
-        ("mqtt://broker.site", BrokerConfig("broker.site", 1883)),
-        ("mqtts://broker.site", BrokerConfig("broker.site", 8883, tls=True)),
-        ("mqtt://127.0.0.1:1884", BrokerConfig("127.0.0.1", 1884)),
+        ("mqtt://broker.site", BrokerUrl("broker.site", 1883)),
+        ("mqtts://broker.site", BrokerUrl("broker.site", 8883, tls=True)),
+        ("mqtt://127.0.0.1:1884", BrokerUrl("127.0.0.1", 1884)),
         (
             "mqtts://op%40site:p%3Ass@broker:8884/",
-            BrokerConfig("broker", 8884, tls=True, username="op@site", password="p:ss"),
+            BrokerUrl("broker", 8884, tls=True, username="op@site", password="p:ss"),
         ),
     ],
 )
-def test_urls(url: str, expected: BrokerConfig) -> None:
-    assert BrokerConfig.from_url(url) == expected
+def test_urls(url: str, expected: BrokerUrl) -> None:
+    assert parse_broker_url(url) == expected
+    assert parse_options(["--mqtt-url", url]).broker == expected
 
 
 @pytest.mark.parametrize(
@@ -29,14 +38,15 @@ def test_urls(url: str, expected: BrokerConfig) -> None:
 )
 def test_bad_urls_are_config_errors(url: str) -> None:
     with pytest.raises(ConfigError):
-        BrokerConfig.from_url(url)
+        parse_options(["--mqtt-url", url])
 
 
-def test_the_password_can_come_from_the_environment_and_never_shows() -> None:
-    options = parse_options(
-        ["--mqtt-url", "mqtts://operator@broker"],
-        {"EVCSM_MQTT_PASSWORD": "s3cret", "XDG_STATE_HOME": "/var/state"},
-    )
+def test_the_password_can_come_from_the_environment_and_never_shows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("EVCSM_MQTT_PASSWORD", "s3cret")
+    monkeypatch.setenv("XDG_STATE_HOME", "/var/state")
+    options = parse_options(["--mqtt-url", "mqtts://operator@broker"])
     assert options.broker.password == "s3cret"
     assert options.broker.label == "mqtts://operator@broker:8883"
     assert "s3cret" not in options.broker.label
@@ -44,22 +54,24 @@ def test_the_password_can_come_from_the_environment_and_never_shows() -> None:
     assert not options.log_required
 
 
-def test_the_url_comes_from_the_environment_and_the_flag_wins() -> None:
-    env = {"EVCSM_MQTT_URL": "mqtt://from-env:1999"}
-    assert parse_options([], env).broker.host == "from-env"
-    assert parse_options(["--mqtt-url", "mqtt://flag"], env).broker.host == "flag"
-    assert parse_options([], {}).broker == BrokerConfig("127.0.0.1", 1883)
+def test_the_url_comes_from_the_environment_and_the_flag_wins(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert parse_options([]).broker == BrokerUrl("127.0.0.1", 1883)
+    monkeypatch.setenv("EVCSM_MQTT_URL", "mqtt://from-env:1999")
+    assert parse_options([]).broker.host == "from-env"
+    assert parse_options(["--mqtt-url", "mqtt://flag"]).broker.host == "flag"
 
 
 def test_a_timeout_must_be_positive() -> None:
     with pytest.raises(ConfigError):
-        parse_options(["--command-timeout", "0"], {})
+        parse_options(["--command-timeout", "0"])
 
 
 def test_log_files_default_to_the_state_folder_then_the_temp_folder() -> None:
     preferred, fallback = default_log_files({})
     assert preferred == Path.home() / ".local" / "state" / "evcsm" / "tui.log"
     assert fallback.name == f"evcsm-tui-{os.getuid()}.log"
-    chosen = parse_options(["--log-file", "/x/tui.log"], {})
+    chosen = parse_options(["--log-file", "/x/tui.log"])
     assert chosen.log_files == (Path("/x/tui.log"),)
     assert chosen.log_required

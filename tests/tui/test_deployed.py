@@ -15,19 +15,21 @@ from tests.tui.harness import FAST_BACKOFF, label, row, table_rows, wait_until
 pytestmark = pytest.mark.broker
 
 
-async def test_operator_over_tls_on_the_locked_down_broker(tmp_path: Path) -> None:
+async def test_operator_over_tls_on_the_locked_down_broker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     deployment = Deployment.create(tmp_path)
     port = free_port()
     with running_broker(deployment, tls_port=port) as (_, files):
         ca_file = files / "certs" / "ca.crt"
+        monkeypatch.setenv("EVCSM_MQTT_PASSWORD", deployment.password(OPERATOR_USER))
         options = parse_options(
             [
                 "--mqtt-url",
                 f"mqtts://{OPERATOR_USER}@localhost:{port}",
                 "--mqtt-ca-file",
                 str(ca_file),
-            ],
-            {"EVCSM_MQTT_PASSWORD": deployment.password(OPERATOR_USER)},
+            ]
         )
         link = MqttLink(options.broker, request_timeout=5.0, backoff=FAST_BACKOFF)
         app = EvcsmApp(link, export_dir=tmp_path, refresh_interval=0.05)

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 from evcsm_schema import CommandAction
+from evcsm_schema.broker import parse_broker_url
 from evcsm_tui.app import READ_ONLY_REASON, EvcsmApp
 from evcsm_tui.client import MqttLink
-from evcsm_tui.config import BrokerConfig
 from evcsm_tui.errors import NobodyListens, NotAuthorised
 from evcsm_tui.screens.help import HelpScreen
 from textual.app import App
@@ -45,7 +45,7 @@ def offered(app: App[Any]) -> dict[str, str]:
 
 
 def link_as(url: str, user: str, password: str) -> MqttLink:
-    broker = BrokerConfig.from_url(url.replace("mqtt://", f"mqtt://{user}@"), password)
+    broker = parse_broker_url(url.replace("mqtt://", f"mqtt://{user}@")).with_password(password)
     return MqttLink(broker, request_timeout=PATIENT_S, backoff=FAST_BACKOFF)
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 from evcsm_schema import Availability, CommandAction, topics
+from evcsm_schema.broker import parse_broker_url
 from evcsm_tui.client import MqttLink
-from evcsm_tui.config import BrokerConfig
 
 from tests.support.broker import Mosquitto
 from tests.support.daemon import daemon_settings, running_daemon
@@ -158,7 +158,7 @@ async def test_a_command_from_another_dashboard_shows_here(
         app.run_test(size=(100, 30)) as pilot,
     ):
         await wait_until(pilot, "CP2 idle", lambda: row(app, "CP2").get("status") == "Idle")
-        other = MqttLink(BrokerConfig.from_url(broker.url), request_timeout=5.0)
+        other = MqttLink(parse_broker_url(broker.url), request_timeout=5.0)
         task = asyncio.create_task(other.run(lambda _: None), name="other-dashboard")
         try:
             await wait_until(pilot, "the other dashboard connected", lambda: other.connected)

@@ -19,10 +19,11 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from evcsm_tui import fmt
-from evcsm_tui.client import Backoff, Link, MqttLink
+from evcsm_tui.client import Link, MqttLink
 from evcsm_tui.config import Options, parse_options
 from evcsm_tui.errors import ConfigError, NotAuthorised, RequestError
 from evcsm_tui.logs import setup_logging
+from evcsm_tui.screens.base import Host
 from evcsm_tui.screens.dashboard import DashboardScreen
 from evcsm_tui.screens.help import HelpScreen
 from evcsm_tui.screens.history import HistoryScreen
@@ -63,7 +64,7 @@ class EvcsmApp(App[None]):
     }
     DEFAULT_MODE = "dashboard"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("question_mark", "help", "Help", key_display="?", tooltip="This help"),
         Binding("q", "quit", "Quit"),
     ]
 
@@ -230,7 +231,7 @@ class EvcsmApp(App[None]):
 
 def build_app(options: Options, log_file: Path | None) -> EvcsmApp:
     """The app for these options, connected to the real broker."""
-    link = MqttLink(options.broker, request_timeout=options.command_timeout, backoff=Backoff())
+    link = MqttLink(options.broker, request_timeout=options.command_timeout)
     return EvcsmApp(link, export_dir=options.export_dir, log_file=log_file)
 
 
@@ -249,3 +250,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.run()
     log.info("evcsm-tui stopped")
     return 0
+
+
+def _hosts_screens(app: EvcsmApp) -> Host:
+    """The app offers its screens what they use of it (checked by mypy)."""
+    return app

@@ -1,62 +1,62 @@
-"""Command-line options and environment: where the broker is and how to log in."""
+"""Settings: every one a command-line flag and an environment variable (`EVCSM_...`).
 
-import argparse
+The broker settings are the daemon's (`evcsm_link.settings.BrokerOptions`): the same names, the
+same password rule, the same order of precedence (flag, then environment, then default).
+"""
+
 import os
+import sys
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from evcsm_schema.broker import parse_broker_url
+from evcsm_link.settings import BROKER_METAVARS, ProgramSettings, cli_source
+from evcsm_schema.broker import BrokerUrl
+from evcsm_schema.requests import REPLY_WAIT_S
+from pydantic import Field, ValidationError
+from pydantic_settings import CliApp, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError
 
 from evcsm_tui.errors import ConfigError
 
-DEFAULT_URL = "mqtt://127.0.0.1:1883"
+
+class Settings(ProgramSettings):
+    """Terminal dashboard for EVCSM: watch chargers, start and stop sessions."""
+
+    model_config = SettingsConfigDict(cli_prog_name="evcsm-tui")
+
+    command_timeout: float = Field(
+        default=REPLY_WAIT_S,
+        gt=0,
+        description="Seconds to wait for the daemon's answer to a start or stop.",
+    )
+    export_dir: Path | None = Field(
+        default=None,
+        description="Where the history's CSV exports and the screenshots go (unset: the "
+        "current folder).",
+    )
+    log_file: Path | None = Field(
+        default=None,
+        description="Where to write the log (unset: $XDG_STATE_HOME/evcsm/tui.log, else "
+        "~/.local/state/evcsm/tui.log, else one in the temporary folder).",
+    )
 
 
-@dataclass(frozen=True)
-class BrokerConfig:
-    """How to reach the broker."""
-
-    host: str
-    port: int
-    tls: bool = False
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    ca_file: Path | None = None
-    """CA bundle that verifies an mqtts:// broker; the system's CAs when None."""
-
-    @classmethod
-    def from_url(
-        cls, url: str, password: str | None = None, ca_file: Path | None = None
-    ) -> "BrokerConfig":
-        """Parse `mqtt[s]://[user[:password]@]host[:port]`; `password` fills in a missing one."""
-        try:
-            parsed = parse_broker_url(url)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from exc
-        return cls(
-            host=parsed.host,
-            port=parsed.port,
-            tls=parsed.tls,
-            username=parsed.username,
-            password=parsed.password or password or None,
-            ca_file=ca_file,
-        )
-
-    @property
-    def label(self) -> str:
-        """The address to show on screen, never with the password."""
-        scheme = "mqtts" if self.tls else "mqtt"
-        user = f"{self.username}@" if self.username else ""
-        return f"{scheme}://{user}{self.host}:{self.port}"
+METAVARS = {
+    **BROKER_METAVARS,
+    "command_timeout": "SECONDS",
+    "export_dir": "PATH",
+    "log_file": "PATH",
+}
+"""How `--help` names each setting's value."""
 
 
 @dataclass(frozen=True)
 class Options:
     """Everything the command line and the environment decide."""
 
-    broker: BrokerConfig
+    broker: BrokerUrl
     log_files: tuple[Path, ...]
     """Where to log, in order of preference: the first that can be opened is used."""
     log_required: bool
@@ -75,52 +75,24 @@ def default_log_files(env: Mapping[str, str]) -> tuple[Path, ...]:
     return Path(state_home) / "evcsm" / "tui.log", fallback
 
 
-def parse_options(argv: Sequence[str] | None, env: Mapping[str, str] | None = None) -> Options:
-    """Read the options; a bad value raises `ConfigError`."""
-    env = os.environ if env is None else env
-    parser = argparse.ArgumentParser(
-        prog="evcsm-tui",
-        description="Terminal dashboard for EVCSM: watch chargers, start and stop sessions.",
-        epilog="The broker password can also come from EVCSM_MQTT_PASSWORD.",
-    )
-    parser.add_argument(
-        "--mqtt-url",
-        default=env.get("EVCSM_MQTT_URL", DEFAULT_URL),
-        help="broker as mqtt[s]://[user[:password]@]host[:port] (env EVCSM_MQTT_URL)",
-    )
-    parser.add_argument(
-        "--mqtt-ca-file",
-        type=Path,
-        default=env.get("EVCSM_MQTT_CA_FILE") or None,
-        help="CA bundle that verifies an mqtts:// broker (env EVCSM_MQTT_CA_FILE; default: system CAs)",
-    )
-    parser.add_argument(
-        "--log-file",
-        type=Path,
-        default=None,
-        help="where to write the log (default: $XDG_STATE_HOME/evcsm/tui.log)",
-    )
-    parser.add_argument(
-        "--export-dir",
-        type=Path,
-        default=Path.cwd(),
-        help="where the history screen writes CSV exports (default: the current folder)",
-    )
-    parser.add_argument(
-        "--command-timeout",
-        type=float,
-        default=10.0,
-        help="seconds to wait for the daemon's reply to a command (default: %(default)s)",
-    )
-    args = parser.parse_args(argv)
-    if args.command_timeout <= 0:
-        raise ConfigError("--command-timeout must be positive")
+def parse_options(argv: Sequence[str] | None = None) -> Options:
+    """Read the flags (`argv`, else the command line's) and the environment; a bad value
+    raises `ConfigError` naming it. `--help` prints the help and exits."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    source = cli_source(Settings, METAVARS)
+    try:
+        settings = CliApp.run(Settings, cli_args=args, cli_settings_source=source)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        where = ".".join(str(level) for level in error["loc"]) or "settings"
+        raise ConfigError(f"{where}: {error['msg'].removeprefix('Value error, ')}") from None
+    except SettingsError as exc:
+        raise ConfigError(str(exc)) from None
+    log_file = settings.log_file
     return Options(
-        broker=BrokerConfig.from_url(
-            args.mqtt_url, env.get("EVCSM_MQTT_PASSWORD"), args.mqtt_ca_file
-        ),
-        log_files=(args.log_file,) if args.log_file else default_log_files(env),
-        log_required=args.log_file is not None,
-        export_dir=args.export_dir,
-        command_timeout=args.command_timeout,
+        broker=settings.broker(),
+        log_files=(log_file,) if log_file else default_log_files(os.environ),
+        log_required=log_file is not None,
+        export_dir=settings.export_dir or Path.cwd(),
+        command_timeout=settings.command_timeout,
     )

@@ -20,32 +20,12 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from evcsm_schema import ErrorCode
-
-from evcsm_daemon.errors import EvcsmError
+from evcsm_daemon.errors import CrossOrigin, Unauthorized, UnknownHost
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ANY = "*"
 LOCALHOST = "localhost"
 DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-class UnknownHost(EvcsmError):
-    """The request names a host this daemon does not serve (400)."""
-
-    code = ErrorCode.BAD_REQUEST
-
-
-class CrossOrigin(EvcsmError):
-    """A write from another site's web page (403)."""
-
-    code = ErrorCode.FORBIDDEN
-
-
-class Unauthorized(EvcsmError):
-    """A write without the right bearer token (401)."""
-
-    code = ErrorCode.UNAUTHORIZED
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,14 +124,14 @@ class AccessPolicy:
         cls,
         listen_host: str,
         *,
-        allowed_hosts: str | None = None,
-        allowed_origins: str | None = None,
+        allowed_hosts: tuple[str, ...] | None = None,
+        allowed_origins: tuple[str, ...] | None = None,
         token: str | None = None,
     ) -> "AccessPolicy":
-        """The policy the settings describe; unset hosts are derived from the listen host."""
-        hosts = parse_hosts(allowed_hosts) if allowed_hosts else default_hosts(listen_host)
-        origins = parse_origins(allowed_origins) if allowed_origins else ()
-        return cls(hosts=hosts, origins=origins, token=token)
+        """The policy the settings describe (`parse_hosts`, `parse_origins`); unset hosts are
+        derived from the listen host."""
+        hosts = allowed_hosts if allowed_hosts else default_hosts(listen_host)
+        return cls(hosts=hosts, origins=allowed_origins or (), token=token)
 
     def check(self, method: str, headers: dict[str, str]) -> None:
         """Raise UnknownHost, CrossOrigin or Unauthorized unless the request may proceed.

@@ -7,6 +7,7 @@ route that needs the database with 503 `unavailable` until `attach()` hands it t
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 from starlette.middleware.cors import CORSMiddleware
 
@@ -21,6 +22,13 @@ from evcsm_daemon.service import ChargingService
 
 SWAGGER_UI = "/swagger/index.html"
 OPENAPI_JSON = "/swagger/v1/swagger.json"
+
+
+def operation_id(route: APIRoute) -> str:
+    """A route's OpenAPI operation id: its function's name in camelCase (`stopCharger`), not
+    FastAPI's default of name, path and method run together."""
+    first, *rest = route.name.split("_")
+    return first + "".join(word.capitalize() for word in rest)
 
 
 def create_app(
@@ -39,6 +47,7 @@ def create_app(
         redoc_url="/redoc",
         openapi_url=OPENAPI_JSON,
         static_url="/swagger/static",
+        generate_unique_id_function=operation_id,
     )
     app.state.service = service
     app.state.operations = StationOperations(service, None) if service else None

@@ -3,6 +3,7 @@
 from typing import Annotated
 
 from evcsm_schema import CHARGER_ID_PATTERN, ChargerState, ChargingSession, StopRequest
+from evcsm_schema.session import DefaultStopReason
 from fastapi import APIRouter, Body, Path, Response, status
 from fastapi.responses import JSONResponse
 
@@ -61,7 +62,7 @@ async def stop_charger(
 ) -> ChargingSession | JSONResponse:
     """Stop charging: 200 with the stopped session, 202 with the request when an OCPP charger
     accepted it; 404 when the charger has no active session."""
-    reason = body.reason if body and body.reason else "Stopped by API request"
+    reason = body.reason if body and body.reason else DefaultStopReason.REST
     pending = await service.request_stop(charger_id, reason)
     if not pending.done:
         return accepted(pending)

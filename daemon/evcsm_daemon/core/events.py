@@ -20,17 +20,10 @@ one meter tick as one `FleetSampled`, handed to `BatchSink.sampled` without an a
 thousands of sessions costs no task switch per session.
 
 The other direction is `ChargerCommands`: what the service may ask of a station, always from
-outside any event handling. Each command returns the station's answer, or raises one of:
-
-    EvcsmError (evcsm_daemon.errors)
-    └── ChargerCommandError      the command was not carried out (unavailable)
-        ├── ChargerOffline       the station is not connected, or not accepted (charger_offline)
-        ├── ChargerNoAnswer      no answer in time, or the connection dropped while waiting
-        ├── ChargerRefused       the station answered a CALLERROR (NotSupported, ...)
-        └── ChargerBadAnswer     the station's answer breaks the OCPP schema
-
-A charger id that names no connector raises `UnknownCharger`, an argument the protocol cannot
-carry (an idTag over 20 characters) raises `BadRequest`.
+outside any event handling. Each command returns the station's answer, or raises a
+`ChargerCommandError` of `evcsm_daemon.errors` saying why it was not carried out (offline, no
+answer, refused, a bad answer). A charger id that names no connector raises `UnknownCharger`, an
+argument the protocol cannot carry (an idTag over 20 characters) raises `BadRequest`.
 
 Pure data: no IO, no protocol library.
 """
@@ -41,10 +34,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from evcsm_schema import ChargingSession, ErrorCode
+from evcsm_schema import ChargingSession
 from evcsm_schema.stations import Operability, Resetting, TriggeredMessage
-
-from evcsm_daemon.errors import EvcsmError
 
 
 def charger_id(station_id: str, connector_id: int) -> str:
@@ -417,40 +408,3 @@ class ChargerCommands(Protocol):
     ) -> TriggerStatus:
         """Ask the station to send `message` now (for one connector, or all)."""
         ...
-
-
-class ChargerCommandError(EvcsmError):
-    """A command to a charger was not carried out."""
-
-    code = ErrorCode.UNAVAILABLE
-
-
-class ChargerOffline(ChargerCommandError):
-    """The station is not connected, or its identity is not accepted (charger_offline)."""
-
-    code = ErrorCode.CHARGER_OFFLINE
-
-    def __init__(self, station_id: str) -> None:
-        super().__init__(f"charge point {station_id!r} is not connected")
-
-
-class ChargerNoAnswer(ChargerCommandError):
-    """The station did not answer in time, or its connection dropped while waiting."""
-
-    code = ErrorCode.CHARGER_NO_ANSWER
-
-
-class ChargerRefused(ChargerCommandError):
-    """The station answered the command with a CALLERROR."""
-
-    code = ErrorCode.CHARGER_REFUSED
-
-    def __init__(self, message: str, ocpp_error: str) -> None:
-        super().__init__(message)
-        self.ocpp_error = ocpp_error
-
-
-class ChargerBadAnswer(ChargerCommandError):
-    """The station's answer is not what OCPP 1.6 allows."""
-
-    code = ErrorCode.CHARGER_REFUSED

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from evcsm_schema import ChargingSession, SessionStatus
+from evcsm_schema.session import DefaultStopReason
 
 WH_PER_KWH = 1000
 
@@ -89,6 +90,6 @@ def finish(
             "status": SessionStatus.STOPPED,
             "end_time": max(last.updated_at, last.start_time),
             "power_kw": 0.0,
-            "stop_reason": reason or "Stopped by request",
+            "stop_reason": reason or DefaultStopReason.REQUEST,
         }
     )

@@ -17,17 +17,15 @@ import uuid
 from collections.abc import Iterable
 
 from evcsm_schema import ChargingSession
+from evcsm_schema.session import DefaultStopReason
 
 from evcsm_daemon.core.events import MeterSample, TransactionStarted, TransactionStopped, charger_id
 from evcsm_daemon.core.sessions import MeterReading, begin, finish, observe, to_ms
 
 TRANSACTION_NAMESPACE = uuid.UUID("0b5c3f0e-9a57-4d2a-9a43-51f1a3c6e7d2")
 """Namespace of the session ids derived from StartTransaction idempotency keys."""
-SUPERSEDED_REASON = "Superseded by a new transaction on the connector"
-"""Why an open session ends when its connector starts another one (its stop was lost)."""
-LOCAL_REASON = "Local"
-"""OCPP's default stop reason, when the station gave none."""
 REMOTE_REASON = "Remote"
+"""OCPP's reason for a stop asked remotely: the request's own reason is recorded instead."""
 SECONDS_PER_HOUR_PER_WH_TO_KW = 3.6
 """kW = Wh / s * 3.6."""
 
@@ -79,7 +77,7 @@ def _apply(session: ChargingSession, sample: MeterSample) -> ChargingSession:
 
 def stop_reason(event: TransactionStopped, requested: str | None) -> str:
     """The stored stop reason: the text of the stop EVCSM asked for, else the station's reason."""
-    reason = event.reason or LOCAL_REASON
+    reason = event.reason or DefaultStopReason.LOCAL
     if requested is not None and reason == REMOTE_REASON:
         return requested
     return reason
@@ -101,5 +99,8 @@ def closed(
 def superseded(session: ChargingSession, by: TransactionStarted) -> ChargingSession:
     """An open session closed because its connector started another transaction."""
     return finish(
-        session, MeterReading(wh=session.meter_wh, power_kw=0.0), to_ms(by.at), SUPERSEDED_REASON
+        session,
+        MeterReading(wh=session.meter_wh, power_kw=0.0),
+        to_ms(by.at),
+        DefaultStopReason.SUPERSEDED,
     )

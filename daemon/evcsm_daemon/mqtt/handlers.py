@@ -28,6 +28,7 @@ from evcsm_schema import (
     SessionStatus,
     topics,
 )
+from evcsm_schema.session import DefaultStopReason
 
 from evcsm_daemon.errors import (
     BadRequest,
@@ -43,7 +44,6 @@ from evcsm_daemon.service import ChargingService
 log = logging.getLogger(__name__)
 
 Reply: TypeAlias = CommandReply | SessionQueryReply
-SEED_STOP_REASON = "Stopped by client"
 BUSY = (
     "the daemon had more requests waiting than it takes (the broker sent past the daemon's"
     " Receive Maximum): nothing was done; send it again"
@@ -69,20 +69,9 @@ def outcome(pending: Pending, charger_id: str, action: str) -> CommandReply:
     error = pending.error
     if error is not None:
         failure = error if isinstance(error, Exception) else RuntimeError(str(error))
-        return CommandReply(
-            ok=False,
-            charger_id=charger_id,
-            action=action,
-            request_id=pending.request_id,
-            error=_error_info(f"{charger_id}/{action}", failure),
-        )
-    return CommandReply(
-        ok=True,
-        charger_id=charger_id,
-        action=action,
-        request_id=pending.request_id,
-        session=pending.result,
-    )
+        info = _error_info(f"{charger_id}/{action}", failure)
+        return CommandReply.failed(charger_id, action, info, pending.request_id)
+    return CommandReply.done(charger_id, action, pending.result, pending.request_id)
 
 
 class Handlers:
@@ -122,12 +111,10 @@ class Handlers:
         if topic == topics.SESSION_QUERY:
             return SessionQueryReply(ok=False, error=error)
         if topic == topics.SEED_CHARGING:
-            return CommandReply(
-                ok=False, charger_id=self._service.default_charger or "", action="seed", error=error
-            )
+            return CommandReply.failed(self._service.default_charger or "", "seed", error)
         parsed = topics.parse_charger_topic(topic)
         if parsed is not None and len(parsed[1]) == 2 and parsed[1][0] == "cmd":
-            return CommandReply(ok=False, charger_id=parsed[0], action=parsed[1][1], error=error)
+            return CommandReply.failed(parsed[0], parsed[1][1], error)
         return None
 
     async def _seed(self, payload: bytes) -> Answer:
@@ -142,7 +129,7 @@ class Handlers:
                 pending = await self._service.request_start(charger_id or None)
             else:
                 action = CommandAction.STOP.value
-                reason = command.reason or SEED_STOP_REASON
+                reason = command.reason or DefaultStopReason.SEED_CLIENT
                 pending = await self._service.request_stop(charger_id or None, reason)
             return await _answer(pending, charger_id, action)
         except Exception as exc:  # noqa: BLE001 - supervisor boundary: log, reply, keep running
@@ -177,9 +164,7 @@ class Handlers:
 
     @staticmethod
     def _failure(where: str, charger_id: str, action: str, exc: Exception) -> CommandReply:
-        return CommandReply(
-            ok=False, charger_id=charger_id, action=action, error=_error_info(where, exc)
-        )
+        return CommandReply.failed(charger_id, action, _error_info(where, exc))
 
 
 async def _answer(pending: Pending, charger_id: str, action: str) -> Answer:
@@ -187,11 +172,8 @@ async def _answer(pending: Pending, charger_id: str, action: str) -> Answer:
     and the outcome later; a failure raises."""
     if pending.done:
         session = await pending.wait()
-        return Answer(CommandReply(ok=True, charger_id=charger_id, action=action, session=session))
-    first = CommandReply(
-        ok=True, charger_id=charger_id, action=action, pending=True, request_id=pending.request_id
-    )
-    return Answer(first, pending)
+        return Answer(CommandReply.done(charger_id, action, session))
+    return Answer(CommandReply.accepted(charger_id, action, pending.request_id), pending)
 
 
 def too_large(reply: Reply, size: int, limit: int) -> Reply:
@@ -203,9 +185,7 @@ def too_large(reply: Reply, size: int, limit: int) -> Reply:
     if isinstance(reply, SessionQueryReply):
         return SessionQueryReply(ok=False, error=_error_info(topics.SESSION_QUERY, exc))
     where = f"{reply.charger_id}/{reply.action}"
-    return CommandReply(
-        ok=False, charger_id=reply.charger_id, action=reply.action, error=_error_info(where, exc)
-    )
+    return CommandReply.failed(reply.charger_id, reply.action, _error_info(where, exc))
 
 
 def _error_info(where: str, exc: Exception) -> ErrorInfo:

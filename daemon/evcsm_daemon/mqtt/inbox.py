@@ -2,9 +2,10 @@
 
 Nothing one message carries can stop the daemon. Whatever fails while a message is handled or
 answered is logged, answered when the request has a usable reply path, and acknowledged; it never
-reaches the connection. A reply goes only to a valid topic name inside `evcsm/replies/`: the
-daemon may write the retained state topics, so a reply anywhere else could forge a charger's
-state, and a topic the broker refuses would get the daemon disconnected.
+reaches the connection. A reply goes only to a valid topic name inside `evcsm/replies/`
+(`evcsm_schema.requests.ReplyPath.accept`): the daemon may write the retained state topics, so a
+reply anywhere else could forge a charger's state, and a topic the broker refuses would get the
+daemon disconnected.
 
 The daemon's publications wait for their acknowledgement however long it takes: behind a flood
 the broker's PUBACK can queue for many seconds in the same TCP stream, and a timeout there would
@@ -19,12 +20,11 @@ import logging
 import math
 from collections.abc import Callable
 
-import aiomqtt
+from evcsm_link.client import Message, MqttClient, MqttError, Properties
+from evcsm_link.requests import reply_path, reply_properties
 from evcsm_schema import topics
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
+from evcsm_schema.requests import ReplyPath
 
-from evcsm_daemon.mqtt.connection import Connection
 from evcsm_daemon.mqtt.handlers import Answer, Handlers, Reply, too_large
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ class Inbox:
     def __init__(
         self,
         handlers: Handlers,
-        follow: Callable[[Answer, str, bytes | None], None] = lambda *_: None,
+        follow: Callable[[Answer, ReplyPath], None] = lambda *_: None,
     ) -> None:
         self._handlers = handlers
         self._follow = follow
@@ -47,7 +47,7 @@ class Inbox:
         self.busy = 0
         self.handled = 0
 
-    async def work(self, client: Connection) -> None:
+    async def work(self, client: MqttClient) -> None:
         """One worker: handle messages one by one until the connection ends."""
         async for message in client.messages:
             self.busy += 1
@@ -60,38 +60,43 @@ class Inbox:
                 self.handled += 1
                 client.ack(message)
 
-    async def handle(self, client: Connection, message: aiomqtt.Message) -> None:
+    async def handle(self, client: MqttClient, message: Message) -> None:
         """Handle one message and send its reply, if it asks for one."""
         topic = message.topic.value
         payload = message.payload if isinstance(message.payload, bytes) else b""
         if message.retain:
             await self._refuse_replay(client, topic, payload)
             return
-        response_topic, correlation = _reply_path(message)
         try:
-            answer = await self._handlers.dispatch(
-                topic, payload, has_reply_path=response_topic is not None
-            )
+            path = reply_path(message)
+        except ValueError as exc:
+            log.warning("%s (a request on %.200r)", exc, topic)
+            path = None
+        try:
+            answer = await self._handlers.dispatch(topic, payload, has_reply_path=path is not None)
         except Exception as exc:  # noqa: BLE001 - supervisor boundary: log, answer, keep running
             answer = Answer(self._handlers.failure(topic, exc))
-        if answer.reply is not None and response_topic is not None:
-            await send_reply(client, response_topic, correlation, answer.reply)
+        if answer.reply is not None and path is not None:
+            await send_reply(client, path, answer.reply)
             if answer.follow is not None:
-                self._follow(answer, response_topic, correlation)
+                self._follow(answer, path)
 
-    def refusal(self, message: aiomqtt.Message) -> tuple[str, bytes, Properties] | None:
+    def refusal(self, message: Message) -> tuple[str, bytes, Properties] | None:
         """The error reply to a request there was no room for (topic, payload, properties), if it
         asks for one at a usable reply path. A retained message is never answered."""
         if message.retain:
             return None
-        response_topic, correlation = _reply_path(message)
-        reply = self._handlers.busy(message.topic.value)
-        if reply is None or response_topic is None:
+        try:
+            path = reply_path(message)
+        except ValueError:
             return None
-        return response_topic, reply.to_json(), reply_properties(correlation)
+        reply = self._handlers.busy(message.topic.value)
+        if reply is None or path is None:
+            return None
+        return path.topic, reply.to_json(), reply_properties(path.correlation)
 
     @staticmethod
-    async def _refuse_replay(client: Connection, topic: str, payload: bytes) -> None:
+    async def _refuse_replay(client: MqttClient, topic: str, payload: bytes) -> None:
         if not payload:
             return
         log.warning(
@@ -102,37 +107,16 @@ class Inbox:
         if topic == topics.SEED_CHARGING:
             try:
                 await client.publish(topic, b"", qos=1, retain=True, timeout=math.inf)
-            except aiomqtt.MqttError as exc:
+            except MqttError as exc:
                 log.warning("could not clear the retained message on %s: %s", topic, exc)
             else:
                 log.info("cleared the retained message on %s", topic)
 
 
-def _reply_path(message: aiomqtt.Message) -> tuple[str | None, bytes | None]:
-    """The request's response topic (None when absent or refused) and correlation data."""
-    props = message.properties
-    response_topic = getattr(props, "ResponseTopic", None) if props else None
-    correlation = getattr(props, "CorrelationData", None) if props else None
-    if not isinstance(correlation, bytes):
-        correlation = None
-    if not response_topic:
-        return None, correlation
-    if not isinstance(response_topic, str) or not topics.is_reply_topic(response_topic):
-        log.warning(
-            "refused response topic %.200r on %.200r: replies go to a topic name under %s/",
-            response_topic,
-            message.topic.value,
-            topics.REPLY_PREFIX,
-        )
-        return None, correlation
-    return response_topic, correlation
-
-
-async def send_reply(
-    client: Connection, topic: str, correlation: bytes | None, reply: Reply
-) -> None:
-    """Publish `reply` with the request's correlation data; an error reply in its place when
-    it is over the broker's packet limit."""
+async def send_reply(client: MqttClient, path: ReplyPath, reply: Reply) -> None:
+    """Publish `reply` on the request's response topic with its correlation data; an error
+    reply in its place when it is over the broker's packet limit."""
+    topic, correlation = path.topic, path.correlation
     body = reply.to_json()
     if not client.fits(topic, body, correlation):
         body = too_large(reply, len(body), client.broker_max_packet).to_json()
@@ -145,14 +129,5 @@ async def send_reply(
         await client.publish(
             topic, body, qos=1, properties=reply_properties(correlation), timeout=math.inf
         )
-    except (aiomqtt.MqttError, ValueError) as exc:
+    except (MqttError, ValueError) as exc:
         log.warning("reply to %.200r lost: %s", topic, exc)
-
-
-def reply_properties(correlation: bytes | None) -> Properties:
-    """The PUBLISH properties of a reply: JSON, and the request's correlation data."""
-    properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-    properties.ContentType = "application/json"
-    if correlation is not None:
-        properties.CorrelationData = correlation
-    return properties

@@ -10,7 +10,7 @@ drain waits for the oldest.
 
 A tick's QoS 0 updates on one topic are queued as one `Burst`, and written to JSON chunk by
 chunk as they are sent; a chunk goes to paho as one buffer of PUBLISH packets
-(`Connection.publish_many`). The queue holds at most `limit` messages (a burst counts as its
+(`MqttClient.publish_many`). The queue holds at most `limit` messages (a burst counts as its
 messages); what does not fit is dropped and counted, a tick's burst whole: the next tick carries
 newer readings. Status events, retained states and late replies are single `Outgoing` items,
 sent in the order queued.
@@ -23,9 +23,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import paho.mqtt.client as paho
+from evcsm_link.client import MqttClient, Published
+from evcsm_schema.requests import ReplyPath
 
-from evcsm_daemon.mqtt.connection import Connection
 from evcsm_daemon.mqtt.handlers import Reply
 from evcsm_daemon.mqtt.inbox import send_reply
 
@@ -52,8 +52,8 @@ class Outgoing:
     qos: int
     retain: bool = False
     reply: Reply | None = None
-    """A late reply: sent with its correlation data, within the broker's size limit."""
-    correlation: bytes | None = None
+    """A late reply: sent to `path` with its correlation data, within the broker's size limit."""
+    path: ReplyPath | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,19 +106,19 @@ class Outbox:
         self.queued += count
         self._waiting.set()
 
-    async def drain(self, client: Connection) -> None:
+    async def drain(self, client: MqttClient) -> None:
         """Publish what is queued, as it comes, until cancelled."""
-        unacked: deque[paho.MQTTMessageInfo] = deque()
+        unacked: deque[Published] = deque()
         while True:
             await self._waiting.wait()
             await self.send_queued(client, unacked)
 
     async def send_queued(
-        self, client: Connection, unacked: deque[paho.MQTTMessageInfo] | None = None
+        self, client: MqttClient, unacked: deque[Published] | None = None
     ) -> None:
         """Publish everything queued now, and wait until it is written; with `unacked`, leave
         up to `UNACKED` QoS 1 messages in it unacknowledged, else wait for every one."""
-        waiting = deque[paho.MQTTMessageInfo]() if unacked is None else unacked
+        waiting = deque[Published]() if unacked is None else unacked
         limit = 0 if unacked is None else UNACKED
         while self._items:
             item = self._items.popleft()
@@ -127,8 +127,8 @@ class Outbox:
                 continue
             self.queued -= 1
             self.published += 1
-            if item.reply is not None:
-                await send_reply(client, item.topic, item.correlation, item.reply)
+            if item.reply is not None and item.path is not None:
+                await send_reply(client, item.path, item.reply)
                 continue
             info = client.publish_nowait(item.topic, item.payload, item.qos, retain=item.retain)
             if item.qos:
@@ -137,7 +137,7 @@ class Outbox:
         self._waiting.clear()
         await self._settle(client, waiting, limit)
 
-    async def _send_burst(self, client: Connection, burst: Burst) -> None:
+    async def _send_burst(self, client: MqttClient, burst: Burst) -> None:
         items, encode = burst.items, burst.encode
         for start in range(0, len(items), CHUNK):
             chunk = items[start : start + CHUNK]
@@ -146,7 +146,7 @@ class Outbox:
             await client.sent(client.publish_many(burst.topic, [encode(item) for item in chunk]))
 
     @staticmethod
-    async def _settle(client: Connection, waiting: deque[paho.MQTTMessageInfo], limit: int) -> None:
+    async def _settle(client: MqttClient, waiting: deque[Published], limit: int) -> None:
         """Forget the acknowledged messages of `waiting`; wait for the oldest past `limit`."""
         while waiting and (waiting[0].is_published() or len(waiting) > limit):
             await client.sent(waiting.popleft())

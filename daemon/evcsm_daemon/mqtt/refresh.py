@@ -17,6 +17,11 @@ chargers are refreshed every 5 s, 10,000 every 20 s.
 import math
 from collections.abc import Iterable
 
+STATE_REFRESH_S = 5.0
+"""Seconds between two publications of a charging charger's state, by default."""
+STATE_REFRESH_PER_S = 500
+"""Retained states republished a second at most, by default."""
+
 
 class StateRefresh:
     """Remembers when each charging charger's state was last published; clock passed in."""

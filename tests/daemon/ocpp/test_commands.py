@@ -9,11 +9,7 @@ from evcsm_daemon.core.events import (
     Acceptance,
     Availability,
     AvailabilityStatus,
-    ChargerBadAnswer,
     ChargerEvent,
-    ChargerNoAnswer,
-    ChargerOffline,
-    ChargerRefused,
     ConfigurationEntry,
     ConfigurationStatus,
     Outcome,
@@ -24,7 +20,14 @@ from evcsm_daemon.core.events import (
     TriggerStatus,
     UnlockStatus,
 )
-from evcsm_daemon.errors import BadRequest, UnknownCharger
+from evcsm_daemon.errors import (
+    BadRequest,
+    ChargerBadAnswer,
+    ChargerNoAnswer,
+    ChargerOffline,
+    ChargerRefused,
+    UnknownCharger,
+)
 from ocpp.v16 import call
 
 from tests.daemon.ocpp.conftest import Start

@@ -1,7 +1,6 @@
 """Who gets in: boot accepted or rejected, passwords, subprotocol, path, identity, TLS."""
 
 import ssl
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from websockets.exceptions import InvalidMessage, InvalidStatus
 from tests.daemon.ocpp.conftest import Start
 from tests.daemon.ocpp.peers import OCPP16, basic, lab_charge_point, raw_station
 from tests.daemon.ocpp.sink import RecordingSink
+from tests.support.tls import self_signed
 
 
 async def test_boot_is_accepted_and_configures_the_station(
@@ -170,21 +170,6 @@ async def test_a_reconnect_takes_over_after_the_old_link_is_gone(
                 "ConnectorStatusChanged",
             ]
             assert central.connected == {"CP1"}
-
-
-def self_signed(directory: Path) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 and its key, made by openssl."""
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(
-        [
-            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-            "-keyout", str(key), "-out", str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    return cert, key
 
 
 async def test_wss_with_a_certificate_and_a_password(

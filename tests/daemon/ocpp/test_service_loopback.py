@@ -12,7 +12,7 @@ from evcsm_schema import ChargerStatus, ChargingSession, SessionStatus
 from ocpp.v16 import call
 
 from tests.daemon.ocpp.peers import lab_charge_point
-from tests.daemon.test_service import Recorder, fleet
+from tests.support.service import Recorder, fleet
 
 START = "2025-02-25T12:00:00Z"
 

@@ -26,17 +26,41 @@ class DashboardScreen(EvcsmScreen):
     """Chargers table on top, the selected charger's detail below."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("s", "command('start')", "Start", tooltip="Start the selected charger"),
-        Binding("x", "command('stop')", "Stop", tooltip="Stop the selected charger"),
+        Binding(
+            "s", "command('start')", "Start", tooltip="Start a session on the selected charger"
+        ),
+        Binding("x", "command('stop')", "Stop", tooltip="Stop the selected charger's session"),
         # Takes `s` and `x` once start and stop are off, to say why instead of doing nothing.
         Binding("s,x", "read_only", show=False),
-        Binding("k", "move(-1)", "Up", key_display="k", group=SELECT),
-        Binding("j", "move(1)", "Down", key_display="j", group=SELECT),
-        Binding("f", "filter_status", "Status", group=FILTER, tooltip="Show one status only"),
-        Binding("slash", "find", "Id", key_display="/", group=FILTER, tooltip="Find by id"),
+        Binding(
+            "k", "move(-1)", "Up", key_display="k", group=SELECT, tooltip="Select the charger above"
+        ),
+        Binding(
+            "j",
+            "move(1)",
+            "Down",
+            key_display="j",
+            group=SELECT,
+            tooltip="Select the charger below",
+        ),
+        Binding(
+            "f",
+            "filter_status",
+            "Status",
+            group=FILTER,
+            tooltip="Show only Charging, then Idle, then other chargers (Faulted, ...), then all",
+        ),
+        Binding(
+            "slash",
+            "find",
+            "Id",
+            key_display="/",
+            group=FILTER,
+            tooltip="Show only chargers whose id contains what you type",
+        ),
         # Named on the filter line, which shows while a filter is on.
-        Binding("escape", "clear_filter", "All", show=False),
-        Binding("h", "app.switch_mode('history')", "History", tooltip="Past sessions"),
+        Binding("escape", "clear_filter", "All", show=False, tooltip="Show every charger again"),
+        Binding("h", "app.switch_mode('history')", "History", tooltip="Session history (and back)"),
     ]
 
     charger_filter: reactive[ChargerFilter] = reactive(ChargerFilter, always_update=True)
@@ -55,7 +79,7 @@ class DashboardScreen(EvcsmScreen):
 
     def on_mount(self) -> None:
         """Follow the app's state, and move the clocks every second."""
-        self.watch(self.evcsm, "state", self._show)
+        self.watch(self.host_node, "state", self._show)
         self.set_interval(1.0, self._tick)
         self.query_one(ChargerTable).focus()
 

@@ -50,7 +50,7 @@ class HistoryScreen(EvcsmScreen):
 
     def on_mount(self) -> None:
         """Follow the connection state in the header."""
-        self.watch(self.evcsm, "state", self.query_one(StatusBar).show)
+        self.watch(self.host_node, "state", self.query_one(StatusBar).show)
 
     def on_screen_resume(self) -> None:
         """Fetch the sessions each time the screen is shown."""

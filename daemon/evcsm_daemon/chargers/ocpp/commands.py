@@ -14,8 +14,6 @@ from evcsm_daemon.core.events import (
     Acceptance,
     Availability,
     AvailabilityStatus,
-    ChargerBadAnswer,
-    ChargerOffline,
     ConfigurationEntry,
     ConfigurationReport,
     ConfigurationStatus,
@@ -24,7 +22,7 @@ from evcsm_daemon.core.events import (
     TriggerStatus,
     UnlockStatus,
 )
-from evcsm_daemon.errors import BadRequest, UnknownCharger
+from evcsm_daemon.errors import BadRequest, ChargerBadAnswer, ChargerOffline, UnknownCharger
 
 _S = TypeVar("_S", bound=StrEnum)
 

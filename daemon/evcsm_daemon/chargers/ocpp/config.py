@@ -31,8 +31,8 @@ class Admission(Enum):
 class ChargePointList:
     """The identities (and their passwords) that may connect."""
 
-    passwords: dict[str, str | None] = field(default_factory=dict)
-    """Identity -> password (None: no password)."""
+    passwords: dict[str, str | None] = field(default_factory=dict, repr=False)
+    """Identity -> password (None: no password); never shown (a secret)."""
     any_identity: bool = False
     """`*` was listed."""
 

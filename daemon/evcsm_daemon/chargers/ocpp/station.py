@@ -40,18 +40,20 @@ from evcsm_daemon.chargers.ocpp.rpc import (
     validate,
 )
 from evcsm_daemon.core.events import (
-    ChargerBadAnswer,
-    ChargerCommandError,
     ChargerEvent,
-    ChargerNoAnswer,
-    ChargerOffline,
-    ChargerRefused,
     EventSink,
     Outcome,
     StationConnected,
     StationDisconnected,
 )
-from evcsm_daemon.errors import BadRequest
+from evcsm_daemon.errors import (
+    BadRequest,
+    ChargerBadAnswer,
+    ChargerCommandError,
+    ChargerNoAnswer,
+    ChargerOffline,
+    ChargerRefused,
+)
 
 log = logging.getLogger(__name__)
 

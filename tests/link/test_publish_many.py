@@ -1,11 +1,12 @@
-"""`Connection.publish_many`: QoS 0 messages written as one buffer reach subscribers exactly as
+"""`MqttClient.publish_many`: QoS 0 messages written as one buffer reach subscribers exactly as
 paho's own `publish` would send them, in order, over MQTT 5 and 3.1.1."""
 
 import asyncio
 
 import aiomqtt
 import pytest
-from evcsm_daemon.mqtt.connection import Connection
+from evcsm_link.client import ProtocolVersion, connect
+from evcsm_schema.broker import BrokerUrl
 
 from tests.support.broker import Mosquitto
 
@@ -13,15 +14,14 @@ PAYLOADS = [b"", b"{}", b"x" * 200, b"y" * 20_000, "ünïcode".encode()]
 """Remaining lengths of one, two and three bytes, and an empty payload."""
 
 
-@pytest.mark.parametrize(
-    "protocol", [aiomqtt.ProtocolVersion.V5, aiomqtt.ProtocolVersion.V311], ids=["v5", "v311"]
-)
+@pytest.mark.parametrize("version", [ProtocolVersion.V5, ProtocolVersion.V311], ids=["v5", "v311"])
 async def test_many_messages_arrive_whole_and_in_order(
-    broker: Mosquitto, protocol: aiomqtt.ProtocolVersion
+    broker: Mosquitto, version: ProtocolVersion
 ) -> None:
+    url = BrokerUrl("127.0.0.1", broker.port)
     async with (
-        aiomqtt.Client("127.0.0.1", broker.port, identifier="watcher") as watcher,
-        Connection("127.0.0.1", broker.port, identifier="sender", protocol=protocol) as sender,
+        connect(url, "watcher") as watcher,
+        connect(url, "sender", version=version) as sender,
     ):
         await watcher.subscribe("evcsm/test/many", qos=0)
         info = sender.publish_many("evcsm/test/many", PAYLOADS)
@@ -39,6 +39,6 @@ async def test_many_messages_arrive_whole_and_in_order(
 
 
 async def test_publishing_many_without_a_connection_fails_clearly(broker: Mosquitto) -> None:
-    sender = Connection("127.0.0.1", broker.port, identifier="unconnected")
+    sender = connect(BrokerUrl("127.0.0.1", broker.port), "unconnected")
     with pytest.raises(aiomqtt.MqttCodeError):
         sender.publish_many("evcsm/test/many", [b"{}"])
