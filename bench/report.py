@@ -235,7 +235,7 @@ def render(result: FleetResult) -> str:
             "store flushes in window",
             f"{len(result.store_durations)}, {closed.flushed - opened.flushed:,} readings stored",
         ),
-        ("  flush (one bulk write) p50 / p99 / max ms", Spread.of(result.store_durations).ms()),
+        ("  flush (a tick's readings) p50 / p99 / max ms", Spread.of(result.store_durations).ms()),
         ("CPU: daemon process", f"{(closed.cpu - opened.cpu) / window:.0%} of one core"),
         *_store_server(result, window),
         *_cost(result),
