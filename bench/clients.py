@@ -59,6 +59,9 @@ class Plan:
     pages: tuple[tuple[str, dict[str, str]], ...] = ()
     """History queries (name, REST query parameters) timed after the window."""
     page_runs: int = 20
+    session_updates: str = "all"
+    """The daemon's `EVCSM_SESSION_UPDATES`: with `all` the window opens once `session/updates`
+    arrive fresh, otherwise once `evcsm/fleet/updates` do."""
 
     @property
     def started(self) -> tuple[str, ...]:
@@ -105,6 +108,13 @@ class ClientReport:
     pages: dict[str, list[float]] = field(default_factory=dict)
     """Per history query, each run's time from request to the last byte of its reply."""
     page_totals: dict[str, int] = field(default_factory=dict)
+    fleet_messages: int = 0
+    """`evcsm/fleet/updates` messages (tick parts) received in the window."""
+    fleet_latencies: list[float] = field(default_factory=list)
+    """From each reading's timestamp to the arrival of the fleet message that carried it."""
+    fleet_ticks: list[int] = field(default_factory=list)
+    """Readings per tick received whole (every part), in tick order; a tick cut by the window's
+    edges is left out."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,9 +149,10 @@ async def _drive(plan: Plan, conn: Connection) -> None:
         _client(plan.port, "bench-commander") as command_client,
     ):
         read_all_ready(listen_client)
-        listener = Listener(fresh=plan.fresh)
+        listener = Listener(fresh=plan.fresh, by_fleet=plan.session_updates != "all")
         commander = Commander(command_client, plan.command_timeout)
         await listen_client.subscribe(topics.SEED_SESSION, qos=0)
+        await listen_client.subscribe(topics.FLEET_UPDATES, qos=0)
         await commander.subscribe()
         async with asyncio.TaskGroup() as group:
             listening = group.create_task(listener.consume(listen_client), name="bench-listener")
@@ -237,7 +248,7 @@ class Commander:
 
 @dataclass
 class Listener:
-    """Counts `session/updates` arrivals once the window is open.
+    """Counts `session/updates` and `evcsm/fleet/updates` arrivals once the window is open.
 
     While the window is open an arrival only records its time and payload; the payloads are
     decoded when the window closes, so that the listener keeps up with 10,000 updates a second
@@ -246,11 +257,15 @@ class Listener:
 
     fresh: float
     """An update arriving within this many seconds of its reading is fresh."""
+    by_fleet: bool = False
+    """Tell freshness by the fleet messages (the per-session stream is limited or off)."""
     caught_up: asyncio.Event = field(default_factory=asyncio.Event)
     """Set once an update arrived fresh: nothing older is still queued ahead of it."""
     opened: float | None = None
     arrivals: list[tuple[float, float, bytes]] = field(default_factory=list)
     """(perf_counter, wall clock, payload) of every update in the window."""
+    fleet: list[tuple[float, bytes]] = field(default_factory=list)
+    """(wall clock, payload) of every fleet message in the window."""
     before: int = 0
 
     def open_window(self) -> None:
@@ -263,6 +278,12 @@ class Listener:
         async for message in client.messages:
             payload = message.payload
             if not isinstance(payload, bytes):
+                continue
+            if message.topic.value == topics.FLEET_UPDATES:
+                if self.opened is not None:
+                    self.fleet.append((time.time(), payload))
+                elif self.by_fleet and _age(payload, time.time()) <= self.fresh:
+                    self.caught_up.set()
                 continue
             if self.opened is not None:
                 record((time.perf_counter(), time.time(), payload))
@@ -287,6 +308,7 @@ class Listener:
             if (previous := last_seen.get(session)) is not None:
                 gaps.append(arrived - previous)
             last_seen[session] = arrived
+        latencies_fleet, ticks = _fleet(self.fleet)
         return ClientReport(
             seconds=elapsed,
             updates=len(self.arrivals),
@@ -299,7 +321,29 @@ class Listener:
             cpu_seconds=cpu_seconds,
             rest_stop_round_trips=churn.rest_stops,
             rest_start_round_trips=churn.rest_starts,
+            fleet_messages=len(self.fleet),
+            fleet_latencies=latencies_fleet,
+            fleet_ticks=ticks,
         )
+
+
+def _fleet(arrivals: list[tuple[float, bytes]]) -> tuple[list[float], list[int]]:
+    """Per reading, from its timestamp (the message's unless it gives its own) to its arrival;
+    the readings of each tick received whole."""
+    latencies: list[float] = []
+    parts: defaultdict[str, list[int]] = defaultdict(list)
+    expected: dict[str, int] = {}
+    for wall, payload in arrivals:
+        update = json.loads(payload)
+        tick = datetime.fromisoformat(update["timestamp"]).timestamp()
+        for reading in update["readings"]:
+            own = reading.get("timestamp")
+            taken = datetime.fromisoformat(own).timestamp() if own else tick
+            latencies.append(wall - taken)
+        parts[update["timestamp"]].append(len(update["readings"]))
+        expected[update["timestamp"]] = update["parts"]
+    whole = [sum(parts[tick]) for tick in parts if len(parts[tick]) == expected[tick]]
+    return latencies, whole
 
 
 def _age(payload: bytes, wall: float) -> float:

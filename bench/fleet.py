@@ -233,6 +233,7 @@ async def _measure(
         chargers=",".join(f"{charger_id}:22" for charger_id in ids),
         sim_speed=1.0,
         tick_interval=options.tick_interval,
+        session_updates=options.session_updates,
     )
     plan = Plan(
         port=broker.port,
@@ -248,6 +249,7 @@ async def _measure(
         cpus=cpus,
         active=options.active,
         pages=history_pages(ids, first, options.stored) if options.pages else (),
+        session_updates=options.session_updates,
     )
     context = multiprocessing.get_context("spawn")
     ours, theirs = context.Pipe()
@@ -310,6 +312,7 @@ async def _measure(
                 stored=options.stored,
                 rss=rss,
                 store_server_cpu=server_cpu,
+                session_updates=options.session_updates,
             )
             progress("window closed; stopping the daemon")
     except TimeoutError:
@@ -357,6 +360,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--stored", type=int, default=0, help="stopped sessions seeded first")
     parser.add_argument("--active", type=int, help="chargers started (default: all)")
     parser.add_argument("--pages", action="store_true", help="time history pages over REST")
+    parser.add_argument(
+        "--session-updates",
+        choices=("all", "default", "off"),
+        default="all",
+        help="the daemon's EVCSM_SESSION_UPDATES",
+    )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here")
     options = parser.parse_args(argv)
     if not 1 <= options.chargers <= 99999:

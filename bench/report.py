@@ -100,6 +100,8 @@ class FleetResult:
     store_server_cpu: float = 0.0
     """CPU seconds the MongoDB double's in-process "server" spent in the window."""
     baseline: Baseline | None = None
+    session_updates: str = "all"
+    """The daemon's `EVCSM_SESSION_UPDATES`."""
 
     @property
     def active(self) -> int:
@@ -107,10 +109,15 @@ class FleetResult:
         return len(self.ramp.round_trips) + self.ramp.failed
 
     def cpu_per_update(self) -> float:
-        """The daemon's CPU seconds per session update delivered in the window, less the
-        driver double's server."""
+        """The daemon's CPU seconds per session update delivered in the window (per fleet
+        reading when the per-session stream is limited), less the driver double's server."""
         cpu = self.closed.cpu - self.opened.cpu - self.store_server_cpu
-        return cpu / self.clients.updates if self.clients.updates else math.nan
+        delivered = (
+            self.clients.updates
+            if self.session_updates == "all"
+            else len(self.clients.fleet_latencies)
+        )
+        return cpu / delivered if delivered else math.nan
 
     @property
     def window(self) -> float:
@@ -140,17 +147,32 @@ class FleetResult:
         return why
 
     def late_delivery(self) -> list[str]:
-        """Why subscribers did not get every session's update within one tick (empty if they did)."""
+        """Why subscribers did not get every session's update within one tick (empty if they did):
+        on `session/updates` when the daemon sends every session's, and on the fleet stream."""
         why: list[str] = []
         expected = self.active / self.tick_interval
-        received = self.clients.updates / self.clients.seconds if self.clients.seconds else 0.0
-        if received < DELIVERED_SHARE * expected:
-            why.append(f"{received:,.0f} updates/s received of {expected:,.0f}")
-        arrival = Spread.of(self.clients.latencies)
-        if math.isnan(arrival.p99) or arrival.p99 >= self.tick_interval:
-            why.append(f"reading to arrival p99 {ms(arrival.p99)} ms")
+        if self.session_updates == "all":
+            why += self._late("updates", self.clients.updates, expected, self.clients.latencies)
+        ticks = self.clients.fleet_ticks
+        short = [count for count in ticks if count < DELIVERED_SHARE * self.active]
+        if len(ticks) < self.clients.seconds / self.tick_interval - 2 or short:
+            why.append(f"fleet: {len(ticks)} ticks received whole, {len(short)} short of readings")
+        if math.isnan((fleet := Spread.of(self.clients.fleet_latencies)).p99) or (
+            fleet.p99 >= self.tick_interval
+        ):
+            why.append(f"fleet: reading to arrival p99 {ms(fleet.p99)} ms")
         if not self.warmup.settled:
             why.append("the ramp's backlog was still draining")
+        return why
+
+    def _late(self, what: str, count: int, expected: float, latencies: list[float]) -> list[str]:
+        why: list[str] = []
+        received = count / self.clients.seconds if self.clients.seconds else 0.0
+        if received < DELIVERED_SHARE * expected:
+            why.append(f"{received:,.0f} {what}/s received of {expected:,.0f}")
+        arrival = Spread.of(latencies)
+        if math.isnan(arrival.p99) or arrival.p99 >= self.tick_interval:
+            why.append(f"{what}: reading to arrival p99 {ms(arrival.p99)} ms")
         return why
 
 
@@ -197,6 +219,13 @@ def render(result: FleetResult) -> str:
         ("  gap per session p50 / p99 / max ms", Spread.of(clients.gaps).ms()),
         ("  reading to arrival p50 / p99 / max ms", Spread.of(clients.latencies).ms()),
         (
+            "fleet readings received (evcsm/fleet/updates)",
+            f"{len(clients.fleet_latencies) / clients.seconds:,.0f} /s in "
+            f"{clients.fleet_messages:,} messages, {len(clients.fleet_ticks)} ticks whole "
+            f"(readings per tick {_per_second(sorted(clients.fleet_ticks))})",
+        ),
+        ("  reading to arrival p50 / p99 / max ms", Spread.of(clients.fleet_latencies).ms()),
+        (
             "ticks in window",
             f"{len(result.durations)} ({result.skipped} skipped, {closed.failed - opened.failed} failed)",
         ),
@@ -206,7 +235,7 @@ def render(result: FleetResult) -> str:
             "store flushes in window",
             f"{len(result.store_durations)}, {closed.flushed - opened.flushed:,} readings stored",
         ),
-        ("  flush (one bulk write) p50 / p99 / max ms", Spread.of(result.store_durations).ms()),
+        ("  flush (a tick's readings) p50 / p99 / max ms", Spread.of(result.store_durations).ms()),
         ("CPU: daemon process", f"{(closed.cpu - opened.cpu) / window:.0%} of one core"),
         *_store_server(result, window),
         *_cost(result),
@@ -222,6 +251,7 @@ def render(result: FleetResult) -> str:
     title = (
         f"EVCSM fleet: {result.chargers} chargers ({result.active} charging), "
         f"{result.stored:,} stored, store {result.store}, tick {result.tick_interval:g} s, "
+        f"session updates {result.session_updates}, "
         f"{window:.0f} s window"
     )
     return table(title, rows)

@@ -1,10 +1,10 @@
 """Store benchmark: starts of N sessions, and history pages among 100,000 stored sessions.
 
     uv run python -m bench.store                       # every backend, the default sizes
-    uv run python -m bench.store --starts 1000 10000 --stored 100000 --repeat 20
+    uv run python -m bench.store --starts 1000 10000 --in-flight 1 100 --stored 100000 --repeat 20
 
-Starts: N sessions on N chargers through `insert_active`, one after another, as N start commands
-would do; the total and the time per start show whether a start's cost grows with the number of
+Starts: N sessions on N chargers through `insert_active`, one after another or `--in-flight` at
+a time, as N start commands would do; the total and the time per start show whether a start's cost grows with the number of
 sessions already stored. The former in-process store (mongomock-motor through the MongoDB code)
 is measured too, at smaller N, for comparison.
 
@@ -58,17 +58,28 @@ async def opened(kind: str, folder: Path) -> AsyncIterator[SessionStore]:
         await store.close()
 
 
-async def time_starts(kind: str, count: int, folder: Path) -> tuple[float, float]:
-    """Seconds for `count` starts on as many chargers, and for the last 10 % of them."""
+async def time_starts(
+    kind: str, count: int, folder: Path, in_flight: int = 1
+) -> tuple[float, float]:
+    """Seconds for `count` starts on as many chargers, `in_flight` at a time (as many start
+    commands arriving together would), and for the last 10 % of them."""
     async with opened(kind, folder) as store:
         started = time.perf_counter()
         tail_from = started
-        for k in range(count):
-            if k == count - count // 10:
-                tail_from = time.perf_counter()
-            await store.insert_active(begin(f"CP{k}", 0, T0 + timedelta(seconds=k)))
-            if await store.active(f"CP{k}") is None:
-                raise RuntimeError(f"{kind}: CP{k} did not start")
+        numbers = iter(range(count))
+
+        async def starter() -> None:
+            nonlocal tail_from
+            for k in numbers:
+                if k == count - count // 10:
+                    tail_from = time.perf_counter()
+                await store.insert_active(begin(f"CP{k}", 0, T0 + timedelta(seconds=k)))
+                if await store.active(f"CP{k}") is None:
+                    raise RuntimeError(f"{kind}: CP{k} did not start")
+
+        async with asyncio.TaskGroup() as group:
+            for worker in range(in_flight):
+                group.create_task(starter(), name=f"starter-{worker}")
         ended = time.perf_counter()
     return ended - started, ended - tail_from
 
@@ -154,8 +165,8 @@ async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="evcsm-bench-store-") as tmp:
         folder = Path(tmp)
         print("## Starts\n")
-        print("| backend | N | total s | per start ms | per start, last 10 % ms |")
-        print("|---|---:|---:|---:|---:|")
+        print("| backend | N | at once | total s | per start ms | per start, last 10 % ms |")
+        print("|---|---:|---:|---:|---:|---:|")
         plan: list[tuple[str, list[int]]] = [
             ("memory", args.starts),
             ("sqlite", args.starts),
@@ -163,10 +174,12 @@ async def main(args: argparse.Namespace) -> None:
         ]
         for kind, counts in plan:
             for count in counts:
-                total, tail = await time_starts(kind.split()[0], count, folder)
-                print(
-                    f"| {kind} | {count:,} | {total:.2f} | {ms(total / count)} | {ms(tail / (count // 10))} |"
-                )
+                for at_once in args.in_flight:
+                    total, tail = await time_starts(kind.split()[0], count, folder, at_once)
+                    print(
+                        f"| {kind} | {count:,} | {at_once} | {total:.2f} | {ms(total / count)} |"
+                        f" {ms(tail / (count // 10))} |"
+                    )
         print(f"\n## A page of {PAGE} among {args.stored:,} stored sessions\n")
         by_kind = {
             kind: await time_pages(kind, args.stored, args.repeat, folder)
@@ -187,6 +200,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--starts", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--mongomock-starts", type=int, nargs="+", default=[500, 1000, 2000])
+    parser.add_argument(
+        "--in-flight", type=int, nargs="+", default=[1, 100], help="starts at once, each in turn"
+    )
     parser.add_argument("--stored", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=20)
     return parser.parse_args(argv)

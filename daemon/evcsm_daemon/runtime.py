@@ -26,6 +26,7 @@ from evcsm_link.backoff import Retries
 from evcsm_schema import Readiness
 from fastapi import FastAPI
 
+from evcsm_daemon import heap
 from evcsm_daemon.api import attach, create_app
 from evcsm_daemon.api.access import AccessPolicy
 from evcsm_daemon.api.limits import HttpLimits
@@ -264,6 +265,7 @@ class Daemon:
                 service.attach_stations(self.central, ocpp.charge_points.passwords)
             self.operations = StationOperations(service, self.central)
             attach(app, service, self.operations)
+            heap.settle()  # what is loaded by now lives as long as the process
             return True
 
     async def _listen_ocpp(self, sock: socket.socket) -> None:

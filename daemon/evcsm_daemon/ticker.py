@@ -66,19 +66,15 @@ class Ticker:
             started = loop.time()
             self.stats.sessions += len(self._service.tick())
             finished = loop.time()
-            self.stats.lags.append(started - due)
-            self.stats.durations.append(finished - started)
+            lag, took = started - due, finished - started
+            self.stats.lags.append(lag)
+            self.stats.durations.append(took)
             due += self._interval
             if due < finished:
                 missed = int((finished - due) // self._interval) + 1
                 self.stats.skipped += missed
                 due += missed * self._interval
-                log.warning(
-                    "a tick took %.0f ms, longer than the %.0f ms interval: %d skipped",
-                    (finished - started) * 1000,
-                    self._interval * 1000,
-                    missed,
-                )
+                _log_skipped(took, lag, self._interval, missed)
 
     async def _flushes(self, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
@@ -114,6 +110,24 @@ class Ticker:
         took = loop.time() - started
         self.stats.store_durations.append(took)
         return took
+
+
+def _log_skipped(took: float, lag: float, interval: float, missed: int) -> None:
+    """One line on `missed` skipped ticks, blaming the tick when it overran the interval and
+    otherwise the event loop that started it late (at start-up, a burst of commands)."""
+    if took > interval:
+        log.warning(
+            "a tick took %.0f ms, longer than the %.0f ms interval: %d skipped",
+            took * 1000,
+            interval * 1000,
+            missed,
+        )
+    else:
+        log.warning(
+            "a tick started %.0f ms late, the event loop busy with other work: %d skipped",
+            lag * 1000,
+            missed,
+        )
 
 
 async def _stopped_by(stop: asyncio.Event, deadline: float) -> bool:

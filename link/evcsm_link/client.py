@@ -12,6 +12,10 @@ own reconnection) changes this module alone:
   message: many messages (a tick's thousands) are queued in one go and written by one writer
   callback, and the caller waits once, for the last of them, instead of once per message
   (aiomqtt's `publish` waits on an event and a timeout for each: four times the CPU).
+  `publish_many` goes further for QoS 0 messages on one topic: it writes their PUBLISH packets,
+  the bytes paho would write, into one buffer that paho queues and writes as one packet, instead
+  of queueing, writing and calling back for each message (paho's `publish` and `loop_write`
+  were half the daemon's CPU at 10,000 sessions).
 - `broker_max_packet` is the Maximum Packet Size the broker announced on connect, and `fits`
   tells whether a publish stays within it.
 - With an `Intake` (the daemon's): a persistent session, a Receive Maximum and a Maximum Packet
@@ -32,7 +36,7 @@ import logging
 import math
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -54,6 +58,8 @@ Will = aiomqtt.Will
 ProtocolVersion = aiomqtt.ProtocolVersion
 Refusal = Callable[[Message], "tuple[str, bytes, Properties] | None"]
 """The reply (topic, payload, properties) to a request there is no room for, if it gets one."""
+QOS0_PUBLISH = 0x30
+"""The first byte of a PUBLISH packet, QoS 0, not retained, not a duplicate."""
 Published = paho.MQTTMessageInfo
 """A message handed to paho by `publish_nowait`; `MqttClient.sent` waits until it is out."""
 __all__ = [
@@ -159,6 +165,28 @@ class MqttClient(aiomqtt.Client):
         info = self._client.publish(topic, payload, qos, retain)
         if info.rc != paho.MQTT_ERR_SUCCESS:
             raise aiomqtt.MqttCodeError(info.rc, "Could not publish message")
+        return info
+
+    def publish_many(self, topic: str, payloads: Sequence[bytes]) -> Published:
+        """Queue QoS 0 messages on `topic`, not retained, as one write; `sent` waits for it."""
+        client = self._client
+        if not client.is_connected():
+            raise aiomqtt.MqttCodeError(paho.MQTT_ERR_NO_CONN, "Could not publish message")
+        name = topic.encode()
+        head = len(name).to_bytes(2, "big") + name
+        if client._protocol == paho.MQTTv5:
+            head += b"\x00"  # no properties
+        packets = bytearray()
+        for payload in payloads:
+            packets.append(QOS0_PUBLISH)
+            _remaining_length(packets, len(head) + len(payload))
+            packets += head
+            packets += payload
+        mid = client._mid_generate()  # what paho's publish does
+        info = paho.MQTTMessageInfo(mid)
+        rc = client._packet_queue(QOS0_PUBLISH, packets, mid, 0, info)
+        if rc not in (paho.MQTT_ERR_SUCCESS, paho.MQTT_ERR_AGAIN):
+            raise aiomqtt.MqttCodeError(rc, "Could not publish message")
         return info
 
     async def sent(self, info: Published) -> None:
@@ -291,6 +319,15 @@ class MqttClient(aiomqtt.Client):
                 with contextlib.suppress(aiomqtt.MqttError):
                     await self._wait_for(self._disconnected, timeout=None)
         await super().__aexit__(exc_type, exc, tb)
+
+
+def _remaining_length(packet: bytearray, length: int) -> None:
+    """Append MQTT's variable-length encoding of `length`."""
+    while True:
+        byte, length = length % 128, length // 128
+        packet.append(byte | 0x80 if length else byte)
+        if not length:
+            return
 
 
 def connect(

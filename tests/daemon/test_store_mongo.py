@@ -7,7 +7,7 @@ import pytest
 from bson import ObjectId
 from evcsm_daemon.core.sessions import MeterReading, begin, finish, observe
 from evcsm_daemon.errors import StoreUnavailable, WriteNotConfirmed
-from evcsm_daemon.store import open_store
+from evcsm_daemon.store import mongo, open_store
 from evcsm_daemon.store.documents import DOCUMENT_FIELDS
 from evcsm_daemon.store.mongo import MongoStore
 from evcsm_schema import SessionQuery
@@ -250,3 +250,27 @@ async def test_history_by_status_has_an_index() -> None:
     await mongo_store(database, DriverFaults()).ensure_indexes()
     keys = [index["key"] for index in (await database["sessions"].index_information()).values()]
     assert [("status", 1), ("startTime", -1)] in keys
+
+
+async def test_a_flush_is_written_in_batches(
+    store: MongoStore, database: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tick's readings go in bulk writes of at most FLUSH_BATCH requests (the event loop runs
+    between them), and every reading is stored."""
+    monkeypatch.setattr(mongo, "FLUSH_BATCH", 3)
+    sessions = [(await store.insert_active(begin(f"CP{k}", 0, T0)))[0] for k in range(7)]
+    batches: list[int] = []
+    bulk_write = store._sessions.bulk_write
+
+    async def counted(requests: list[UpdateOne], *, ordered: bool) -> None:
+        batches.append(len(requests))
+        await bulk_write(requests, ordered=ordered)
+
+    monkeypatch.setattr(store._sessions, "bulk_write", counted)
+    later = T0 + timedelta(minutes=10)
+    await store.save_readings(
+        [observe(s, MeterReading(1000 + k, 0.5), later) for k, s in enumerate(sessions)]
+    )
+    assert batches == [3, 3, 1]
+    for k, session in enumerate(sessions):
+        assert (await raw(database, session.session_id))["meterWh"] == 1000 + k

@@ -4,6 +4,7 @@ database enforcing the guarantees, a thread of its own, and its failures mapped.
 import asyncio
 import contextlib
 import sqlite3
+import threading
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -230,3 +231,35 @@ async def test_a_version_1_file_is_upgraded_in_place(tmp_path: Path) -> None:
         assert await store.active("CP1") == old
     finally:
         await store.close()
+
+
+async def test_starts_that_arrive_during_a_commit_are_committed_together(
+    store: SqliteStore,
+) -> None:
+    """Group commit: starts queued while the store's thread is busy go into one transaction;
+    each gets its own answer, one that fails fails alone, and one charger still gets one."""
+    taken, _ = await store.insert_active(
+        begin("CP0", 0, T0).model_copy(update={"transaction_id": 7})
+    )
+    conn = connection(store)
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    busy = threading.Event()
+    loop = asyncio.get_running_loop()
+    blocked = loop.run_in_executor(store._thread, busy.wait)  # a commit in flight, as it were
+    sessions = [begin(f"CP{number}", 0, T0) for number in range(1, 51)]
+    twin = begin("CP7", 0, T0 + timedelta(seconds=1))
+    clash = begin("CP99", 0, T0).model_copy(update={"transaction_id": 7})
+    answers = asyncio.gather(
+        *(store.insert_active(s) for s in [*sessions, twin, clash]), return_exceptions=True
+    )
+    await asyncio.sleep(0.05)
+    busy.set()
+    await blocked
+    *started, second, refused = await answers
+    assert [created for _, created in started] == [True] * 50  # type: ignore[misc]
+    assert second == (started[6][0], False)  # type: ignore[index]
+    assert isinstance(refused, StoreUnavailable)
+    assert len([s for s in statements if s == "COMMIT"]) == 1
+    assert len(await store.all_active()) == 51  # CP0 and the fifty
+    assert taken.transaction_id == 7

@@ -115,3 +115,27 @@ async def test_an_overrunning_tick_is_skipped_and_logged(caplog: pytest.LogCaptu
         r.getMessage() for r in caplog.records if "longer than the 50 ms interval" in r.getMessage()
     ]
     assert "skipped" in line
+
+
+async def test_a_late_tick_is_logged_as_late_not_as_long(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A short tick that starts late (the loop busy with start-up work) is not reported as a
+    tick that took longer than the interval."""
+    clock = FakeClock()
+    service = await make_service(clock)
+    await service.start("CP1")
+    ticker = Ticker(service, interval=0.05)
+    stop = asyncio.Event()
+    task = asyncio.create_task(ticker.run(stop))
+    for _ in range(3):  # the task group starts the tick loop, which takes its schedule
+        await asyncio.sleep(0)
+    time.sleep(0.25)  # noqa: ASYNC251 - blocks the loop on purpose: five 50 ms intervals go by
+    await wait_until(lambda: ticker.stats.skipped >= 1 and len(ticker.stats.lags) >= 2, "ticks")
+    stop.set()
+    await asyncio.wait_for(task, 10)
+    messages = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert messages
+    assert not [m for m in messages if "longer than the 50 ms interval" in m]
+    assert "started" in messages[0]
+    assert "ms late" in messages[0]

@@ -15,6 +15,7 @@ runs in the daemon's process, so its CPU time is counted apart (`Server.cpu_s`) 
 subtraction. Only what `MongoStore` uses is implemented; anything else raises.
 """
 
+import asyncio
 import time
 from bisect import bisect_left, insort
 from collections.abc import Mapping, Sequence
@@ -239,6 +240,7 @@ class Collection:
             if doc is not None:
                 self.server.update(doc, request["u"])
         self._serve(started, {"ok": 1, "nModified": len(requests)})
+        await asyncio.sleep(0)  # the reply comes over the network: the event loop runs meanwhile
 
 
 class Database:

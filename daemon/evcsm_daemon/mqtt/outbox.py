@@ -9,7 +9,8 @@ are not waited for one by one: up to `UNACKED` may wait for their acknowledgemen
 drain waits for the oldest.
 
 A tick's QoS 0 updates on one topic are queued as one `Burst`, and written to JSON chunk by
-chunk as they are sent. The queue holds at most `limit` messages (a burst counts as its
+chunk as they are sent; a chunk goes to paho as one buffer of PUBLISH packets
+(`MqttClient.publish_many`). The queue holds at most `limit` messages (a burst counts as its
 messages); what does not fit is dropped and counted, a tick's burst whole: the next tick carries
 newer readings. Status events, retained states and late replies are single `Outgoing` items,
 sent in the order queued.
@@ -142,11 +143,7 @@ class Outbox:
             chunk = items[start : start + CHUNK]
             self.queued -= len(chunk)
             self.published += len(chunk)
-            last = None
-            for item in chunk:
-                last = client.publish_nowait(burst.topic, encode(item), 0)
-            if last is not None:
-                await client.sent(last)
+            await client.sent(client.publish_many(burst.topic, [encode(item) for item in chunk]))
 
     @staticmethod
     async def _settle(client: MqttClient, waiting: deque[Published], limit: int) -> None:

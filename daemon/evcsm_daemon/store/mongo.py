@@ -48,6 +48,8 @@ COUNTERS = "counters"
 TRANSACTION_COUNTER = "transactionId"
 CHARGING = SessionStatus.CHARGING.value
 INSERT_ATTEMPTS = 5
+FLUSH_BATCH = 1_000
+"""Readings per bulk write: ~27 ms of the event loop's time to build and encode at most."""
 """Inserts that lose to a session stopped before it could be read, before giving up."""
 
 _NOT_SENT = (ServerSelectionTimeoutError, WaitQueueTimeoutError, NotPrimaryError)
@@ -259,25 +261,31 @@ class MongoStore:
         )
 
     async def save_readings(self, sessions: Sequence[ChargingSession]) -> None:
-        """Write one tick's readings of the active sessions: one unordered bulk write."""
-        if not sessions:
-            return
-        requests = [
-            UpdateOne(
-                {"sessionId": s.session_id, "status": CHARGING},
-                {
-                    "$max": {
-                        "meterWh": s.meter_wh,
-                        "energyConsumed": s.energy_consumed,
-                        "updatedAt": s.updated_at,
+        """Write one tick's readings of the active sessions: unordered bulk writes of at most
+        `FLUSH_BATCH` requests each.
+
+        The driver builds and encodes a bulk write's requests on the event loop in one go: 10,000
+        took 271 ms at the median and held the ticks and commands up for that long. In batches,
+        the loop runs between them while each waits for the server's reply; the documents
+        written are the same, and a flush that fails part-way is written whole by the next one
+        (every update raises the register with `$max`)."""
+        for start in range(0, len(sessions), FLUSH_BATCH):
+            requests = [
+                UpdateOne(
+                    {"sessionId": s.session_id, "status": CHARGING},
+                    {
+                        "$max": {
+                            "meterWh": s.meter_wh,
+                            "energyConsumed": s.energy_consumed,
+                            "updatedAt": s.updated_at,
+                        },
+                        "$set": {"powerKw": s.power_kw},
                     },
-                    "$set": {"powerKw": s.power_kw},
-                },
-            )
-            for s in sessions
-        ]
-        with driver_errors(write=True):
-            await self._sessions.bulk_write(requests, ordered=False)
+                )
+                for s in sessions[start : start + FLUSH_BATCH]
+            ]
+            with driver_errors(write=True):
+                await self._sessions.bulk_write(requests, ordered=False)
 
     async def finish(self, stopped: ChargingSession) -> ChargingSession | None:
         """Store a stop; None when the session was no longer active."""

@@ -38,6 +38,7 @@ from evcsm_schema.session import MAX_TRANSACTION_ID
 from evcsm_daemon.errors import SessionNotFound, StoreUnavailable, WriteNotConfirmed
 from evcsm_daemon.store import rows
 from evcsm_daemon.store.documents import with_id
+from evcsm_daemon.store.group import GroupCommit
 from evcsm_daemon.store.rows import CHARGING, COLUMNS, from_row, ms, to_row
 
 T = TypeVar("T")
@@ -80,6 +81,38 @@ PRAGMA user_version = {SCHEMA_VERSION};
 """
 SELECT = f"SELECT {', '.join(COLUMNS)} FROM sessions"  # noqa: S608 - constant column names
 NEWEST_FIRST = "ORDER BY start_ms DESC, id DESC"
+
+
+def _insert(conn: sqlite3.Connection, session: ChargingSession) -> tuple[ChargingSession, bool]:
+    """Insert `session` unless stored already or its charger has another active one."""
+    mine = conn.execute(f"{SELECT} WHERE session_id = ?", (session.session_id,))
+    if (row := mine.fetchone()) is not None:
+        return from_row(row), True
+    other = conn.execute(
+        f"{SELECT} WHERE charger_id = ? AND status = ?", (session.charger_id, CHARGING)
+    )
+    if (row := other.fetchone()) is not None:
+        return from_row(row), False
+    if session.transaction_id is not None:
+        taken = conn.execute(
+            "SELECT 1 FROM sessions WHERE transaction_id = ?", (session.transaction_id,)
+        )
+        if taken.fetchone() is not None:
+            raise sqlite3.IntegrityError(f"transaction id {session.transaction_id} is taken")
+    stored = with_id(session)
+    conn.execute(rows.INSERT, to_row(stored))
+    return stored, True
+
+
+def _mapped(outcome: T | Exception) -> T | Exception:
+    """`outcome` with a sqlite3 error turned into the store's."""
+    if not isinstance(outcome, sqlite3.Error):
+        return outcome
+    try:
+        with sqlite_errors():
+            raise outcome
+    except StoreUnavailable as exc:
+        return exc
 
 
 class CommitFailed(Exception):
@@ -156,6 +189,7 @@ class SqliteStore:
         self._timeout_s = timeout_ms / 1000
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evcsm-sqlite")
         self._conn: sqlite3.Connection | None = None
+        self._starts = GroupCommit(self._insert_batch, "sqlite-starts")
 
     async def _run(self, job: Callable[[sqlite3.Connection], T]) -> T:
         """Run `job` with the connection on the store's thread."""
@@ -200,6 +234,7 @@ class SqliteStore:
 
     async def close(self) -> None:
         """Close the connection on its thread, then the thread."""
+        await self._starts.close()
 
         def close(conn: sqlite3.Connection | None) -> None:
             if conn is not None:
@@ -220,31 +255,31 @@ class SqliteStore:
         return True
 
     async def insert_active(self, session: ChargingSession) -> tuple[ChargingSession, bool]:
-        """Store a new active session, or return the charger's existing one."""
+        """Store a new active session, or return the charger's existing one. Starts that arrive
+        while a commit is in flight are committed together (`store.group`)."""
+        return await self._starts.submit(session)
 
-        def insert(conn: sqlite3.Connection) -> tuple[ChargingSession, bool]:
+    async def _insert_batch(
+        self, sessions: Sequence[ChargingSession]
+    ) -> list[tuple[ChargingSession, bool] | Exception]:
+        """Insert `sessions` in one transaction, each in a savepoint of its own: one that fails
+        changes nothing and gets its error; the others commit together."""
+
+        def insert_all(conn: sqlite3.Connection) -> list[tuple[ChargingSession, bool] | Exception]:
+            outcomes: list[tuple[ChargingSession, bool] | Exception] = []
             with transaction(conn):
-                mine = conn.execute(f"{SELECT} WHERE session_id = ?", (session.session_id,))
-                if (row := mine.fetchone()) is not None:
-                    return from_row(row), True
-                other = conn.execute(
-                    f"{SELECT} WHERE charger_id = ? AND status = ?", (session.charger_id, CHARGING)
-                )
-                if (row := other.fetchone()) is not None:
-                    return from_row(row), False
-                if session.transaction_id is not None:
-                    taken = conn.execute(
-                        "SELECT 1 FROM sessions WHERE transaction_id = ?", (session.transaction_id,)
-                    )
-                    if taken.fetchone() is not None:
-                        raise sqlite3.IntegrityError(
-                            f"transaction id {session.transaction_id} is taken"
-                        )
-                stored = with_id(session)
-                conn.execute(rows.INSERT, to_row(stored))
-            return stored, True
+                for session in sessions:
+                    conn.execute("SAVEPOINT start")
+                    try:
+                        outcomes.append(_insert(conn, session))
+                    except sqlite3.Error as exc:
+                        conn.execute("ROLLBACK TO start")
+                        outcomes.append(exc)
+                    conn.execute("RELEASE start")
+            return outcomes
 
-        return await self._run(insert)
+        outcomes = await self._run(insert_all)
+        return [_mapped(outcome) for outcome in outcomes]
 
     async def active(self, charger_id: str) -> ChargingSession | None:
         """The charger's active session, if any."""
