@@ -402,6 +402,18 @@ async def _rest_call(
     return elapsed if response.status_code in {200, 201} else None
 
 
+def send_offsets(pairs: int, per_s: float, rng: random.Random) -> list[float]:
+    """When each stop/start pair is sent, in seconds from the window's opening: one pair in
+    each slot of `1 / per_s`, at a random point of it.
+
+    The window opens as a tick's updates arrive, a fixed point of the daemon's tick cycle. At
+    fixed offsets the pairs would meet that cycle at the same few points every second (5 at 5
+    pairs a second on a 1 s tick), and the command each pair sends first, the MQTT stop, would
+    land on the tick's work every fifth pair or never: at random points every command meets
+    the cycle anywhere, as a client's would."""
+    return [(number + rng.random()) / per_s for number in range(pairs)]
+
+
 async def _churn(plan: Plan, commander: Commander, http: httpx.AsyncClient) -> Churn:
     """For `plan.seconds`: stop a charging charger and start it again, `churn_per_s` times a
     second, over MQTT; then, when the REST port is known, once more over REST."""
@@ -414,8 +426,9 @@ async def _churn(plan: Plan, commander: Commander, http: httpx.AsyncClient) -> C
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout_at(deadline):
             chosen = rng.sample(plan.started, min(pairs, len(plan.started)))
-            for number, charger_id in enumerate(chosen, start=1):
-                await asyncio.sleep(opened + (number - 0.5) / plan.churn_per_s - loop.time())
+            offsets = send_offsets(len(chosen), plan.churn_per_s, rng)
+            for charger_id, offset in zip(chosen, offsets, strict=True):
+                await asyncio.sleep(opened + offset - loop.time())
                 calls = [
                     (CommandAction.STOP, churn.stops, commander.call),
                     (CommandAction.START, churn.starts, commander.call),
