@@ -178,6 +178,10 @@ def test_access_defaults_come_from_the_listen_address() -> None:
         ("allowed_origins", "ftp://ops.example.com"),
         ("allowed_origins", "https://ops.example.com:99999"),
         ("http_max_connections", 0),
+        ("state_refresh", -1),
+        ("state_refresh", "often"),
+        ("state_refresh_rate", -5),
+        ("state_refresh_rate", 2.5),
     ],
 )
 def test_bad_access_settings_are_refused(field: str, value: object) -> None:

@@ -68,6 +68,17 @@ def test_a_timeout_must_be_positive() -> None:
         parse_options(["--command-timeout", "0"])
 
 
+@pytest.mark.parametrize("value", ["0", "-3", "soon", "nan"])
+def test_a_bad_timeout_from_the_environment_is_a_config_error(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("EVCSM_COMMAND_TIMEOUT", value)
+    with pytest.raises(ConfigError):
+        parse_options([])
+    monkeypatch.setenv("EVCSM_COMMAND_TIMEOUT", "2.5")
+    assert parse_options([]).command_timeout == 2.5
+
+
 def test_log_files_default_to_the_state_folder_then_the_temp_folder() -> None:
     preferred, fallback = default_log_files({})
     assert preferred == Path.home() / ".local" / "state" / "evcsm" / "tui.log"
