@@ -26,7 +26,7 @@ async def test_start_tick_stop_meters_energy() -> None:
     assert created
     assert service.state("CP1").status is ChargerStatus.CHARGING
     clock.advance(60)
-    (ticked,) = service.tick()
+    (ticked,) = await service.tick()
     assert ticked.meter_wh == 366  # 22 kW for 60 s
     assert ticked.energy_consumed == 0.366
     assert ticked.power_kw == 22.0
@@ -94,7 +94,7 @@ async def test_latest_serves_the_seed_status() -> None:
         await service.latest()
     session, _ = await service.start()
     clock.advance(10)
-    service.tick()
+    await service.tick()
     live = await service.latest()
     assert live.session_id == session.session_id
     assert live.meter_wh == 61
@@ -108,7 +108,7 @@ async def test_resume_carries_on_metering_from_the_meter() -> None:
     before = await make_service(clock, store)
     session, _ = await before.start("CP1")
     clock.advance(60)
-    before.tick()
+    await before.tick()
     # The daemon dies here; ten minutes pass; a new one starts on the same database.
     clock.advance(600)
     after = await make_service(clock, store)
@@ -116,7 +116,7 @@ async def test_resume_carries_on_metering_from_the_meter() -> None:
     assert resumed.session_id == session.session_id
     assert resumed.meter_wh == 4033  # 22 kW for 660 s: the car kept charging
     clock.advance(60)
-    (ticked,) = after.tick()
+    (ticked,) = await after.tick()
     assert ticked.meter_wh == 4400
     again, created = await after.start("CP1")
     assert not created
@@ -142,7 +142,7 @@ async def test_sessions_on_removed_chargers_are_stopped_on_resume() -> None:
     old = ChargingService(store, fleet(("OLD", 7.0)), clock=clock)
     session, _ = await old.start("OLD")
     clock.advance(60)
-    old.tick()
+    await old.tick()
     await old.flush()
     await make_service(clock, store)  # configured with CP1 and CP2 only
     stored = await store.get(session.session_id)
@@ -156,7 +156,7 @@ async def test_a_flush_racing_a_stop_does_not_undo_it() -> None:
     service = await make_service(clock)
     await service.start("CP1")
     clock.advance(30)
-    service.tick()
+    await service.tick()
     flush = asyncio.create_task(service.flush())
     stop = asyncio.create_task(service.stop("CP1"))
     await asyncio.gather(flush, stop)
@@ -185,7 +185,7 @@ async def test_flush_stores_the_latest_reading_once_per_session() -> None:
     store.save_readings = recording_save  # type: ignore[method-assign]
     for _ in range(3):
         clock.advance(60)
-        service.tick()
+        await service.tick()
     assert service.unsaved == 2
     assert await service.flush() == 2
     (batch,) = saved
@@ -210,12 +210,12 @@ async def test_readings_survive_a_failed_flush() -> None:
 
     store.save_readings = failing_save  # type: ignore[method-assign]
     clock.advance(60)
-    service.tick()
+    await service.tick()
     with pytest.raises(StoreUnavailable):
         await service.flush()
     assert service.unsaved == 1
     clock.advance(60)
-    service.tick()  # a newer reading replaces the one still waiting
+    await service.tick()  # a newer reading replaces the one still waiting
     store.save_readings = real_save  # type: ignore[method-assign]
     assert await service.flush() == 1
     stored = await store.active("CP1")
@@ -228,7 +228,7 @@ async def test_queries_show_active_sessions_live_before_any_flush() -> None:
     service = await make_service(clock)
     session, _ = await service.start("CP1")
     clock.advance(60)
-    service.tick()
+    await service.tick()
     page = await service.query(SessionQuery())
     (item,) = page.items
     assert item.session_id == session.session_id
