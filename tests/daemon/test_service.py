@@ -7,7 +7,7 @@ import pytest
 from evcsm_daemon.chargers import ChargerSpec, SimulatedCharger, SimulatedFleet
 from evcsm_daemon.core.profile import ChargeProfile
 from evcsm_daemon.errors import NoActiveSession, SessionNotFound, StoreUnavailable, UnknownCharger
-from evcsm_daemon.service import ChargingService
+from evcsm_daemon.service import TICK_SLICE, ChargingService
 from evcsm_daemon.store import open_store
 from evcsm_schema import ChargerStatus, ChargingSession, SessionQuery, SessionStatus
 from evcsm_schema.session import DefaultStopReason
@@ -247,3 +247,31 @@ async def test_a_simulated_chargers_state_says_how_fast_its_meter_runs() -> None
     assert state.simulation_speed == 10.0
     assert b'"simulationSpeed":10.0' in state.to_json()
     assert ChargerSpec("CP9", 50.0).simulation_speed is None  # a real charger's spec
+
+
+async def test_a_command_runs_between_two_slices_of_a_tick() -> None:
+    """A tick of a large fleet lets the event loop run between slices: a stop that arrives
+    meanwhile is done before the tick is, and the tick neither reads nor reports its charger."""
+    clock = FakeClock()
+    ids = [f"CP{number}" for number in range(3 * TICK_SLICE)]
+    store = open_store("memory")
+    service = ChargingService(store, fleet(*[(cid, 22.0) for cid in ids]), clock=clock)
+    await service.resume()
+    for charger_id in ids:
+        await service.start(charger_id)
+    events = Recorder()
+    service.subscribe(events)
+    clock.advance(60)
+
+    tick = asyncio.create_task(service.tick(), name="test-tick")
+    await asyncio.sleep(0)  # the tick reads its first slice, then lets the loop run
+    stopped = await service.stop(ids[-1])
+    assert not tick.done()
+    ticked = await tick
+
+    assert stopped.meter_wh == 366
+    assert [session.charger_id for session in ticked] == ids[:-1]
+    assert {session.meter_wh for session in ticked} == {366}  # every reading taken at one time
+    assert events.ticks == [ticked]
+    assert [session.session_id for session in events.changes] == [stopped.session_id]
+    assert await service.get(stopped.session_id) == stopped
