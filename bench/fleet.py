@@ -68,9 +68,9 @@ from tests.support.mongo_double import Database, Server
 STORES = ("memory", "sqlite", "mongodb-double")
 PAGE = "50"
 BASELINE_MESSAGES = 20_000
+"""Messages the bare aiomqtt loop publishes."""
 PROBE_S = 0.005
 """The event-loop probe sleeps this long between two wake-ups (200 a second, ~1 % of a core)."""
-"""Messages the bare aiomqtt loop publishes."""
 
 SLACK_S = 30.0
 """Extra time allowed for a phase beyond its own timeouts before the run gives up."""
