@@ -25,6 +25,8 @@ Part = tuple[Any, ...]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 RANGE = frozenset({"$gt", "$gte", "$lt", "$lte"})
+_PLAIN = frozenset({int, float, str, datetime})
+"""Types whose values of one type Python orders as BSON does."""
 
 
 class Reversed:
@@ -55,20 +57,20 @@ class Reversed:
 
 
 def rank_of(value: Any) -> tuple[int, Any]:
-    """BSON's rank of `value`'s type, and a value that orders as BSON does within it."""
+    """BSON's rank of `value`'s type, and a value that orders as BSON does within it (the value
+    itself where Python orders it so: index entries then share the document's objects)."""
+    kind = type(value)
+    if kind is str or kind is datetime:  # dates decode aware and exact to the millisecond
+        return (3 if kind is str else 9), value
     if value is None or value is MISSING:
         return 1, 0
     if isinstance(value, bool):
         return 8, int(value)
     if isinstance(value, int | float):
         return 2, value
-    if isinstance(value, str):
-        return 3, value
     if isinstance(value, ObjectId):
-        return 7, int.from_bytes(value.binary, "big")
-    if isinstance(value, datetime):
-        return 9, (value - _EPOCH) // _MS
-    raise NotImplementedError(f"ordering {type(value).__name__} values")
+        return 7, value
+    raise NotImplementedError(f"ordering {kind.__name__} values")
 
 
 def part(value: Any, direction: int = 1) -> Part:
@@ -76,6 +78,10 @@ def part(value: Any, direction: int = 1) -> Part:
     rank, comparable = rank_of(value)
     if direction > 0:
         return (rank, comparable)
+    if isinstance(comparable, datetime):
+        return (-rank, -((comparable - _EPOCH) // _MS))
+    if isinstance(comparable, ObjectId):
+        return (-rank, -int.from_bytes(comparable.binary, "big"))
     if isinstance(comparable, int | float):
         return (-rank, -comparable)
     return (-rank, Reversed(comparable))
@@ -88,6 +94,8 @@ def value_of(name: str, doc: Mapping[str, Any]) -> Part:
 
 def equal(value: Any, wanted: Any) -> bool:
     """`{field: wanted}` matches `value` (null matches a missing field)."""
+    if type(value) is str and type(wanted) is str:
+        return value == wanted
     if wanted is None:
         return value is None or value is MISSING
     return value is not MISSING and rank_of(value) == rank_of(wanted)
@@ -95,11 +103,9 @@ def equal(value: Any, wanted: Any) -> bool:
 
 def is_operators(condition: Any) -> bool:
     """The condition is a document of operators (`{"$gte": ...}`), not a value to equal."""
-    return (
-        isinstance(condition, Mapping)
-        and bool(condition)
-        and all(str(name).startswith("$") for name in condition)
-    )
+    if type(condition) is not dict and not isinstance(condition, Mapping):
+        return False
+    return bool(condition) and all(str(name).startswith("$") for name in condition)
 
 
 def _holds(operator: str, value: Any, argument: Any) -> bool:
@@ -155,30 +161,37 @@ def equalities(flt: Mapping[str, Any]) -> dict[str, Any]:
     return pinned
 
 
-UPDATES = ("$set", "$max", "$inc")
+UPDATES = frozenset({"$set", "$max", "$inc"})
 
 
 def updated_fields(change: Mapping[str, Any]) -> set[str]:
     """The fields `change` writes; a server's refusals of the update, raised."""
-    if not change or set(change) - set(UPDATES):
+    if not change or not UPDATES.issuperset(change):
         raise NotImplementedError(f"update {sorted(change)!r}")
     named: list[str] = [name for op in change.values() for name in op]
-    if "_id" in named:
+    written = set(named)
+    if "_id" in written:
         raise WriteError(
             "Performing an update on the path '_id' would modify the immutable field '_id'", code=66
         )
-    if len(named) != len(set(named)):
+    if len(named) != len(written):
         raise WriteError("Updating the same path twice would create a conflict", code=40)
     if any("." in name or name.startswith("$") for name in named):
         raise NotImplementedError(f"update paths {named!r}")
-    return set(named)
+    return written
 
 
 def apply_update(doc: dict[str, Any], change: Mapping[str, Any]) -> None:
     """Apply `$set`, `$max` and `$inc` to `doc` in place (`updated_fields` checked them)."""
     doc.update(change.get("$set", {}))
     for name, value in change.get("$max", {}).items():
-        if name not in doc or part(value) > part(doc[name]):
+        current = doc.get(name, MISSING)
+        if current is MISSING:
+            doc[name] = value
+        elif type(value) is type(current) and type(value) in _PLAIN:
+            if value > current:  # one type: compared as it is
+                doc[name] = value
+        elif part(value) > part(current):
             doc[name] = value
     for name, value in change.get("$inc", {}).items():
         current = doc.get(name, 0)

@@ -17,7 +17,7 @@ from typing import Any
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
-from tests.support.mongo_index import Index, Plan, Sort, plan
+from tests.support.mongo_index import Index, Parts, Plan, Sort, plan
 from tests.support.mongo_query import (
     Part,
     apply_update,
@@ -51,9 +51,17 @@ class Documents:
     stats: Stats
     docs: dict[Part, dict[str, Any]] = field(default_factory=dict)
     indexes: dict[str, Index] = field(default_factory=dict)
+    _indexed: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         self.indexes[ID_INDEX] = Index(ID_INDEX, (("_id", 1),), unique=True)
+
+    @property
+    def indexed(self) -> frozenset[str]:
+        """Every field an index's entries depend on: an update writing none of them moves none."""
+        if self._indexed is None:
+            self._indexed = frozenset().union(*(i.fields for i in self.indexes.values()))
+        return self._indexed
 
     def create_index(
         self,
@@ -86,6 +94,7 @@ class Documents:
             if unique and previous[:-1] == entry[:-1]:
                 raise self._duplicate(index)
         self.indexes[name] = index
+        self._indexed = None
         return name
 
     def drop_index(self, name: str) -> None:
@@ -94,14 +103,18 @@ class Documents:
             raise OperationFailure("cannot drop _id index", code=72)  # InvalidOptions
         if self.indexes.pop(name, None) is None:
             raise OperationFailure(f"index not found with name [{name}]", code=27)
+        self._indexed = None
 
     def insert(self, doc: dict[str, Any]) -> None:
         """Insert `doc` (it has its `_id`), unless a unique index holds its key already."""
-        added = [(index, entry) for index in self.indexes.values() if (entry := index.entry(doc))]
+        parts = Parts(doc)
+        added = [
+            (index, entry) for index in self.indexes.values() if (entry := index.entry(doc, parts))
+        ]
         for index, entry in added:
             if index.clashes(entry):
                 raise self._duplicate(index)
-        self.docs[part(doc["_id"])] = doc
+        self.docs[parts("_id")] = doc
         for index, entry in added:
             index.add(entry)
 
@@ -122,7 +135,7 @@ class Documents:
         after = dict(found)
         apply_update(after, change)
         moved = []
-        for index in self.indexes.values():
+        for index in self.indexes.values() if not self.indexed.isdisjoint(written) else ():
             if index.fields.isdisjoint(written):
                 continue  # none of its keys, nor its partial filter, changed
             old, new = index.entry(found), index.entry(after)
@@ -143,6 +156,14 @@ class Documents:
     ) -> Iterator[dict[str, Any]]:
         """The documents `flt` matches, in `sort`'s order, after `skip`, at most `limit`."""
         wanted = skip + limit if limit is not None else None
+        for index in self.indexes.values():
+            if index.pins(flt):  # one document at most, looked up
+                at = index.lookup(flt)
+                one = self.docs[at] if at is not None else None
+                self.stats.fetched += one is not None
+                if one is not None and matches(one, flt) and skip == 0 and limit != 0:
+                    yield one
+                return
         chosen = self._plan(flt, sort, wanted)
         if not chosen.sorted_by_index:
             found = list(self._walk(chosen))
@@ -188,7 +209,7 @@ class Documents:
             span = range(chosen.low, chosen.high)
             if chosen.direction < 0:
                 span = span[::-1]
-            everything = (self.docs[entries[at][-1]] for at in span)
+            everything = (self.docs[entries[at][-2:]] for at in span)
         for doc in everything:
             self.stats.fetched += 1
             if matches(doc, chosen.residual):
