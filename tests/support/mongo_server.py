@@ -42,6 +42,12 @@ class Stats:
     scans: int = 0
     """Collection scans."""
 
+    def since(self, before: "Stats") -> "Stats":
+        """What was read after `before` (a copy of these figures, taken earlier)."""
+        return Stats(
+            self.fetched - before.fetched, self.sorted - before.sorted, self.scans - before.scans
+        )
+
 
 @dataclass
 class Documents:
