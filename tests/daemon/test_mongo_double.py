@@ -213,6 +213,13 @@ async def test_indexes_are_built_over_existing_documents_and_clash_as_on_a_serve
     assert await collection.create_index([("chargerId", 1), ("startTime", 1)]) == (
         "chargerId_1_startTime_1"
     )
+    assert await collection.count_documents({}, hint="history") == 3
+    assert collection.server.stats.scans == 0
+    await collection.create_index([("tx", 1)], name="tx", partialFilterExpression={"tx": 1})
+    assert await collection.count_documents({"tx": 1}, hint="tx") == 0
+    for hint in ("nothing", "tx"):  # no such index; one that leaves out what {} matches
+        with pytest.raises(OperationFailure, match="hint"):
+            await collection.count_documents({}, hint=hint)
     await collection.drop_index("history")
     with pytest.raises(OperationFailure) as missing:
         await collection.drop_index("history")

@@ -80,9 +80,9 @@ class Collection:
         )
         return found
 
-    async def count_documents(self, flt: dict[str, Any]) -> int:
+    async def count_documents(self, flt: dict[str, Any], **options: Any) -> int:
         counted: int = await self._faults.run(
-            "count_documents", lambda: self._inner.count_documents(flt)
+            "count_documents", lambda: self._inner.count_documents(flt, **options)
         )
         return counted
 

@@ -143,10 +143,10 @@ class Collection:
     def find(self, flt: Mapping[str, Any]) -> Cursor:
         return Cursor(self, flt)
 
-    async def count_documents(self, flt: Mapping[str, Any]) -> int:
+    async def count_documents(self, flt: Mapping[str, Any], *, hint: str | None = None) -> int:
         sent = wire(flt)
         started = time.process_time()
-        return int(self.served(started, {"n": self.documents.count(sent)})["n"])
+        return int(self.served(started, {"n": self.documents.count(sent, hint)})["n"])
 
     async def distinct(self, key: str, flt: Mapping[str, Any]) -> list[Any]:
         sent = wire(flt)

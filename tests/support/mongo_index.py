@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any
 
+from pymongo.errors import OperationFailure
+
 from tests.support.mongo_query import RANGE, Part, equal, is_operators, matches, part, rank_of
 
 Entry = tuple[Any, ...]
@@ -234,19 +236,28 @@ class Plan:
 
 
 def plan(
-    indexes: Sequence[Index], flt: Mapping[str, Any], sort: Sort, wanted: int | None, size: int
+    indexes: Sequence[Index],
+    flt: Mapping[str, Any],
+    sort: Sort,
+    wanted: int | None,
+    size: int,
+    *,
+    hinted: bool = False,
 ) -> Plan:
-    """The plan reading the fewest entries for `flt`, `sort`, and `wanted` documents at most."""
+    """The plan reading the fewest entries for `flt`, `sort`, and `wanted` documents at most;
+    when `hinted`, the plan of the one index given, however little it helps."""
     choices: list[tuple[tuple[int, bool, bool, str], Plan]] = []
-    scan = Plan(None, 0, size, 1, flt, sorted_by_index=not sort)
-    read = min(size, wanted) if wanted is not None and not sort and not flt else size
-    choices.append(((read, bool(sort), bool(flt), ""), scan))
+    if not hinted:
+        scan = Plan(None, 0, size, 1, flt, sorted_by_index=not sort)
+        read = min(size, wanted) if wanted is not None and not sort and not flt else size
+        choices.append(((read, bool(sort), bool(flt), ""), scan))
     for index in indexes:
-        if (index.keys[0][0] not in flt and not sort) or not index.implied_by(flt):
+        narrows = index.keys[0][0] in flt
+        if (not narrows and not sort and not hinted) or not index.implied_by(flt):
             continue
         bounds = index.bounds(flt)
         direction = index.order(sort, bounds.pinned) if sort else 1
-        if index.keys[0][0] not in flt and direction is None:
+        if not narrows and direction is None and not hinted:
             continue  # neither narrows the documents nor orders them
         residual = {name: c for name, c in flt.items() if name not in bounds.checked}
         read = bounds.high - bounds.low
@@ -256,4 +267,6 @@ def plan(
             index, bounds.low, bounds.high, direction or 1, residual, direction is not None
         )
         choices.append(((read, direction is None, bool(residual), index.name), choice))
+    if not choices:  # the hinted index is partial, and the filter does not imply its filter
+        raise OperationFailure("hint provided does not correspond to an existing index", code=2)
     return min(choices, key=lambda choice: choice[0])[1]

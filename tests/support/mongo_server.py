@@ -191,9 +191,15 @@ class Documents:
             skip, wanted = 0, limit
         yield from islice(self._walk(chosen), skip, wanted)
 
-    def count(self, flt: Mapping[str, Any]) -> int:
-        """How many documents `flt` matches: from an index's run alone when it checks it all."""
-        chosen = self._plan(flt, (), None)
+    def count(self, flt: Mapping[str, Any], hint: str | None = None) -> int:
+        """How many documents `flt` matches: from an index's run alone when it checks it all;
+        from the index named `hint` if given, as a server does."""
+        if hint is None:
+            chosen = self._plan(flt, (), None)
+        elif hint in self.indexes:
+            chosen = plan([self.indexes[hint]], flt, (), None, len(self.docs), hinted=True)
+        else:
+            raise OperationFailure("hint provided does not correspond to an existing index", code=2)
         if not chosen.residual:
             if chosen.index is None:
                 self.stats.fetched += len(self.docs)  # a scan reads them all, if to check nothing

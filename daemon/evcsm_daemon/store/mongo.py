@@ -71,6 +71,7 @@ SUPERSEDED_INDEXES = frozenset({"history", "charger_history", "status_history"})
 """Earlier history indexes, without `_id`: dropped by `ensure_indexes` (an index's keys cannot
 change under its name)."""
 INDEX_NOT_FOUND = 27
+ID_INDEX = "_id_"
 
 _NOT_SENT = (ServerSelectionTimeoutError, WaitQueueTimeoutError, NotPrimaryError)
 """No server took the operation: it was never applied. (When the retry of a retryable write finds
@@ -274,7 +275,10 @@ class MongoStore:
         )
         with driver_errors(write=False):
             docs = await cursor.to_list(length=None)
-            total = await self._sessions.count_documents(flt)
+            # Every session counted from the _id index's keys: with an empty filter alone a
+            # server reads every document (a collection scan).
+            everything = {} if flt else {"hint": ID_INDEX}
+            total = await self._sessions.count_documents(flt, **everything)
         return SessionPage(
             items=[from_document(doc) for doc in docs],
             total=total,
