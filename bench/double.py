@@ -17,11 +17,11 @@ from collections.abc import Iterator
 
 from evcsm_daemon import main as daemon_main
 from evcsm_daemon.store import connect
-from evcsm_daemon.store.documents import to_document
-from evcsm_daemon.store.mongo import COLLECTION, MongoStore
+from evcsm_daemon.store.mongo import MongoStore
 
+from bench.seed import into_mongo_double
 from bench.store import history
-from tests.support.mongo_double import Database, Server, wire
+from tests.support.mongo_double import Database, Server
 
 URI = "mongodb://double/evcsm"
 
@@ -40,9 +40,7 @@ def on_double(server: Server) -> Iterator[str]:
 def seeded(count: int) -> Server:
     """A double holding `count` sessions of `bench.store`'s history, as the store writes them."""
     server = Server()
-    documents = server.collection(COLLECTION)
-    for started, stopped in history(count):
-        documents.insert(wire(to_document(stopped or started)))
+    into_mongo_double(server, (stopped or started for started, stopped in history(count)))
     return server
 
 

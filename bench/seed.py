@@ -9,7 +9,7 @@ the same: the store's own commits fsync each).
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -62,7 +62,7 @@ def into_sqlite(path: Path, sessions: Iterator[ChargingSession]) -> int:
     return len(rows)
 
 
-def into_mongo_double(server: Server, sessions: Iterator[ChargingSession]) -> int:
+def into_mongo_double(server: Server, sessions: Iterable[ChargingSession]) -> int:
     """Store `sessions` as documents in the MongoDB double's server."""
     count = 0
     documents = server.collection(COLLECTION)

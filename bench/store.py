@@ -33,15 +33,16 @@ from pathlib import Path
 
 from evcsm_daemon.core.sessions import MeterReading, begin, finish
 from evcsm_daemon.store import SessionStore
-from evcsm_daemon.store.documents import to_document, with_id
+from evcsm_daemon.store.documents import with_id
 from evcsm_daemon.store.memory import MemoryDatabase, MemoryStore
-from evcsm_daemon.store.mongo import COLLECTION, MongoStore
+from evcsm_daemon.store.mongo import MongoStore
 from evcsm_daemon.store.rows import INSERT, to_row
 from evcsm_daemon.store.sqlite import SqliteStore
 from evcsm_schema import ChargingSession, SessionQuery, SessionStatus
 
+from bench.seed import into_mongo_double
 from tests.support.mongo import mongo_store, mongomock_database
-from tests.support.mongo_double import Database, Server, wire
+from tests.support.mongo_double import Database, Server
 from tests.support.mongo_server import Stats
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
@@ -128,9 +129,7 @@ async def fill(
             conn.executemany(INSERT, [to_row(stopped or started) for started, stopped in sessions])
         return
     if isinstance(store, DoubleStore):
-        documents = store.server.collection(COLLECTION)
-        for started, stopped in sessions:
-            documents.insert(wire(to_document(stopped or started)))
+        into_mongo_double(store.server, (stopped or started for started, stopped in sessions))
         return
     for started, stopped in sessions:
         _, created = await store.insert_active(started)
