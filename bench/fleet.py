@@ -43,9 +43,7 @@ from pathlib import Path
 
 import aiomqtt
 from evcsm_daemon.runtime import Daemon
-from evcsm_daemon.store import connect
 from evcsm_daemon.store.memory import MemoryStore, reset_memory
-from evcsm_daemon.store.mongo import MongoStore
 from evcsm_daemon.store.sqlite import SqliteStore
 from evcsm_schema import SessionStatus, topics
 
@@ -58,12 +56,13 @@ from bench.clients import (
     WindowOpened,
     run_clients,
 )
+from bench.double import on_double
 from bench.machine import Machine
 from bench.report import Baseline, FleetResult, Late, Snapshot, render, rss_bytes, thread_times
 from bench.seed import AGE, into_memory, into_mongo_double, into_sqlite, stopped_sessions
 from tests.support.broker import Mosquitto
 from tests.support.daemon import daemon_settings, running_daemon
-from tests.support.mongo_double import Database, Server
+from tests.support.mongo_double import Server
 
 STORES = ("memory", "sqlite", "mongodb-double")
 PAGE = "50"
@@ -121,14 +120,8 @@ def store_uri(kind: str, folder: Path, server: Server) -> Iterator[str]:
     elif kind == "sqlite":
         yield f"sqlite:{folder / 'sessions.db'}"
     else:
-        opener = connect.BACKENDS["mongodb"]
-        connect.BACKENDS["mongodb"] = lambda _uri, _ms: MongoStore(
-            Database(server), close=lambda: None
-        )
-        try:
-            yield "mongodb://double/evcsm"
-        finally:
-            connect.BACKENDS["mongodb"] = opener
+        with on_double(server) as uri:
+            yield uri
 
 
 async def seed(kind: str, uri: str, server: Server, ids: tuple[str, ...], count: int) -> datetime:
