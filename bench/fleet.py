@@ -43,9 +43,7 @@ from pathlib import Path
 
 import aiomqtt
 from evcsm_daemon.runtime import Daemon
-from evcsm_daemon.store import connect
 from evcsm_daemon.store.memory import MemoryStore, reset_memory
-from evcsm_daemon.store.mongo import MongoStore
 from evcsm_daemon.store.sqlite import SqliteStore
 from evcsm_schema import SessionStatus, topics
 
@@ -58,17 +56,20 @@ from bench.clients import (
     WindowOpened,
     run_clients,
 )
+from bench.double import on_double
 from bench.machine import Machine
-from bench.report import Baseline, FleetResult, Snapshot, render, rss_bytes
+from bench.report import Baseline, FleetResult, Late, Snapshot, render, rss_bytes, thread_times
 from bench.seed import AGE, into_memory, into_mongo_double, into_sqlite, stopped_sessions
 from tests.support.broker import Mosquitto
 from tests.support.daemon import daemon_settings, running_daemon
-from tests.support.mongo_double import Database, Server
+from tests.support.mongo_double import Server
 
 STORES = ("memory", "sqlite", "mongodb-double")
 PAGE = "50"
 BASELINE_MESSAGES = 20_000
 """Messages the bare aiomqtt loop publishes."""
+PROBE_S = 0.005
+"""The event-loop probe sleeps this long between two wake-ups (200 a second, ~1 % of a core)."""
 
 SLACK_S = 30.0
 """Extra time allowed for a phase beyond its own timeouts before the run gives up."""
@@ -119,14 +120,8 @@ def store_uri(kind: str, folder: Path, server: Server) -> Iterator[str]:
     elif kind == "sqlite":
         yield f"sqlite:{folder / 'sessions.db'}"
     else:
-        opener = connect.BACKENDS["mongodb"]
-        connect.BACKENDS["mongodb"] = lambda _uri, _ms: MongoStore(
-            Database(server), close=lambda: None
-        )
-        try:
-            yield "mongodb://double/evcsm"
-        finally:
-            connect.BACKENDS["mongodb"] = opener
+        with on_double(server) as uri:
+            yield uri
 
 
 async def seed(kind: str, uri: str, server: Server, ids: tuple[str, ...], count: int) -> datetime:
@@ -183,6 +178,21 @@ async def sample_rss(samples: list[int], every_s: float = 1.0) -> None:
     while True:
         samples.append(rss_bytes())
         await asyncio.sleep(every_s)
+
+
+async def probe_loop(lates: list[Late], every_s: float = PROBE_S) -> None:
+    """How late the event loop wakes a task that sleeps `every_s`, until cancelled (the longest
+    stretch a command arriving at that moment would have waited for the loop), and what the
+    loop's thread did meanwhile: ran (the daemon's own work) or waited for a CPU."""
+    loop = asyncio.get_running_loop()
+    ran, waited = thread_times()
+    while True:
+        due = loop.time() + every_s
+        await asyncio.sleep(every_s)
+        late = loop.time() - due
+        now_ran, now_waited = thread_times()
+        lates.append(Late(late, now_ran - ran, now_waited - waited))
+        ran, waited = now_ran, now_waited
 
 
 async def bare_publish_loop(port: int, payload: bytes, count: int) -> Baseline:
@@ -275,6 +285,7 @@ async def _measure(
     machine = Machine.here()
     result: FleetResult | None = None
     rss: list[int] = []
+    lates: list[Late] = []
     try:
         async with running_daemon(settings) as daemon:
             flushes = watch_flushes(daemon)
@@ -292,12 +303,14 @@ async def _measure(
                 server_cpu = server.cpu_s
                 progress(f"window open for {plan.seconds:.0f} s")
                 sampling = asyncio.create_task(sample_rss(rss), name="bench-rss")
+                probing = asyncio.create_task(probe_loop(lates), name="bench-loop-probe")
                 try:
                     report = await expect(
                         ours, "window", plan.seconds + plan.command_timeout + SLACK_S + 120
                     )
                 finally:
                     sampling.cancel()
+                    probing.cancel()
                 closed = Snapshot.of(daemon)
                 server_cpu = server.cpu_s - server_cpu
                 payload = update_payload(daemon)
@@ -331,6 +344,7 @@ async def _measure(
                 store=options.store,
                 stored=options.stored,
                 rss=rss,
+                loop_lates=lates,
                 store_server_cpu=server_cpu,
                 session_updates=options.session_updates,
                 flushes=list(flushes),

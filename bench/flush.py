@@ -149,7 +149,7 @@ class RemoteCollection(Collection):
         super().__init__(server, name)
         self.holds = holds
 
-    async def bulk_write(self, requests: Sequence[UpdateOne], *, ordered: bool) -> None:
+    async def bulk_write(self, requests: Sequence[UpdateOne], *, ordered: bool = True) -> None:
         await super().bulk_write(requests, ordered=ordered)
         self.holds.suspend()
         await asyncio.sleep(ROUND_TRIP_S)

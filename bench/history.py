@@ -1,11 +1,12 @@
 """History benchmark: from `h` on the dashboard to the first page of history on screen.
 
-    uv run python -m bench.history --sessions 100000 --runs 5
+    uv run python -m bench.history --sessions 100000 --runs 5 [--store mongodb-double]
 
 End to end, as an operator sees it: a SQLite file with `--sessions` sessions on 100 chargers
 (`bench.store`'s history: one a minute per charger, each charger's newest still charging), the
 real daemon on it (`evcsm-daemon`, in its own process), a real Mosquitto, and the real
-`evcsm-tui` in tmux at 120x40. Each run starts a fresh dashboard, waits for the daemon to show
+`evcsm-tui` in tmux at 120x40. With `--store mongodb-double` the daemon's process runs its
+MongoDB store on the driver double instead, seeded with the same sessions (`bench.double`). Each run starts a fresh dashboard, waits for the daemon to show
 online, presses `h` and polls `tmux capture-pane` until the totals line names the stored total
 (`1000 sessions (of 100000)`): the dashboard has asked the daemon, decoded its page of 1,000,
 sorted it and drawn the table. The daemon's share alone, a page among 100,000 from the store, is
@@ -28,6 +29,7 @@ from pathlib import Path
 from evcsm_daemon.store.sqlite import SqliteStore
 
 from bench.dashboard import EVCSM_TUI, BenchFailed, Pane, wait_for
+from bench.double import URI
 from bench.machine import Machine
 from bench.stats import Spread
 from bench.store import CHARGERS, fill, history, opened
@@ -36,6 +38,8 @@ from tests.support.broker import Mosquitto, free_port, wait_for_port
 EVCSM_DAEMON = Path(sys.executable).parent / "evcsm-daemon"
 ONLINE = re.compile(r"daemon online")
 OPEN_TIMEOUT_S = 30.0
+START_TIMEOUT_S = 180.0
+"""Until the daemon listens: the double is seeded in the daemon's process first."""
 
 
 def sqlite_file(folder: Path, count: int) -> Path:
@@ -51,21 +55,30 @@ def sqlite_file(folder: Path, count: int) -> Path:
     return asyncio.run(build())
 
 
-def start_daemon(database: Path, broker: Mosquitto, log: Path) -> subprocess.Popen[bytes]:
-    """The daemon on `database`, with the store's 100 chargers."""
+def start_daemon(
+    command: list[str], uri: str, broker: Mosquitto, log: Path
+) -> subprocess.Popen[bytes]:
+    """The daemon `command` on the store at `uri`, with the store's 100 chargers."""
     fleet = ",".join(f"CP{k:03d}:22" for k in range(CHARGERS))
     port = free_port()
     env = {
         **os.environ,
         "EVCSM_MQTT_URL": broker.url,
-        "EVCSM_STORE_URI": f"sqlite:{database}",
+        "EVCSM_STORE_URI": uri,
         "EVCSM_HTTP_ADDR": f"127.0.0.1:{port}",
         "EVCSM_CHARGERS": fleet,
     }
     with log.open("ab") as out:
-        daemon = subprocess.Popen([EVCSM_DAEMON], env=env, stdout=out, stderr=subprocess.STDOUT)
-    wait_for_port(port, timeout=60)
+        daemon = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    wait_for_port(port, timeout=START_TIMEOUT_S)
     return daemon
+
+
+def daemon_on(store: str, work: Path, sessions: int) -> tuple[list[str], str]:
+    """The daemon's command and store URI for `store`, holding `sessions` sessions."""
+    if store == "sqlite":
+        return [str(EVCSM_DAEMON)], f"sqlite:{sqlite_file(work, sessions)}"
+    return [sys.executable, "-m", "bench.double", "--sessions", str(sessions)], URI
 
 
 def time_open(command: str, total: int) -> float:
@@ -90,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.history", description=__doc__)
     parser.add_argument("--sessions", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--store", choices=("sqlite", "mongodb-double"), default="sqlite")
     parser.add_argument("--tui-pythonpath", default="", help="run another checkout's dashboard")
     options = parser.parse_args(argv)
     print(Machine.here().describe())
@@ -97,9 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     broker = Mosquitto()
     daemon: subprocess.Popen[bytes] | None = None
     try:
-        database = sqlite_file(work, options.sessions)
+        daemon_command, uri = daemon_on(options.store, work, options.sessions)
         broker.start()
-        daemon = start_daemon(database, broker, work / "daemon.log")
+        daemon = start_daemon(daemon_command, uri, broker, work / "daemon.log")
         env = f"PYTHONPATH={options.tui_pythonpath} " if options.tui_pythonpath else ""
         command = f"exec env {env}{EVCSM_TUI} --mqtt-url {broker.url} --log-file {work / 'tui.log'}"
         timings = [time_open(command, options.sessions) for _ in range(options.runs)]
@@ -115,8 +129,9 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(broker.dir, ignore_errors=True)
     spread = Spread.of(timings)
     print(
-        f"history opened with {options.sessions:,} stored sessions (its first page of 1,000"
-        f" drawn): p50 / p99 / max {spread.ms()} ms over {spread.count} fresh dashboards"
+        f"history opened with {options.sessions:,} stored sessions on {options.store} (its first"
+        f" page of 1,000 drawn): p50 / p99 / max {spread.ms()} ms over {spread.count} fresh"
+        " dashboards"
     )
     return 0
 

@@ -13,6 +13,8 @@ from bench.stats import Spread, ms, table
 
 AIM_LAG_P99_S = 0.100
 """The aim: tick lag p99 under 100 ms."""
+LOOP_LATE_S = 0.005
+"""A probe woken later than this shows the event loop held up long enough to matter."""
 DELIVERED_SHARE = 0.98
 """Below this share of the expected update rate, the stream is falling behind."""
 
@@ -23,6 +25,27 @@ def rss_bytes() -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     return 0
+
+
+def thread_times() -> tuple[float, float]:
+    """Seconds this process's main thread (the event loop's) has run on a CPU, and has been
+    runnable but waited for one (what other processes on its core cost it), from
+    /proc/self/schedstat; NaN where there is none."""
+    try:
+        fields = Path("/proc/self/schedstat").read_text(encoding="ascii").split()
+    except OSError:
+        return math.nan, math.nan
+    return int(fields[0]) / 1e9, int(fields[1]) / 1e9
+
+
+@dataclass(frozen=True, slots=True)
+class Late:
+    """One wake-up of the event-loop probe: how late it was, and over the sleep and the delay
+    how long the loop's thread ran and how long it waited for a CPU."""
+
+    late: float
+    ran: float
+    waited: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +77,8 @@ class Snapshot:
     active: int
     cpu: float
     at: float
+    waited: float
+    """Seconds the event loop's thread had waited for a CPU since start (`thread_times`)."""
 
     @classmethod
     def of(cls, daemon: Daemon) -> "Snapshot":
@@ -73,6 +98,7 @@ class Snapshot:
             active=len(daemon.service.active_sessions()),
             cpu=time.process_time(),
             at=time.perf_counter(),
+            waited=thread_times()[1],
         )
 
 
@@ -97,6 +123,8 @@ class FleetResult:
     """Stopped sessions seeded before the run."""
     rss: list[int] = field(default_factory=list)
     """The daemon process's RSS, once a second over the window."""
+    loop_lates: list[Late] = field(default_factory=list)
+    """How late the daemon's event loop woke a probe sleeping 5 ms, over the window."""
     store_server_cpu: float = 0.0
     """CPU seconds the MongoDB double's in-process "server" spent in the window."""
     baseline: Baseline | None = None
@@ -240,6 +268,7 @@ def render(result: FleetResult) -> str:
         ),
         ("  flush (a tick's readings) p50 / p99 / max ms", Spread.of(result.store_durations).ms()),
         ("CPU: daemon process", f"{(closed.cpu - opened.cpu) / window:.0%} of one core"),
+        *_loop(result, window),
         *_store_server(result, window),
         *_cost(result),
         *_rss(result.rss),
@@ -297,6 +326,38 @@ def _cost(result: FleetResult) -> list[tuple[str, str]]:
         ),
         ("  ratio daemon / bare loop", f"{per_update / bare:.2f}"),
     ]
+
+
+def _loop(result: FleetResult, window: float) -> list[tuple[str, str]]:
+    waited = result.closed.waited - result.opened.waited
+    rows = [
+        (
+            "  waiting for a CPU (other processes on its core)",
+            f"{waited * 1000:,.0f} ms in the window ({waited / window:.1%})",
+        )
+    ]
+    lates = result.loop_lates
+    if lates:
+        over = [late for late in lates if late.late > LOOP_LATE_S]
+        rows += [
+            (
+                "  event loop: a 5 ms sleep woken late by p50 / p99 / max ms",
+                f"{Spread.of([late.late for late in lates]).ms()}",
+            ),
+            (
+                f"    woken over {LOOP_LATE_S * 1000:.0f} ms late: times, ran / waited for a CPU ms",
+                f"{len(over)} of {len(lates):,}, {sum(late.ran for late in over) * 1000:,.0f} / "
+                f"{sum(late.waited for late in over) * 1000:,.0f}",
+            ),
+            (
+                "    the five latest: late (ran / waited) ms",
+                ", ".join(
+                    f"{late.late * 1000:.0f} ({late.ran * 1000:.0f} / {late.waited * 1000:.0f})"
+                    for late in sorted(lates, key=lambda late: late.late)[-5:]
+                ),
+            ),
+        ]
+    return rows
 
 
 def _rss(samples: list[int]) -> list[tuple[str, str]]:

@@ -9,13 +9,14 @@ the same: the store's own commits fsync each).
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from evcsm_daemon.core.sessions import MeterReading, begin, finish
 from evcsm_daemon.store.documents import to_document, with_id
 from evcsm_daemon.store.memory import MemoryStore
+from evcsm_daemon.store.mongo import COLLECTION
 from evcsm_daemon.store.rows import INSERT, to_row
 from evcsm_schema import ChargingSession, SessionStatus
 
@@ -61,10 +62,11 @@ def into_sqlite(path: Path, sessions: Iterator[ChargingSession]) -> int:
     return len(rows)
 
 
-def into_mongo_double(server: Server, sessions: Iterator[ChargingSession]) -> int:
+def into_mongo_double(server: Server, sessions: Iterable[ChargingSession]) -> int:
     """Store `sessions` as documents in the MongoDB double's server."""
     count = 0
+    documents = server.collection(COLLECTION)
     for session in sessions:
-        server.insert(wire(to_document(session)))
+        documents.insert(wire(to_document(session)))
         count += 1
     return count

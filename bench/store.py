@@ -6,13 +6,17 @@
 Starts: N sessions on N chargers through `insert_active`, one after another or `--in-flight` at
 a time, as N start commands would do; the total and the time per start show whether a start's cost grows with the number of
 sessions already stored. The former in-process store (mongomock-motor through the MongoDB code)
-is measured too, at smaller N, for comparison.
+is measured too, at smaller N, for comparison, and the MongoDB store on the driver double
+(tests/support/mongo_double.py: PyMongo's requests, BSON both ways, a server with the store's
+indexes in this process).
 
 Pages: `--stored` sessions on 100 chargers, one a minute per charger, every charger's newest
 still charging; then each query of the table, a page of 50, `--repeat` times (the median and the
-slowest are shown). The memory store is filled through the store API; the SQLite file through
-one bulk INSERT of the same rows (the store's own commits fsync each, which would only make
-filling slow). Everything runs in this process on temporary files; nothing else is touched.
+slowest are shown), on memory, SQLite and the MongoDB store on the double. The memory store is
+filled through the store API; the SQLite file through one bulk INSERT of the same rows (the
+store's own commits fsync each, which would only make filling slow); the double's server with
+the documents the store writes. Everything runs in this process on temporary files; nothing
+else is touched.
 """
 
 import argparse
@@ -23,6 +27,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,15 +35,28 @@ from evcsm_daemon.core.sessions import MeterReading, begin, finish
 from evcsm_daemon.store import SessionStore
 from evcsm_daemon.store.documents import with_id
 from evcsm_daemon.store.memory import MemoryDatabase, MemoryStore
+from evcsm_daemon.store.mongo import MongoStore
 from evcsm_daemon.store.rows import INSERT, to_row
 from evcsm_daemon.store.sqlite import SqliteStore
 from evcsm_schema import ChargingSession, SessionQuery, SessionStatus
 
+from bench.seed import into_mongo_double
 from tests.support.mongo import mongo_store, mongomock_database
+from tests.support.mongo_double import Database, Server
+from tests.support.mongo_server import Stats
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 CHARGERS = 100
 PAGE = 50
+DOUBLE = "mongodb-double"
+
+
+class DoubleStore(MongoStore):
+    """The MongoDB store on the driver double, whose server `fill` stores documents in."""
+
+    def __init__(self) -> None:
+        self.server = Server()
+        super().__init__(Database(self.server), close=lambda: None)
 
 
 @contextlib.asynccontextmanager
@@ -49,6 +67,8 @@ async def opened(kind: str, folder: Path) -> AsyncIterator[SessionStore]:
         store = MemoryStore(MemoryDatabase())
     elif kind == "sqlite":
         store = SqliteStore(folder / f"bench-{time.monotonic_ns()}.db")
+    elif kind == DOUBLE:
+        store = DoubleStore()
     else:
         store = mongo_store(mongomock_database())
     await store.ensure_indexes()
@@ -102,10 +122,14 @@ def history(stored: int) -> list[tuple[ChargingSession, ChargingSession | None]]
 async def fill(
     store: SessionStore, sessions: list[tuple[ChargingSession, ChargingSession | None]]
 ) -> None:
-    """Store `sessions`: through the API, or one bulk INSERT for a SQLite file."""
+    """Store `sessions`: through the API, one bulk INSERT for a SQLite file, the documents into
+    the double's server."""
     if isinstance(store, SqliteStore):
         with contextlib.closing(sqlite3.connect(store.path)) as conn, conn:
             conn.executemany(INSERT, [to_row(stopped or started) for started, stopped in sessions])
+        return
+    if isinstance(store, DoubleStore):
+        into_mongo_double(store.server, (stopped or started for started, stopped in sessions))
         return
     for started, stopped in sessions:
         _, created = await store.insert_active(started)
@@ -138,22 +162,37 @@ def queries(stored: int) -> list[tuple[str, SessionQuery]]:
     ]
 
 
-async def time_pages(
-    kind: str, stored: int, repeat: int, folder: Path
-) -> dict[str, tuple[float, float, int]]:
-    """Per query: median and slowest seconds of a page, and the total it counted."""
-    results: dict[str, tuple[float, float, int]] = {}
+@dataclass(frozen=True)
+class Pages:
+    """One query's pages on one store."""
+
+    median_s: float
+    slowest_s: float
+    total: int
+    reads: Stats | None = None
+    """On the double: what its server read for one page and its total."""
+
+
+async def time_pages(kind: str, stored: int, repeat: int, folder: Path) -> dict[str, Pages]:
+    """Per query: the median and slowest page, the total it counted (and on the double what its
+    server read for one)."""
+    results: dict[str, Pages] = {}
     async with opened(kind, folder) as store:
         await fill(store, history(stored))
+        server = store.server if isinstance(store, DoubleStore) else None
         for name, query in queries(stored):
             took: list[float] = []
             total = 0
+            reads = None
             for _ in range(repeat):
+                before = replace(server.stats) if server is not None else None
                 started = time.perf_counter()
                 page = await store.query(query)
                 took.append(time.perf_counter() - started)
                 total = page.total
-            results[name] = (statistics.median(took), max(took), total)
+                if server is not None and before is not None:
+                    reads = server.stats.since(before)
+            results[name] = Pages(statistics.median(took), max(took), total, reads)
     return results
 
 
@@ -171,6 +210,7 @@ async def main(args: argparse.Namespace) -> None:
             ("memory", args.starts),
             ("sqlite", args.starts),
             ("mongomock (former memory)", args.mongomock_starts),
+            (f"{DOUBLE} (MongoDB store on the double)", args.starts),
         ]
         for kind, counts in plan:
             for count in counts:
@@ -181,19 +221,27 @@ async def main(args: argparse.Namespace) -> None:
                         f" {ms(tail / (count // 10))} |"
                     )
         print(f"\n## A page of {PAGE} among {args.stored:,} stored sessions\n")
-        by_kind = {
-            kind: await time_pages(kind, args.stored, args.repeat, folder)
-            for kind in ("memory", "sqlite")
-        }
-        print("| query | total | memory median / max ms | SQLite median / max ms |")
-        print("|---|---:|---:|---:|")
+        kinds = ("memory", "sqlite", DOUBLE)
+        by_kind = {kind: await time_pages(kind, args.stored, args.repeat, folder) for kind in kinds}
+        print(
+            "| query | total | memory median / max ms | SQLite median / max ms"
+            " | MongoDB store on the double median / max ms | the double's server read |"
+        )
+        print("|---|---:|---:|---:|---:|---|")
         for name, _ in queries(args.stored):
-            memory, sqlite = by_kind["memory"][name], by_kind["sqlite"][name]
-            if memory[2] != sqlite[2]:
-                raise RuntimeError(f"{name}: memory counted {memory[2]}, SQLite {sqlite[2]}")
-            print(
-                f"| {name} | {memory[2]:,} | {ms(memory[0])} / {ms(memory[1])} | {ms(sqlite[0])} / {ms(sqlite[1])} |"
-            )
+            rows = [by_kind[kind][name] for kind in kinds]
+            if len({row.total for row in rows}) != 1:
+                raise RuntimeError(f"{name}: the stores counted {[row.total for row in rows]}")
+            cells = " | ".join(f"{ms(row.median_s)} / {ms(row.slowest_s)}" for row in rows)
+            print(f"| {name} | {rows[0].total:,} | {cells} | {read(rows[-1].reads)} |")
+
+
+def read(stats: Stats | None) -> str:
+    """What the double's server read for a page and its total."""
+    if stats is None:
+        return "-"
+    scans = f", {stats.scans} collection scan" if stats.scans else ""
+    return f"{stats.fetched:,} documents, {stats.sorted:,} sorted in memory{scans}"
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:

@@ -27,7 +27,7 @@ from evcsm_schema import Readiness
 from fastapi import FastAPI
 
 from evcsm_daemon import heap
-from evcsm_daemon.api import attach, create_app
+from evcsm_daemon.api import attach, create_app, warm_up
 from evcsm_daemon.api.access import AccessPolicy
 from evcsm_daemon.api.limits import HttpLimits
 from evcsm_daemon.api.server import HttpServer
@@ -200,6 +200,7 @@ class Daemon:
             raise
         try:
             app = create_app(None, self.readiness, access_policy(settings), self.limits)
+            await warm_up(app)
             server = self.http = HttpServer(app, self.limits)
             self.http_port = sock.getsockname()[1]
             log.info(

@@ -64,7 +64,7 @@ class Ticker:
         due = loop.time() + self._interval
         while not await _stopped_by(stop, due):
             started = loop.time()
-            self.stats.sessions += len(self._service.tick())
+            self.stats.sessions += len(await self._service.tick())
             finished = loop.time()
             lag, took = started - due, finished - started
             self.stats.lags.append(lag)

@@ -4,8 +4,8 @@ checks a sample itself), and a flush cut into as many slices as its size says.""
 from pathlib import Path
 
 import pytest
+from evcsm_daemon import heap
 
-from bench import flush
 from bench.flush import parse, run_mongo, run_sqlite
 
 ARGS = ["--stored", "200", "--slices", "0", "4", "--flushes", "2"]
@@ -15,7 +15,7 @@ ACTIVE = 10
 @pytest.fixture(autouse=True)
 def heap_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     """The script freezes its heap as the daemon does; not the test process's."""
-    monkeypatch.setattr(flush.heap, "settle", lambda: None)
+    monkeypatch.setattr(heap, "settle", lambda: None)
 
 
 async def test_a_sqlite_flush_is_timed_slice_by_slice(tmp_path: Path) -> None:

@@ -111,10 +111,10 @@ async def test_a_start_with_no_transaction_in_time_times_out() -> None:
     service, stations, station = await connected(clock)
     pending = await service.request_start("ST-1")
     clock.advance(59)
-    service.tick()
+    await service.tick()
     assert not pending.done
     clock.advance(1)
-    service.tick()
+    await service.tick()
     with pytest.raises(StartTimeout, match="began no transaction within 60 s") as raised:
         await pending.wait()
     assert raised.value.code is ErrorCode.START_TIMEOUT
@@ -134,7 +134,7 @@ async def test_the_timeout_is_a_setting() -> None:
     await station.status(1, ConnectorStatus.AVAILABLE)
     pending = await service.request_start("ST-1")
     clock.advance(5)
-    service.tick()
+    await service.tick()
     with pytest.raises(StartTimeout, match="within 5 s"):
         await pending.wait()
 
@@ -189,7 +189,7 @@ async def test_a_rejected_or_late_stop_is_a_clear_error() -> None:
     stations.answer = Acceptance.ACCEPTED
     pending = await service.request_stop("ST-1")
     clock.advance(60)
-    service.tick()
+    await service.tick()
     with pytest.raises(StopTimeout) as late:
         await pending.wait()
     assert late.value.code is ErrorCode.STOP_TIMEOUT

@@ -7,7 +7,7 @@ import pytest
 from evcsm_daemon.chargers import ChargerSpec, SimulatedCharger, SimulatedFleet
 from evcsm_daemon.core.profile import ChargeProfile
 from evcsm_daemon.errors import NoActiveSession, SessionNotFound, StoreUnavailable, UnknownCharger
-from evcsm_daemon.service import ChargingService
+from evcsm_daemon.service import TICK_SLICE, ChargingService
 from evcsm_daemon.store import open_store
 from evcsm_schema import ChargerStatus, ChargingSession, SessionQuery, SessionStatus
 from evcsm_schema.session import DefaultStopReason
@@ -26,7 +26,7 @@ async def test_start_tick_stop_meters_energy() -> None:
     assert created
     assert service.state("CP1").status is ChargerStatus.CHARGING
     clock.advance(60)
-    (ticked,) = service.tick()
+    (ticked,) = await service.tick()
     assert ticked.meter_wh == 366  # 22 kW for 60 s
     assert ticked.energy_consumed == 0.366
     assert ticked.power_kw == 22.0
@@ -94,7 +94,7 @@ async def test_latest_serves_the_seed_status() -> None:
         await service.latest()
     session, _ = await service.start()
     clock.advance(10)
-    service.tick()
+    await service.tick()
     live = await service.latest()
     assert live.session_id == session.session_id
     assert live.meter_wh == 61
@@ -108,7 +108,7 @@ async def test_resume_carries_on_metering_from_the_meter() -> None:
     before = await make_service(clock, store)
     session, _ = await before.start("CP1")
     clock.advance(60)
-    before.tick()
+    await before.tick()
     # The daemon dies here; ten minutes pass; a new one starts on the same database.
     clock.advance(600)
     after = await make_service(clock, store)
@@ -116,7 +116,7 @@ async def test_resume_carries_on_metering_from_the_meter() -> None:
     assert resumed.session_id == session.session_id
     assert resumed.meter_wh == 4033  # 22 kW for 660 s: the car kept charging
     clock.advance(60)
-    (ticked,) = after.tick()
+    (ticked,) = await after.tick()
     assert ticked.meter_wh == 4400
     again, created = await after.start("CP1")
     assert not created
@@ -142,7 +142,7 @@ async def test_sessions_on_removed_chargers_are_stopped_on_resume() -> None:
     old = ChargingService(store, fleet(("OLD", 7.0)), clock=clock)
     session, _ = await old.start("OLD")
     clock.advance(60)
-    old.tick()
+    await old.tick()
     await old.flush()
     await make_service(clock, store)  # configured with CP1 and CP2 only
     stored = await store.get(session.session_id)
@@ -156,7 +156,7 @@ async def test_a_flush_racing_a_stop_does_not_undo_it() -> None:
     service = await make_service(clock)
     await service.start("CP1")
     clock.advance(30)
-    service.tick()
+    await service.tick()
     flush = asyncio.create_task(service.flush())
     stop = asyncio.create_task(service.stop("CP1"))
     await asyncio.gather(flush, stop)
@@ -185,7 +185,7 @@ async def test_flush_stores_the_latest_reading_once_per_session() -> None:
     store.save_readings = recording_save  # type: ignore[method-assign]
     for _ in range(3):
         clock.advance(60)
-        service.tick()
+        await service.tick()
     assert service.unsaved == 2
     assert await service.flush() == 2
     (batch,) = saved
@@ -210,12 +210,12 @@ async def test_readings_survive_a_failed_flush() -> None:
 
     store.save_readings = failing_save  # type: ignore[method-assign]
     clock.advance(60)
-    service.tick()
+    await service.tick()
     with pytest.raises(StoreUnavailable):
         await service.flush()
     assert service.unsaved == 1
     clock.advance(60)
-    service.tick()  # a newer reading replaces the one still waiting
+    await service.tick()  # a newer reading replaces the one still waiting
     store.save_readings = real_save  # type: ignore[method-assign]
     assert await service.flush() == 1
     stored = await store.active("CP1")
@@ -228,7 +228,7 @@ async def test_queries_show_active_sessions_live_before_any_flush() -> None:
     service = await make_service(clock)
     session, _ = await service.start("CP1")
     clock.advance(60)
-    service.tick()
+    await service.tick()
     page = await service.query(SessionQuery())
     (item,) = page.items
     assert item.session_id == session.session_id
@@ -247,3 +247,31 @@ async def test_a_simulated_chargers_state_says_how_fast_its_meter_runs() -> None
     assert state.simulation_speed == 10.0
     assert b'"simulationSpeed":10.0' in state.to_json()
     assert ChargerSpec("CP9", 50.0).simulation_speed is None  # a real charger's spec
+
+
+async def test_a_command_runs_between_two_slices_of_a_tick() -> None:
+    """A tick of a large fleet lets the event loop run between slices: a stop that arrives
+    meanwhile is done before the tick is, and the tick neither reads nor reports its charger."""
+    clock = FakeClock()
+    ids = [f"CP{number}" for number in range(3 * TICK_SLICE)]
+    store = open_store("memory")
+    service = ChargingService(store, fleet(*[(cid, 22.0) for cid in ids]), clock=clock)
+    await service.resume()
+    for charger_id in ids:
+        await service.start(charger_id)
+    events = Recorder()
+    service.subscribe(events)
+    clock.advance(60)
+
+    tick = asyncio.create_task(service.tick(), name="test-tick")
+    await asyncio.sleep(0)  # the tick reads its first slice, then lets the loop run
+    stopped = await service.stop(ids[-1])
+    assert not tick.done()
+    ticked = await tick
+
+    assert stopped.meter_wh == 366
+    assert [session.charger_id for session in ticked] == ids[:-1]
+    assert {session.meter_wh for session in ticked} == {366}  # every reading taken at one time
+    assert events.ticks == [ticked]
+    assert [session.session_id for session in events.changes] == [stopped.session_id]
+    assert await service.get(stopped.session_id) == stopped

@@ -175,3 +175,29 @@ async def test_a_fleet_that_is_not_attached_says_so() -> None:
     fleet = SimulatedFleet([charger()])
     with pytest.raises(RuntimeError, match="not attached"):
         await fleet.request_start("CP1", "TAG")
+
+
+async def test_the_fleet_reads_the_chargers_asked_for_that_still_charge() -> None:
+    fleet, sink, clock = attached(*(charger(charger_id=f"CP{n}") for n in range(1, 5)))
+    for charger_id in ("CP3", "CP1", "CP4"):
+        await fleet.request_start(charger_id, "TAG")
+    assert fleet.charging() == ["CP3", "CP1", "CP4"]
+    clock.advance(60)
+    await fleet.request_stop("CP1", sink.sessions["CP1"])
+    assert fleet.charging() == ["CP3", "CP4"]
+    fleet.sample(clock.now, ["CP1", "CP2", "CP4"])  # CP1 stopped, CP2 idle
+    ((charger_id, register, power),) = sink.batches[-1].readings
+    assert (charger_id, register) == ("CP4", 366)
+    assert power == pytest.approx(22.0)
+    fleet.sample(clock.now)
+    assert [reading[0] for reading in sink.batches[-1].readings] == ["CP3", "CP4"]
+
+
+async def test_a_charger_powered_up_charging_is_read() -> None:
+    fleet, sink, clock = attached(charger(charger_id="CP1"), charger(charger_id="CP2"))
+    fleet.power_up({"CP2": session(T0, 1000).model_copy(update={"charger_id": "CP2"})})
+    assert fleet.charging() == ["CP2"]
+    fleet.sample(clock.advance(60))
+    ((charger_id, register, power),) = sink.batches[-1].readings
+    assert (charger_id, register) == ("CP2", 1366)
+    assert power == pytest.approx(22.0)

@@ -209,6 +209,48 @@ async def test_every_filter_and_page_matches_a_plain_scan(store: SessionStore) -
             assert page.items == matching[offset : offset + limit], query
 
 
+async def test_pages_by_status_follow_starts_readings_and_stops(store: SessionStore) -> None:
+    """Counts and pages by status (with offsets, a time range, ties in start time) stay exact
+    as sessions start, take readings and stop between the queries."""
+    known: dict[str, ChargingSession] = {}
+    times = (None, T0 + timedelta(minutes=2), T0 + timedelta(minutes=4))
+
+    async def check() -> None:
+        newest_first = sorted(known.values(), key=lambda s: (s.start_time, s.id or ""))[::-1]
+        for status, since, until in itertools.product((None, *SessionStatus), times, times):
+            matching = [
+                s
+                for s in newest_first
+                if status in (None, s.status)
+                and (since is None or s.start_time >= since)
+                and (until is None or s.start_time < until)
+            ]
+            for offset in (0, 2, 5):
+                query = SessionQuery(
+                    status=status, since=since, until=until, offset=offset, limit=3
+                )
+                page = await store.query(query)
+                assert (page.total, page.items) == (len(matching), matching[offset : offset + 3])
+
+    for minute in range(6):
+        start = T0 + timedelta(minutes=minute)
+        for charger in ("CP1", "CP2", "CP3"):  # three sessions share each start time
+            active = await store.active(charger)
+            if active is not None and (minute + int(charger[-1])) % 2:
+                done = await store.finish(finish(active, MeterReading(9, 0), start, None))
+                assert done is not None
+                known[done.session_id] = done
+            if await store.active(charger) is None:
+                started, _ = await store.insert_active(begin(charger, 0, start))
+                known[started.session_id] = started
+            await check()
+        charging = [s for s in known.values() if s.active]
+        readings = [observe(s, MeterReading(100 * minute, 2.0), start) for s in charging]
+        await store.save_readings(readings)
+        known.update({s.session_id: await store.get(s.session_id) for s in charging})
+        await check()
+
+
 async def test_latest_and_get(store: SessionStore) -> None:
     assert await store.latest("CP1") is None
     old, _ = await store.insert_active(begin("CP1", 0, T0))

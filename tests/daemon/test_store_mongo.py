@@ -3,16 +3,19 @@ with the event loop free between them, lazy URIs, and how PyMongo's errors map t
 (raised by a driver double at chosen calls)."""
 
 import asyncio
+import itertools
+from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from bson import ObjectId
 from evcsm_daemon.core.sessions import MeterReading, begin, finish, observe
 from evcsm_daemon.errors import StoreUnavailable, WriteNotConfirmed
-from evcsm_daemon.store import open_store
+from evcsm_daemon.store import mongo, open_store
 from evcsm_daemon.store.documents import DOCUMENT_FIELDS
 from evcsm_daemon.store.mongo import MongoStore
-from evcsm_schema import SessionQuery
+from evcsm_schema import SessionQuery, SessionStatus
 from pymongo import UpdateOne
 from pymongo.errors import (
     AutoReconnect,
@@ -27,6 +30,7 @@ from pymongo.errors import (
 
 from tests.support.clock import T0
 from tests.support.mongo import DriverFaults, mongo_store, mongomock_database
+from tests.support.mongo_double import Database
 
 
 @pytest.fixture
@@ -246,12 +250,71 @@ async def test_driver_errors_on_reads_are_unavailable(
         await store.ensure_indexes()
 
 
-async def test_history_by_status_has_an_index() -> None:
-    """A page filtered on status, and its total, come from an index on (status, startTime)."""
-    database = mongomock_database()
-    await mongo_store(database, DriverFaults()).ensure_indexes()
-    keys = [index["key"] for index in (await database["sessions"].index_information()).values()]
-    assert [("status", 1), ("startTime", -1)] in keys
+async def test_every_history_page_and_total_come_from_an_index() -> None:
+    """On a server with the store's indexes, a page of every filter reads only its own documents
+    (whatever the offset) and sorts nothing in memory, and every total is counted from an index
+    alone. Without `_id` in the history indexes, each page read and sorted every matching
+    document; without a hint, the total of every session was a collection scan."""
+    database = Database()
+    store = MongoStore(database, close=lambda: None)
+    await store.ensure_indexes()
+    for k in range(240):
+        start = T0 + timedelta(minutes=k // 4)  # four sessions share each start time
+        session, _ = await store.insert_active(begin(f"CP{k % 8}", 0, start))
+        if k < 232:
+            await store.finish(finish(session, MeterReading(k, 0), start, None))
+    stats = database.server.stats
+    window = (None, T0 + timedelta(minutes=10), T0 + timedelta(minutes=40))
+    for charger, status, since, until, offset in itertools.product(
+        (None, "CP3"), (None, *SessionStatus), window, window, (0, 7, 150)
+    ):
+        query = SessionQuery(
+            charger_id=charger, status=status, since=since, until=until, offset=offset, limit=5
+        )
+        before = replace(stats)
+        page = await store.query(query)
+        read = stats.since(before)
+        assert (read.sorted, read.scans) == (0, 0), query
+        # The page's documents, and the one a unique index may point at:
+        assert read.fetched <= len(page.items) + 2, query
+    assert await store.latest("CP3") is not None
+    await store.all_active()
+    assert stats.sorted == 0
+
+
+@pytest.mark.parametrize("backend", ["mongomock", "double"])
+async def test_the_indexes_of_an_earlier_version_are_replaced(backend: str) -> None:
+    """A database whose history indexes lack `_id` gets the new ones; the old ones are dropped
+    (an index cannot change keys under its name); the sessions stay as they were."""
+    database: Any = mongomock_database() if backend == "mongomock" else Database()
+    sessions = database["sessions"]
+    await sessions.create_index([("chargerId", 1), ("startTime", -1)], name="charger_history")
+    await sessions.create_index([("startTime", -1)], name="history")
+    await sessions.create_index([("status", 1), ("startTime", -1)], name="status_history")
+    store = MongoStore(database, close=lambda: None)
+    if backend == "mongomock":
+        store = mongo_store(database)
+    session, _ = await store.insert_active(begin("CP1", 0, T0))
+    for _ in range(2):
+        await store.ensure_indexes()
+        present = await sessions.index_information()
+        assert not set(present) & mongo.SUPERSEDED_INDEXES
+        for name, keys in mongo.HISTORY_INDEXES.items():
+            assert present[name]["key"] == keys
+    assert (await store.query(SessionQuery(charger_id="CP1"))).items == [session]
+
+
+async def test_an_index_dropped_meanwhile_by_another_daemon_is_no_error(
+    database: object, faults: DriverFaults
+) -> None:
+    store = mongo_store(database, faults)
+    await database["sessions"].create_index([("startTime", -1)], name="history")  # type: ignore[index]
+    faults.fail("drop_index", OperationFailure("index not found", code=27), applied=True)
+    await store.ensure_indexes()
+    await database["sessions"].create_index([("startTime", -1)], name="history")  # type: ignore[index]
+    faults.fail("drop_index", OperationFailure("not authorized", code=13), applied=False)
+    with pytest.raises(StoreUnavailable, match="not authorized"):
+        await store.ensure_indexes()
 
 
 async def test_a_flush_is_written_in_batches(

@@ -71,7 +71,7 @@ async def test_stopping_flushes_the_last_readings() -> None:
     stop = asyncio.Event()
     task = asyncio.create_task(ticker.run(stop))
     clock.advance(3600)
-    service.tick()
+    await service.tick()
     stop.set()
     await asyncio.wait_for(task, 10)
     stored = await service.store.active("CP2")

@@ -49,7 +49,7 @@ async def test_a_start_whose_acknowledgement_was_lost_is_a_start(faulty: FaultyS
     assert service.state("CP1").status is ChargerStatus.CHARGING
     assert await charging(faulty.inner) == [session]
     clock.advance(60)
-    service.tick()
+    await service.tick()
     assert await service.flush() == 1
     stored = await faulty.inner.get(session.session_id)
     assert stored.meter_wh == 366  # metered: not a ghost
@@ -172,7 +172,7 @@ async def test_an_unconfirmed_stop_is_in_effect_and_stored_later(
     assert service.state("CP1").status is ChargerStatus.IDLE
     assert events.changes[-1].status is SessionStatus.STOPPED
     clock.advance(600)
-    assert service.tick() == []  # no longer metered
+    assert await service.tick() == []  # no longer metered
     shown = await service.get(session.session_id)
     assert shown.status is SessionStatus.STOPPED
     assert shown.meter_wh == 3666
@@ -193,7 +193,7 @@ async def test_an_unconfirmed_flush_keeps_the_readings(faulty: FaultyStore) -> N
     service = await make_service(clock, faulty)
     session, _ = await service.start("CP1")
     clock.advance(60)
-    service.tick()
+    await service.tick()
     faulty.fail("save_readings", Fault.LOST_WRITE)
     with pytest.raises(StoreError):
         await service.flush()

@@ -93,7 +93,7 @@ async def test_a_daemon_that_dies_leaves_offline_retained(broker: Mosquitto) -> 
         assert daemon.service is not None
         await daemon.bridge.connected.wait()
 
-    def tick() -> list[Any]:
+    async def tick() -> list[Any]:
         raise RuntimeError("an unexpected failure in the ticker")
 
     async with probe(broker.port, topics.AVAILABILITY) as watcher:

@@ -56,6 +56,15 @@ class Collection:
             "create_index", lambda: self._inner.create_index(keys, **options)
         )
 
+    async def index_information(self) -> dict[str, Any]:
+        found: dict[str, Any] = await self._faults.run(
+            "index_information", self._inner.index_information
+        )
+        return found
+
+    async def drop_index(self, name: str) -> None:
+        await self._faults.run("drop_index", lambda: self._inner.drop_index(name))
+
     async def insert_one(self, doc: dict[str, Any]) -> Any:
         return await self._faults.run("insert_one", lambda: self._inner.insert_one(doc))
 
@@ -71,9 +80,9 @@ class Collection:
         )
         return found
 
-    async def count_documents(self, flt: dict[str, Any]) -> int:
+    async def count_documents(self, flt: dict[str, Any], **options: Any) -> int:
         counted: int = await self._faults.run(
-            "count_documents", lambda: self._inner.count_documents(flt)
+            "count_documents", lambda: self._inner.count_documents(flt, **options)
         )
         return counted
 

@@ -1,119 +1,43 @@
 """A MongoDB stand-in for measuring the daemon's MongoDB code path: PyMongo's async API, answered
-in-process from indexed dicts, with BSON on the way in and out as a driver and server would.
+in-process by a "server" with indexes, with BSON on the way in and out as a driver and server would.
 
 No MongoDB server can run on these machines (docs/benchmarks.md). `MongoStore` runs on this double
 unchanged: every call builds its filters, updates and `UpdateOne` requests as it would for a
 server; each request is encoded to BSON (PyMongo's C encoder, as the driver does before sending)
-and each reply decoded from BSON (as the driver does on receipt). The "server" between them keeps
-documents in a dict by `sessionId`, with the indexes the store creates (one active session per
-charger, `sessionId`, per-charger and global history by `startTime`), so every call costs
-O(log n) or O(page), as an indexed server query would.
+and each reply decoded from BSON (as the driver does on receipt). The server between them
+(tests/support/mongo_server.py) has the indexes the store creates and no others, and answers
+each find, count and update as a server with those indexes would: from an index where one
+serves the filter and the sort, by a collection scan and an in-memory sort where none does
+(tests/support/mongo_index.py); its `Stats` show which.
 
 What this measures is the daemon's side of MongoDB: its own code, PyMongo's request objects and
-BSON. What it does not: network round trips, and the server's own work. The double's "server"
-runs in the daemon's process, so its CPU time is counted apart (`Server.cpu_s`) and reported for
-subtraction. Only what `MongoStore` uses is implemented; anything else raises.
+BSON. What it does not: network round trips, and the server's own work at a server's speed. The
+double's server runs in the daemon's process, so its CPU time is counted apart (`Server.cpu_s`)
+and reported for subtraction. Only what `MongoStore` uses is implemented; anything else raises.
 """
 
 import asyncio
 import time
-from bisect import bisect_left, insort
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import bson
 from bson import ObjectId
-from pymongo import UpdateOne
-from pymongo.errors import DuplicateKeyError
+from pymongo import IndexModel, ReturnDocument, UpdateOne
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-Key = tuple[datetime, ObjectId]
-CHARGING = "Charging"
+from tests.support.mongo_query import part
+from tests.support.mongo_server import Documents, Server
 
+__all__ = ["Collection", "Database", "Server", "wire"]
 
 _OPTIONS: bson.CodecOptions[dict[str, Any]] = bson.CodecOptions(tz_aware=True)
+_INDEX_OPTIONS = frozenset({"name", "unique", "partialFilterExpression"})
 
 
 def wire(value: Mapping[str, Any]) -> dict[str, Any]:
     """`value` as the other side receives it: encoded to BSON and decoded back."""
     return bson.decode(bson.encode(value), codec_options=_OPTIONS)
-
-
-@dataclass
-class Server:
-    """The documents, their indexes, and the CPU time spent serving."""
-
-    docs: dict[str, dict[str, Any]] = field(default_factory=dict)
-    active: dict[str, str] = field(default_factory=dict)
-    history: list[tuple[datetime, ObjectId, str]] = field(default_factory=list)
-    by_charger: dict[str, list[tuple[datetime, ObjectId, str]]] = field(default_factory=dict)
-    transactions: dict[int, str] = field(default_factory=dict)
-    counters: dict[str, int] = field(default_factory=dict)
-    cpu_s: float = 0.0
-    calls: int = 0
-
-    def insert(self, doc: dict[str, Any]) -> None:
-        """Insert under the unique indexes (sessionId; chargerId among Charging documents)."""
-        session_id, charger_id = doc["sessionId"], doc["chargerId"]
-        transaction_id = doc.get("transactionId")
-        if (
-            session_id in self.docs
-            or (doc["status"] == CHARGING and charger_id in self.active)
-            or (transaction_id is not None and transaction_id in self.transactions)
-        ):
-            raise DuplicateKeyError("E11000 duplicate key error")
-        self.docs[session_id] = doc
-        if transaction_id is not None:
-            self.transactions[transaction_id] = session_id
-        if doc["status"] == CHARGING:
-            self.active[charger_id] = session_id
-        key = (doc["startTime"], doc["_id"], session_id)
-        insort(self.history, key)
-        insort(self.by_charger.setdefault(charger_id, []), key)
-
-    def one(self, flt: Mapping[str, Any]) -> dict[str, Any] | None:
-        """The document one of the store's point filters matches."""
-        if set(flt) == {"sessionId"} or set(flt) == {"sessionId", "status"}:
-            doc = self.docs.get(flt["sessionId"])
-            return doc if doc and flt.get("status", doc["status"]) == doc["status"] else None
-        if set(flt) == {"chargerId", "status"} and flt["status"] == CHARGING:
-            found = self.active.get(flt["chargerId"])
-            return self.docs[found] if found else None
-        if set(flt) == {"transactionId"}:
-            found = self.transactions.get(flt["transactionId"])
-            return self.docs[found] if found else None
-        raise NotImplementedError(f"filter {flt!r}")
-
-    def update(self, doc: dict[str, Any], change: Mapping[str, Any]) -> None:
-        """Apply `$set` and `$max` to `doc`, keeping the active index in step."""
-        for name, value in change.get("$max", {}).items():
-            if name not in doc or doc[name] < value:
-                doc[name] = value
-        doc.update(change.get("$set", {}))
-        if doc["status"] != CHARGING and self.active.get(doc["chargerId"]) == doc["sessionId"]:
-            del self.active[doc["chargerId"]]
-
-    def select(self, flt: Mapping[str, Any], stop: int | None = None) -> list[dict[str, Any]]:
-        """Documents matching a history filter, newest first (startTime, then _id); the first
-        `stop` of them when given, read no further, as a server walking an index would."""
-        if flt == {"status": CHARGING}:  # the one-active-per-charger index holds them all
-            active = [self.docs[session_id] for session_id in self.active.values()]
-            active.sort(key=lambda doc: (doc["startTime"], doc["_id"]), reverse=True)
-            return active[:stop]
-        rows = self.history if "chargerId" not in flt else self.by_charger.get(flt["chargerId"], [])
-        started = flt.get("startTime", {})
-        lo = bisect_left(rows, (started["$gte"],)) if "$gte" in started else 0
-        hi = bisect_left(rows, (started["$lt"],)) if "$lt" in started else len(rows)
-        status = flt.get("status")
-        found: list[dict[str, Any]] = []
-        for index in range(hi - 1, lo - 1, -1):
-            doc = self.docs[rows[index][2]]
-            if status is None or doc["status"] == status:
-                found.append(doc)
-                if stop is not None and len(found) >= stop:
-                    break
-        return found
 
 
 class Cursor:
@@ -122,12 +46,14 @@ class Cursor:
     def __init__(self, collection: "Collection", flt: Mapping[str, Any]) -> None:
         self._collection = collection
         self._filter = wire(flt)
+        self._sort: list[tuple[str, int]] = []
         self._skip = 0
         self._limit = 0
 
     def sort(self, keys: Sequence[tuple[str, int]]) -> "Cursor":
-        if [name for name, _ in keys] != ["startTime", "_id"]:
+        if any(direction not in (1, -1) for _, direction in keys):
             raise NotImplementedError(f"sort {keys!r}")
+        self._sort = [(name, direction) for name, direction in keys]
         return self
 
     def skip(self, count: int) -> "Cursor":
@@ -139,16 +65,13 @@ class Cursor:
         return self
 
     async def to_list(self, length: int | None = None) -> list[dict[str, Any]]:
-        server = self._collection.server
-        started = time.process_time()
         wanted = [n for n in (self._limit, length) if n]
-        stop = self._skip + min(wanted) if wanted else None
-        found = server.select(self._filter, stop)[self._skip :]
-        reply = bson.encode({"documents": found})
-        server.cpu_s += time.process_time() - started
-        server.calls += 1
-        documents: list[dict[str, Any]] = bson.decode(reply, codec_options=_OPTIONS)["documents"]
-        return documents
+        limit = min(wanted) if wanted else None
+        collection = self._collection
+        started = time.process_time()
+        found = list(collection.documents.find(self._filter, self._sort, self._skip, limit))
+        reply = collection.served(started, {"documents": found})
+        return list(reply["documents"])
 
 
 class Collection:
@@ -157,90 +80,123 @@ class Collection:
     def __init__(self, server: Server, name: str) -> None:
         self.server = server
         self.name = name
+        self.documents: Documents = server.collection(name)
 
-    def _serve(self, started: float, reply: Mapping[str, Any] | None) -> dict[str, Any] | None:
-        """The reply as the driver decodes it; the serving time counted apart."""
-        encoded = bson.encode(reply) if reply is not None else None
+    def served(self, started: float, reply: Mapping[str, Any]) -> dict[str, Any]:
+        """The reply as the driver decodes it; the serving time (and encoding) counted apart."""
+        encoded = bson.encode(reply)
         self.server.cpu_s += time.process_time() - started
         self.server.calls += 1
-        return bson.decode(encoded, codec_options=_OPTIONS) if encoded is not None else None
+        return bson.decode(encoded, codec_options=_OPTIONS)
 
     async def create_index(self, keys: Any, **options: Any) -> str:
-        return str(options.get("name", keys))
+        return (await self.create_indexes([IndexModel(keys, **options)]))[0]
+
+    async def create_indexes(self, models: Sequence[IndexModel]) -> list[str]:
+        specs = wire({"indexes": [model.document for model in models]})["indexes"]
+        started = time.process_time()
+        names = []
+        for spec in specs:
+            if set(spec) - _INDEX_OPTIONS - {"key"}:
+                raise NotImplementedError(f"index options {sorted(spec)!r}")
+            keys = list(spec["key"].items())
+            names.append(
+                self.documents.create_index(
+                    keys,
+                    spec["name"],  # IndexModel names an index when the caller did not
+                    unique=bool(spec.get("unique")),
+                    partial=spec.get("partialFilterExpression"),
+                )
+            )
+        self.served(started, {"ok": 1})
+        return names
+
+    async def drop_index(self, name: str) -> None:
+        started = time.process_time()
+        try:
+            self.documents.drop_index(name)
+        finally:
+            self.served(started, {"ok": 1})
+
+    async def index_information(self) -> dict[str, dict[str, Any]]:
+        started = time.process_time()
+        specs = {
+            name: {**index.spec(), "key": dict(index.keys)}  # a document on the wire
+            for name, index in self.documents.indexes.items()
+        }
+        reply = self.served(started, specs)
+        return {name: {**spec, "key": list(spec["key"].items())} for name, spec in reply.items()}
 
     async def insert_one(self, doc: dict[str, Any]) -> None:
+        doc.setdefault("_id", ObjectId())  # the driver adds it to the caller's document
         sent = wire(doc)
         started = time.process_time()
         try:
-            self.server.insert(sent)
+            self.documents.insert(sent)
         finally:
-            self._serve(started, None)
+            self.served(started, {"ok": 1})
 
     async def find_one(self, flt: Mapping[str, Any]) -> dict[str, Any] | None:
-        sent = wire(flt)
-        started = time.process_time()
-        return self._serve(started, self.server.one(sent))
+        found = await self.find(flt).limit(1).to_list()
+        return found[0] if found else None
 
     def find(self, flt: Mapping[str, Any]) -> Cursor:
         return Cursor(self, flt)
 
-    async def count_documents(self, flt: Mapping[str, Any]) -> int:
+    async def count_documents(self, flt: Mapping[str, Any], *, hint: str | None = None) -> int:
         sent = wire(flt)
         started = time.process_time()
-        if set(sent) <= {"startTime", "chargerId"}:  # an index range: no document read
-            rows = self.server.history
-            if "chargerId" in sent:
-                rows = self.server.by_charger.get(sent["chargerId"], [])
-            started_at = sent.get("startTime", {})
-            lo = bisect_left(rows, (started_at["$gte"],)) if "$gte" in started_at else 0
-            hi = bisect_left(rows, (started_at["$lt"],)) if "$lt" in started_at else len(rows)
-            count = max(0, hi - lo)
-        else:
-            count = len(self.server.select(sent))
-        reply = self._serve(started, {"n": count})
-        return int(reply["n"]) if reply else 0
+        return int(self.served(started, {"n": self.documents.count(sent, hint)})["n"])
 
     async def distinct(self, key: str, flt: Mapping[str, Any]) -> list[Any]:
         sent = wire(flt)
         started = time.process_time()
-        if sent != {"chargePointId": {"$ne": None}} or key != "chargerId":
-            raise NotImplementedError(f"distinct {key!r} {flt!r}")
-        docs = self.server.docs.values()
-        values = sorted({d["chargerId"] for d in docs if d.get("chargePointId") is not None})
-        reply = self._serve(started, {"values": values})
-        return list(reply["values"]) if reply else []
+        values = {part(doc[key]): doc[key] for doc in self.documents.find(sent, ()) if key in doc}
+        return list(self.served(started, {"values": list(values.values())})["values"])
 
     async def find_one_and_update(
         self,
         flt: Mapping[str, Any],
         change: Mapping[str, Any],
-        **_options: object,  # upsert and return_document: the store asks for what this does
+        *,
+        upsert: bool = False,
+        return_document: bool = ReturnDocument.BEFORE,
     ) -> dict[str, Any] | None:
         sent, changes = wire(flt), wire(change)
         started = time.process_time()
-        if self.name == "counters":
-            name = sent["_id"]
-            self.server.counters[name] = (
-                self.server.counters.get(name, 0) + changes["$inc"]["value"]
-            )
-            return self._serve(started, {"_id": name, "value": self.server.counters[name]})
-        doc = self.server.one(sent)
-        if doc is not None:
-            self.server.update(doc, changes)
-        return self._serve(started, doc)
+        before, after = self.documents.update(sent, changes, upsert=upsert)
+        reply = self.served(started, {"value": after if return_document else before})
+        value: dict[str, Any] | None = reply["value"]
+        return value
 
-    async def bulk_write(self, requests: Sequence[UpdateOne], *, ordered: bool) -> None:
+    async def bulk_write(self, requests: Sequence[UpdateOne], *, ordered: bool = True) -> None:
         # The driver encodes every request of a bulk write (filter and update) into its batch.
         sent = wire(
-            {"ordered": ordered, "updates": [{"q": r._filter, "u": r._doc} for r in requests]}
+            {
+                "ordered": ordered,
+                "updates": [
+                    {"q": r._filter, "u": r._doc, "upsert": bool(r._upsert)} for r in requests
+                ],
+            }
         )
         started = time.process_time()
-        for request in sent["updates"]:
-            doc = self.server.one(request["q"])
-            if doc is not None:
-                self.server.update(doc, request["u"])
-        self._serve(started, {"ok": 1, "nModified": len(requests)})
+        errors: list[dict[str, Any]] = []
+        matched = 0
+        for number, request in enumerate(sent["updates"]):
+            try:
+                before, _ = self.documents.update(
+                    request["q"], request["u"], upsert=request["upsert"]
+                )
+            except DuplicateKeyError as exc:
+                errors.append({"index": number, "code": exc.code, "errmsg": str(exc)})
+                if ordered:
+                    break
+            else:
+                matched += before is not None
+        reply = self.served(started, {"ok": 1, "nMatched": matched, "writeErrors": errors})
         await asyncio.sleep(0)  # the reply comes over the network: the event loop runs meanwhile
+        if reply["writeErrors"]:
+            raise BulkWriteError(reply)
 
 
 class Database:

@@ -1,5 +1,5 @@
 """The REST API (FastAPI): seed-compatible routes, chargers, sessions, health, Swagger UI."""
 
-from evcsm_daemon.api.app import attach, create_app
+from evcsm_daemon.api.app import attach, create_app, warm_up
 
-__all__ = ["attach", "create_app"]
+__all__ = ["attach", "create_app", "warm_up"]

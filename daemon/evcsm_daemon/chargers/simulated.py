@@ -7,7 +7,8 @@ real car keeps charging while the daemon is down). `speed` runs the simulated cl
 
 `SimulatedFleet` is the event producer: it answers a start or stop request by handing the
 sink `SessionBegan` / `SessionEnded` at once, and on each `sample(now)` (the daemon's meter tick
-clocks it) it hands the sink one `FleetSampled` with every charging charger's reading. A
+clocks it) it hands the sink one `FleetSampled` with the readings of the charging chargers asked
+for (all of them by default; the service's tick asks for them a slice at a time). A
 charger changes what it does only once the sink has taken its event: a start the sink could not
 store is not begun, a stop it could not store goes on charging. A stop the sink has taken but
 the database has not confirmed (`WriteNotConfirmed`) is in effect, as the service then says.
@@ -17,7 +18,7 @@ progress, comes back with `power_up()` from the store.
 """
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -101,6 +102,8 @@ class SimulatedFleet:
 
     def __init__(self, chargers: Sequence[SimulatedCharger]) -> None:
         self._chargers = {charger.spec.charger_id: charger for charger in chargers}
+        self._charging: dict[str, SimulatedCharger] = {}
+        """The chargers metering a session, so a tick reads them without walking the fleet."""
         self._sink: BatchSink | None = None
         self._clock: Callable[[], datetime] | None = None
 
@@ -118,6 +121,7 @@ class SimulatedFleet:
         """Restore each charger from its latest stored session (after a daemon restart)."""
         for charger_id, charger in self._chargers.items():
             charger.power_up(latest.get(charger_id))
+            self._follow(charger)
 
     def charger(self, charger_id: str) -> SimulatedCharger:
         """One charger; UnknownCharger if the fleet has none by that id."""
@@ -134,6 +138,7 @@ class SimulatedFleet:
         session = await sink.handle(event)
         if isinstance(session, ChargingSession) and session.active and not charger.charging:
             charger.plug_in(session.start_time, session.meter_start_wh)
+            self._follow(charger)
         return Acceptance.ACCEPTED
 
     async def request_stop(self, charger_id: str, session: ChargingSession) -> Acceptance:
@@ -145,20 +150,35 @@ class SimulatedFleet:
         try:
             await sink.handle(event)
         except WriteNotConfirmed:
-            charger.unplug(final)  # the stop is in effect; the service stores it later
+            self._unplug(charger, final)  # the stop is in effect; the service stores it later
             raise
-        charger.unplug(final)
+        self._unplug(charger, final)
         return Acceptance.ACCEPTED
 
-    def sample(self, now: datetime) -> None:
-        """Hand the sink every charging charger's reading at `now`, as one batch."""
+    def charging(self) -> list[str]:
+        """The ids of the chargers metering a session now."""
+        return list(self._charging)
+
+    def sample(self, now: datetime, charger_ids: Iterable[str] | None = None) -> None:
+        """Hand the sink the readings at `now` of the `charger_ids` still charging (by default
+        every charging charger), as one batch."""
         sink, _ = self._attached()
+        charging = self._charging
         readings = []
-        for charger_id, charger in self._chargers.items():
-            if charger.charging:
+        for charger_id in charging if charger_ids is None else charger_ids:
+            charger = charging.get(charger_id)
+            if charger is not None:
                 reading = charger.read(now)
                 readings.append((charger_id, reading.wh, reading.power_kw))
         sink.sampled(FleetSampled(now, readings))
+
+    def _follow(self, charger: SimulatedCharger) -> None:
+        if charger.charging:
+            self._charging[charger.spec.charger_id] = charger
+
+    def _unplug(self, charger: SimulatedCharger, final_wh: int) -> None:
+        charger.unplug(final_wh)
+        self._charging.pop(charger.spec.charger_id, None)
 
     def _attached(self) -> tuple[BatchSink, datetime]:
         if self._sink is None or self._clock is None:

@@ -15,6 +15,7 @@ reconnection meanwhile loses none.
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Sequence
@@ -35,11 +36,11 @@ from evcsm_schema.broker import BrokerUrl
 from evcsm_schema.requests import ReplyPath
 
 from evcsm_daemon.mqtt.connection import client_id, daemon_client
-from evcsm_daemon.mqtt.fleet import MAX_FLEET_BYTES, fleet_payloads, payload_limit
+from evcsm_daemon.mqtt.fleet import MAX_FLEET_BYTES, fleet_parts, fleet_time, payload_limit
 from evcsm_daemon.mqtt.handlers import Answer, Handlers
 from evcsm_daemon.mqtt.inbox import WORKERS, Inbox
 from evcsm_daemon.mqtt.outbox import Outbox, Outgoing
-from evcsm_daemon.mqtt.readings import session_update
+from evcsm_daemon.mqtt.readings import fleet_reading, session_update
 from evcsm_daemon.mqtt.refresh import STATE_REFRESH_PER_S, STATE_REFRESH_S, StateRefresh
 from evcsm_daemon.service import ChargingService
 
@@ -119,11 +120,17 @@ class MqttBridge:
             return
         client = self._client
         limit = payload_limit(client.broker_max_packet) if client else MAX_FLEET_BYTES
-        self.outbox.put_burst(topics.FLEET_UPDATES, fleet_payloads(sessions, limit))
+        if sessions:
+            tick = fleet_time(sessions)
+            self.outbox.put_burst(
+                topics.FLEET_UPDATES,
+                sessions,
+                functools.partial(fleet_reading, tick=tick),
+                functools.partial(fleet_parts, tick, max_bytes=limit),
+            )
         self.outbox.put_burst(topics.SEED_SESSION, self._seed_sessions(sessions), session_update)
         charging = (session.charger_id for session in sessions)
-        for charger_id in self._refresh.due(charging, time.monotonic()):
-            self.outbox.put(self._state_message(self._service.state(charger_id)))
+        self.outbox.put_series(self._refresh.due(charging, time.monotonic()), self._current_state)
 
     def _seed_sessions(self, sessions: Sequence[ChargingSession]) -> Sequence[ChargingSession]:
         """The sessions whose readings go to `session/updates` as well."""
@@ -189,8 +196,7 @@ class MqttBridge:
                     (topics.SESSION_QUERY, own_excluded),
                 ]
             )
-            for state in self._service.states():
-                self.outbox.put(self._state_message(state))
+            self.outbox.put_series(self._service.charger_ids(), self._current_state)
             self.connected.set()
             log.info("connected to MQTT broker %s", self.address)
             async with asyncio.TaskGroup() as group:
@@ -202,6 +208,10 @@ class MqttBridge:
                 await self.inbox.work(client)
         finally:
             self._client = None
+
+    def _current_state(self, charger_id: str) -> Outgoing:
+        """The charger's retained state as it is now (made when the outbox sends it)."""
+        return self._state_message(self._service.state(charger_id))
 
     def _state_message(self, state: ChargerState) -> Outgoing:
         if state.status is ChargerStatus.CHARGING:

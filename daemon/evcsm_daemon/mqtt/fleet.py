@@ -1,6 +1,6 @@
 """A tick's readings as `FleetUpdate` payloads on `evcsm/fleet/updates`, none over a size limit.
 
-Pure: the bridge publishes what `fleet_payloads` returns. One message carries every active
+Pure: the bridge publishes what `fleet_payloads` returns (in its outbox's steps). One message carries every active
 session's reading, so a dashboard or an integrator receives one message a tick however large the
 fleet, instead of one per session. A tick whose message would exceed `max_bytes` is split into
 parts of whole readings, as even as the sizes allow, so that no part exceeds the broker's packet
@@ -9,6 +9,7 @@ limit (Mosquitto drops a larger message; its `max_packet_size` is 1 MiB in mosqu
 
 import math
 from collections.abc import Sequence
+from datetime import datetime
 
 from evcsm_schema import ChargingSession, topics
 
@@ -36,21 +37,36 @@ def fleet_payloads(
 ) -> list[bytes]:
     """The `FleetUpdate` payloads of one tick, in order; none when no session is active.
 
-    The message's timestamp is the latest reading's: a tick reads every simulated meter at one
-    moment, and a reading taken at another (an OCPP charger's last meter value) carries its own.
-    Each reading is written once (`mqtt.readings`); a split only regroups them.
+    The message's timestamp is the latest reading's (`fleet_time`); each reading is written
+    once (`mqtt.readings.fleet_reading`) and `fleet_parts` groups them. The MQTT bridge takes
+    the same steps, with the readings written a chunk at a time by its outbox.
     """
     if not sessions:
         return []
-    timestamp = max(session.updated_at for session in sessions)
-    readings = [fleet_reading(session, timestamp) for session in sessions]
-    whole = fleet_update(timestamp, 1, 1, readings)
+    tick = fleet_time(sessions)
+    return fleet_parts(tick, [fleet_reading(session, tick) for session in sessions], max_bytes)
+
+
+def fleet_time(sessions: Sequence[ChargingSession]) -> datetime:
+    """A tick's time: its latest reading's. A tick reads every simulated meter at one moment,
+    and a reading taken at another (an OCPP charger's last meter value) carries its own."""
+    return max(session.updated_at for session in sessions)
+
+
+def fleet_parts(
+    tick: datetime, readings: list[bytes], max_bytes: int = MAX_FLEET_BYTES
+) -> list[bytes]:
+    """The `FleetUpdate` payloads of a tick at `tick` carrying `readings` (written by
+    `fleet_reading` with that tick), split into parts when one would exceed `max_bytes`."""
+    if not readings:
+        return []
+    whole = fleet_update(tick, 1, 1, readings)
     if len(whole) <= max_bytes:
         return [whole]
     chunks = _split(readings, math.ceil(len(whole) / max_bytes))
     while True:
         payloads = [
-            fleet_update(timestamp, number, len(chunks), chunk)
+            fleet_update(tick, number, len(chunks), chunk)
             for number, chunk in enumerate(chunks, start=1)
         ]
         if all(len(payload) <= max_bytes for payload in payloads):

@@ -54,6 +54,27 @@ FLUSH_BATCH = 250
 request: 250 hold the loop ~1.3 ms, where 1,000 held it ~5 ms, and at 1,000 sessions charging
 a command that came during the flush waited for all of them (`bench.flush`)."""
 
+_NEWEST_FIRST = [("startTime", DESCENDING), ("_id", DESCENDING)]
+HISTORY_INDEXES = {
+    "history_newest_first": _NEWEST_FIRST,
+    "charger_history_newest_first": [("chargerId", ASCENDING), *_NEWEST_FIRST],
+    "status_history_newest_first": [("status", ASCENDING), *_NEWEST_FIRST],
+    "charger_status_history_newest_first": [
+        ("chargerId", ASCENDING),
+        ("status", ASCENDING),
+        *_NEWEST_FIRST,
+    ],
+}
+"""The indexes a history query is answered from: every filter `query` makes (the charger, the
+status, both, or neither, then a range of `startTime`) and its sort, `_id` included. MongoDB
+serves a sort from an index only if the index holds every sort key; without `_id` a server
+reads and sorts in memory every matching document for each page."""
+SUPERSEDED_INDEXES = frozenset({"history", "charger_history", "status_history"})
+"""Earlier history indexes, without `_id`: dropped by `ensure_indexes` (an index's keys cannot
+change under its name)."""
+INDEX_NOT_FOUND = 27
+ID_INDEX = "_id_"
+
 _NOT_SENT = (ServerSelectionTimeoutError, WaitQueueTimeoutError, NotPrimaryError)
 """No server took the operation: it was never applied. (When the retry of a retryable write finds
 no server, PyMongo raises the first attempt's error instead, for this very reason.)"""
@@ -120,7 +141,8 @@ class MongoStore:
         return True
 
     async def ensure_indexes(self) -> None:
-        """Create the indexes the guarantees rely on (idempotent)."""
+        """Create the indexes the guarantees and the history rely on, and drop the superseded
+        history indexes (idempotent)."""
         with driver_errors(write=False):
             await self._sessions.create_index(
                 [("chargerId", ASCENDING)],
@@ -131,21 +153,22 @@ class MongoStore:
             await self._sessions.create_index(
                 [("sessionId", ASCENDING)], name="session_id", unique=True
             )
-            await self._sessions.create_index(
-                [("chargerId", ASCENDING), ("startTime", DESCENDING)], name="charger_history"
-            )
-            await self._sessions.create_index([("startTime", DESCENDING)], name="history")
-            # A history filtered on status is counted from this index alone, not by reading
-            # every matching document (nearly all of them for `Stopped`).
-            await self._sessions.create_index(
-                [("status", ASCENDING), ("startTime", DESCENDING)], name="status_history"
-            )
+            for name, keys in HISTORY_INDEXES.items():
+                await self._sessions.create_index(keys, name=name)
             await self._sessions.create_index(
                 [("transactionId", ASCENDING)],
                 name="transaction_id",
                 unique=True,
                 partialFilterExpression={"transactionId": {"$exists": True}},
             )
+            present = await self._sessions.index_information()
+            for name in SUPERSEDED_INDEXES.intersection(present):
+                try:
+                    await self._sessions.drop_index(name)
+                except OperationFailure as exc:
+                    if exc.code != INDEX_NOT_FOUND:
+                        raise
+                    # Another daemon dropped it between the listing and the drop.
 
     async def insert_active(self, session: ChargingSession) -> tuple[ChargingSession, bool]:
         """Store a new active session, or return the charger's existing one."""
@@ -256,7 +279,10 @@ class MongoStore:
         )
         with driver_errors(write=False):
             docs = await cursor.to_list(length=None)
-            total = await self._sessions.count_documents(flt)
+            # Every session counted from the _id index's keys: with an empty filter alone a
+            # server reads every document (a collection scan).
+            everything = {} if flt else {"hint": ID_INDEX}
+            total = await self._sessions.count_documents(flt, **everything)
         return SessionPage(
             items=[from_document(doc) for doc in docs],
             total=total,
