@@ -105,6 +105,8 @@ class ClientReport:
     cpu_seconds: float
     rest_stop_round_trips: list[float] = field(default_factory=list)
     rest_start_round_trips: list[float] = field(default_factory=list)
+    churn_sent: list[tuple[float, float]] = field(default_factory=list)
+    """(sent at, round trip) of every churn command, on the daemon's clock too (`Churn.sent`)."""
     pages: dict[str, list[float]] = field(default_factory=dict)
     """Per history query, each run's time from request to the last byte of its reply."""
     page_totals: dict[str, int] = field(default_factory=dict)
@@ -321,6 +323,7 @@ class Listener:
             cpu_seconds=cpu_seconds,
             rest_stop_round_trips=churn.rest_stops,
             rest_start_round_trips=churn.rest_starts,
+            churn_sent=churn.sent,
             fleet_messages=len(self.fleet),
             fleet_latencies=latencies_fleet,
             fleet_ticks=ticks,
@@ -389,6 +392,9 @@ class Churn:
     starts: list[float] = field(default_factory=list)
     rest_stops: list[float] = field(default_factory=list)
     rest_starts: list[float] = field(default_factory=list)
+    sent: list[tuple[float, float]] = field(default_factory=list)
+    """(sent at, round trip) of every command that succeeded, sent at on `time.perf_counter`:
+    CLOCK_MONOTONIC, the same clock in the daemon's process."""
     failed: int = 0
 
 
@@ -443,11 +449,13 @@ async def _churn(plan: Plan, commander: Commander, http: httpx.AsyncClient) -> C
                         ),
                     ]
                 for action, trips, call in calls:
+                    sent = time.perf_counter()
                     trip = await call(charger_id, action)
                     if trip is None:
                         churn.failed += 1
                     else:
                         trips.append(trip)
+                        churn.sent.append((sent, trip))
             await asyncio.sleep(deadline - loop.time())
     return churn
 

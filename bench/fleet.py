@@ -204,6 +204,25 @@ async def bare_publish_loop(port: int, payload: bytes, count: int) -> Baseline:
         return Baseline(count, time.process_time() - cpu, time.perf_counter() - wall, len(payload))
 
 
+def watch_flushes(daemon: Daemon) -> list[tuple[float, float]]:
+    """When each of the daemon's flushes starts and ends from now on (`time.perf_counter`:
+    CLOCK_MONOTONIC, the clock the client process stamps its commands with)."""
+    ticker = daemon.ticker
+    assert ticker is not None  # noqa: S101 - set once the daemon is ready
+    flush = ticker.flush
+    flushes: list[tuple[float, float]] = []
+
+    async def timed() -> float:
+        started = time.perf_counter()
+        try:
+            return await flush()
+        finally:
+            flushes.append((started, time.perf_counter()))
+
+    ticker.flush = timed  # type: ignore[method-assign]
+    return flushes
+
+
 def update_payload(daemon: Daemon) -> bytes:
     """One active session's update as the daemon publishes it (for the bare loop's size)."""
     assert daemon.service is not None  # noqa: S101 - set once the daemon is ready
@@ -269,6 +288,7 @@ async def _measure(
     lates: list[Late] = []
     try:
         async with running_daemon(settings) as daemon:
+            flushes = watch_flushes(daemon)
             plan = replace(plan, http_port=daemon.http_port)
             clients = context.Process(target=run_clients, args=(plan, theirs), name="bench-clients")
             clients.start()
@@ -327,6 +347,7 @@ async def _measure(
                 loop_lates=lates,
                 store_server_cpu=server_cpu,
                 session_updates=options.session_updates,
+                flushes=list(flushes),
             )
             progress("window closed; stopping the daemon")
     except TimeoutError:

@@ -130,6 +130,8 @@ class FleetResult:
     baseline: Baseline | None = None
     session_updates: str = "all"
     """The daemon's `EVCSM_SESSION_UPDATES`."""
+    flushes: list[tuple[float, float]] = field(default_factory=list)
+    """When each flush started and ended, on the clock of `ClientReport.churn_sent`."""
 
     @property
     def active(self) -> int:
@@ -235,6 +237,7 @@ def render(result: FleetResult) -> str:
         ("  start round trip p50 / p99 / max ms", Spread.of(clients.start_round_trips).ms()),
         ("  REST stop p50 / p99 / max ms", Spread.of(clients.rest_stop_round_trips).ms()),
         ("  REST start p50 / p99 / max ms", Spread.of(clients.rest_start_round_trips).ms()),
+        *_met_flush(result),
         (
             "session updates received",
             f"{rate:,.0f} /s sustained ({clients.updates:,} in {clients.seconds:.1f} s)",
@@ -367,6 +370,34 @@ def _rss(samples: list[int]) -> list[tuple[str, str]]:
             f"{mib[0]:,.0f} / {max(mib):,.0f} / {mib[-1]:,.0f} ({len(mib)} samples)",
         )
     ]
+
+
+def _met_flush(result: FleetResult) -> list[tuple[str, str]]:
+    """The churn's commands (all four kinds) apart: those that met a flush, the others."""
+    met, others = during(result.clients.churn_sent, result.flushes)
+    return [
+        (
+            "  commands that met a flush: n, p50 / p99 / max ms",
+            f"{len(met)}, {Spread.of(met).ms()}",
+        ),
+        (
+            "  the other commands: n, p50 / p99 / max ms",
+            f"{len(others)}, {Spread.of(others).ms()}",
+        ),
+    ]
+
+
+def during(
+    sent: list[tuple[float, float]], spans: list[tuple[float, float]]
+) -> tuple[list[float], list[float]]:
+    """The round trips of the commands (sent at, round trip) that overlapped one of `spans`
+    (start, end), and those of the others."""
+    met: list[float] = []
+    others: list[float] = []
+    for at, trip in sent:
+        overlapped = any(start < at + trip and end > at for start, end in spans)
+        (met if overlapped else others).append(trip)
+    return met, others
 
 
 def _pages(result: FleetResult) -> list[tuple[str, str]]:

@@ -1,6 +1,8 @@
-"""What only the MongoDB backend has: the seed's document shape, one bulk write per flush, lazy
-URIs, and how PyMongo's errors map to the store's (raised by a driver double at chosen calls)."""
+"""What only the MongoDB backend has: the seed's document shape, a flush in unordered bulk writes
+with the event loop free between them, lazy URIs, and how PyMongo's errors map to the store's
+(raised by a driver double at chosen calls)."""
 
+import asyncio
 import itertools
 from dataclasses import replace
 from datetime import timedelta
@@ -316,11 +318,12 @@ async def test_an_index_dropped_meanwhile_by_another_daemon_is_no_error(
 
 
 async def test_a_flush_is_written_in_batches(
-    store: MongoStore, database: object, monkeypatch: pytest.MonkeyPatch
+    database: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A tick's readings go in bulk writes of at most FLUSH_BATCH requests (the event loop runs
+    """A tick's readings go in bulk writes of at most `flush_batch` requests (the event loop runs
     between them), and every reading is stored."""
-    monkeypatch.setattr(mongo, "FLUSH_BATCH", 3)
+    store = mongo_store(database, flush_batch=3)
+    await store.ensure_indexes()
     sessions = [(await store.insert_active(begin(f"CP{k}", 0, T0)))[0] for k in range(7)]
     batches: list[int] = []
     bulk_write = store._sessions.bulk_write
@@ -337,3 +340,41 @@ async def test_a_flush_is_written_in_batches(
     assert batches == [3, 3, 1]
     for k, session in enumerate(sessions):
         assert (await raw(database, session.session_id))["meterWh"] == 1000 + k
+
+
+async def test_a_stop_made_during_a_flush_runs_between_two_batches_and_stays_stopped(
+    database: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a batch's reply is on its way the event loop is free: a stop made then is stored
+    before the next batch, and the later batch's reading of that session, higher and later
+    than its final one, leaves it stopped with its final figures."""
+    store = mongo_store(database, flush_batch=2)
+    await store.ensure_indexes()
+    sessions = [(await store.insert_active(begin(f"CP{k}", 0, T0)))[0] for k in range(6)]
+    later = T0 + timedelta(minutes=5)
+    readings = [observe(s, MeterReading(1000, 7.0), later) for s in sessions]
+    order: list[str] = []
+    replying, reply = asyncio.Event(), asyncio.Event()
+    bulk_write = store._sessions.bulk_write
+
+    async def replied_late(requests: list[UpdateOne], *, ordered: bool) -> None:
+        await bulk_write(requests, ordered=ordered)
+        order.append("batch")
+        if len(order) == 1:  # the first batch's reply is held back
+            replying.set()
+            await reply.wait()
+
+    monkeypatch.setattr(store._sessions, "bulk_write", replied_late)
+    flush = asyncio.create_task(store.save_readings(readings))
+    await replying.wait()
+    last = sessions[-1]
+    stopped = await store.finish(finish(last, MeterReading(800, 0), later, None))
+    order.append("stop")
+    reply.set()
+    await flush
+    assert order == ["batch", "stop", "batch", "batch"]
+    assert stopped is not None
+    assert await store.get(last.session_id) == stopped
+    assert (stopped.status.value, stopped.meter_wh, stopped.power_kw) == ("Stopped", 800, 0.0)
+    for session in sessions[:-1]:
+        assert (await raw(database, session.session_id))["meterWh"] == 1000

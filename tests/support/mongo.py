@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from evcsm_daemon.store.mongo import MongoStore
+from evcsm_daemon.store.mongo import FLUSH_BATCH, MongoStore
 from mongomock_motor import AsyncMongoMockClient
 from pymongo import UpdateOne
 from pymongo.errors import PyMongoError
@@ -120,6 +120,10 @@ def mongomock_database() -> Any:
     return AsyncMongoMockClient(tz_aware=True)["evcsm"]
 
 
-def mongo_store(database: Any, faults: DriverFaults | None = None) -> MongoStore:
+def mongo_store(
+    database: Any, faults: DriverFaults | None = None, *, flush_batch: int = FLUSH_BATCH
+) -> MongoStore:
     """`MongoStore` on a mongomock-motor database, failing as `faults` plans."""
-    return MongoStore(Database(database, faults or DriverFaults()), close=lambda: None)
+    return MongoStore(
+        Database(database, faults or DriverFaults()), close=lambda: None, flush_batch=flush_batch
+    )

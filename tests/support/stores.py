@@ -61,7 +61,8 @@ class MemoryBackend:
 
 
 class SqliteBackend:
-    """A SQLite file in the test's own folder."""
+    """A SQLite file in the test's own folder; flushes in slices of 3 readings, so that every
+    test of several readings writes them in several slices."""
 
     name = "sqlite"
 
@@ -69,7 +70,7 @@ class SqliteBackend:
         self.path = folder / "sessions.db"
 
     def open(self) -> SessionStore:
-        return SqliteStore(self.path)
+        return SqliteStore(self.path, flush_slice=3)
 
 
 BACKENDS = ("mongodb", "mongodb-double", "memory", "sqlite")

@@ -89,7 +89,9 @@ class SessionStore(Protocol):
     async def save_readings(self, sessions: Sequence[ChargingSession]) -> None:
         """For each session still `Charging`: `meterWh`, `energyConsumed` and `updatedAt` raised
         to the reading's if higher (never lowered), `powerKw` set. Others untouched.
-        One write for the whole batch; nothing when empty."""
+        Nothing when empty. A backend may write a large batch in parts, one after another, so
+        that other calls need not wait for all of it: a call that fails raises, and the parts
+        written before it stay written (writing them again changes nothing more)."""
 
     async def finish(self, stopped: ChargingSession) -> ChargingSession | None:
         """Store a stop: if the session is still `Charging`, set its status, `endTime`,

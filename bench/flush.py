@@ -1,0 +1,332 @@
+"""Flush benchmark: how long a flush holds the store at once, and what a call made meanwhile waits.
+
+    uv run python -m bench.flush --cpu-affinity 0
+    uv run python -m bench.flush --store sqlite --active 1000 --slices 0 500 250 --flushes 20
+
+A flush writes one reading of every active session in slices: on SQLite `flush_slice` readings
+per statement and transaction, each a job of its own on the store's one thread; on MongoDB
+`flush_batch` requests per bulk write, each built and encoded on the event loop. A call that
+comes meanwhile waits for what holds the store: the thread running a slice, or the loop
+building a batch. `--slices 0` is the whole flush at once.
+
+Per store (a SQLite file; the MongoDB store's code on the driver double of
+tests/support/mongo_double.py, each bulk write's reply ROUND_TRIP_S away), `--stored` stopped
+sessions and `--active` charging ones on 10,000 chargers, then for each slice size `--flushes`
+flushes of a new reading of every active session, in a shuffled order (the fleet's after a day
+of starts and stops). For each it prints:
+
+- how long one slice holds the store: the slice's job on SQLite's thread, from its first
+  statement to its COMMIT's return; on MongoDB the event loop from the flush's (or the last
+  reply's) resumption until the batch is sent, the double's serving included (printed apart:
+  a real server's would not run on the loop);
+- the flush's duration;
+- a probe that, every half millisecond, asks the store for a charger's active session (the read
+  a stop begins with), timed from when it was due until its answer: the calls that met a flush,
+  and those that met none (the floor: the event loop's timer granularity). Calls that met the
+  benchmark making the next flush's readings are left out.
+
+SQLite files go in a temporary folder; nothing else is touched.
+"""
+
+import argparse
+import asyncio
+import contextlib
+import os
+import random
+import sqlite3
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TypeVar
+
+from evcsm_daemon import heap
+from evcsm_daemon.core.sessions import MeterReading, begin, observe
+from evcsm_daemon.store import SessionStore
+from evcsm_daemon.store.documents import with_id
+from evcsm_daemon.store.mongo import MongoStore
+from evcsm_daemon.store.sqlite import SqliteStore
+from evcsm_schema import ChargingSession
+from pymongo import UpdateOne
+
+from bench.seed import into_mongo_double, into_sqlite, stopped_sessions
+from bench.stats import Spread, ms
+from tests.support.mongo_double import Collection, Database, Server
+
+T = TypeVar("T")
+CHARGERS = 10_000
+PROBE_GAP_S = 0.0005
+PAUSE_S = 0.05
+"""Between two flushes: the probe's calls then measure the floor."""
+IDLE, PREPARING, FLUSHING = "idle", "preparing", "flushing"
+"""What the benchmark is doing: nothing, making a flush's readings, or flushing them."""
+ROUND_TRIP_S = 0.0002
+"""A bulk write's reply comes back this long after the double served it, as over a network."""
+
+
+@dataclass(frozen=True)
+class Row:
+    """One store, one fleet, one slice size."""
+
+    store: str
+    active: int
+    size: int
+    holds: Spread
+    flushes: Spread
+    waits: Spread
+    idle: Spread
+    server_per_batch_s: float | None
+
+
+class Probe:
+    """Calls the store every PROBE_GAP_S and times each call from when it was due until its
+    answer: apart those that met a flush, and those that met nothing (the floor). Calls that
+    met the benchmark's own work (making the next flush's readings) are left out."""
+
+    def __init__(self, store: SessionStore, charger_ids: Sequence[str]) -> None:
+        self.store = store
+        self.charger_ids = charger_ids
+        self.phases = [IDLE]
+        self.during: list[float] = []
+        self.idle: list[float] = []
+
+    def enter(self, phase: str) -> None:
+        """The benchmark moves on to `phase`."""
+        self.phases.append(phase)
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        rng = random.Random(1)
+        while True:
+            due, first = loop.time() + PROBE_GAP_S, len(self.phases) - 1
+            await asyncio.sleep(PROBE_GAP_S)
+            await self.store.active(rng.choice(self.charger_ids))
+            took = loop.time() - due
+            met = set(self.phases[first:])
+            if PREPARING not in met:
+                (self.during if FLUSHING in met else self.idle).append(took)
+
+
+class Holds:
+    """How long each slice held the store: SQLite's thread, or the event loop for a batch."""
+
+    def __init__(self) -> None:
+        self.resumed = 0.0
+        self.held: list[float] = []
+
+    def resume(self) -> None:
+        """The flush runs again (it starts, or a batch's reply came)."""
+        self.resumed = time.perf_counter()
+
+    def suspend(self) -> None:
+        """The flush waits (for a batch's reply): it held the event loop since it resumed."""
+        self.held.append(time.perf_counter() - self.resumed)
+
+
+class TimedSqliteStore(SqliteStore):
+    """The SQLite store, each slice's job on its thread timed."""
+
+    def __init__(self, path: Path, *, flush_slice: int, holds: Holds) -> None:
+        super().__init__(path, flush_slice=flush_slice)
+        self.holds = holds
+
+    def _with_connection(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        started = time.perf_counter()
+        try:
+            return super()._with_connection(job)
+        finally:
+            if getattr(getattr(job, "func", None), "__name__", "") == "_save_readings":
+                self.holds.held.append(time.perf_counter() - started)
+
+
+class RemoteCollection(Collection):
+    """The double's collection, a bulk write's reply a round trip away: the event loop runs
+    other work meanwhile, as it would while the driver waits for a server."""
+
+    def __init__(self, server: Server, name: str, holds: Holds) -> None:
+        super().__init__(server, name)
+        self.holds = holds
+
+    async def bulk_write(self, requests: Sequence[UpdateOne], *, ordered: bool = True) -> None:
+        await super().bulk_write(requests, ordered=ordered)
+        self.holds.suspend()
+        await asyncio.sleep(ROUND_TRIP_S)
+        self.holds.resume()
+
+
+class RemoteDatabase(Database):
+    """The double's database, its collections `RemoteCollection`s."""
+
+    def __init__(self, server: Server, holds: Holds) -> None:
+        super().__init__(server)
+        self.holds = holds
+
+    def __getitem__(self, name: str) -> Collection:
+        return RemoteCollection(self.server, name, self.holds)
+
+
+def fleet(active: int, now: datetime) -> list[ChargingSession]:
+    """`active` charging sessions on the first chargers, each with its `id` (insertion order)."""
+    return [with_id(begin(f"CP{k}", 1000, now)) for k in range(active)]
+
+
+async def measure(
+    kind: str,
+    store: SessionStore,
+    sessions: list[ChargingSession],
+    *,
+    size: int,
+    flushes: int,
+    holds: Holds,
+    server: Server | None = None,
+) -> tuple[Spread, Spread, Spread, float]:
+    """Flushes of `sessions` with a probe running: flush durations, waits during, waits idle,
+    and the double's server CPU during the flushes (the probe's reads included)."""
+    ids = [f"CP{k}" for k in range(CHARGERS)]
+    probe = Probe(store, ids)
+    took: list[float] = []
+    serving = 0.0
+    rng = random.Random(size)
+    async with asyncio.TaskGroup() as group:
+        probing = group.create_task(probe.run(), name=f"probe-{kind}-{size}")
+        await asyncio.sleep(PAUSE_S)
+        for k in range(flushes):
+            probe.enter(PREPARING)
+            at = sessions[0].start_time + timedelta(seconds=k + 1)
+            readings = [observe(s, MeterReading(2000 + k, 7.4), at) for s in sessions]
+            rng.shuffle(readings)
+            probe.enter(IDLE)
+            await asyncio.sleep(PAUSE_S)
+            probe.enter(FLUSHING)
+            served = server.cpu_s if server is not None else 0.0
+            started = time.perf_counter()
+            holds.resume()
+            await store.save_readings(readings)
+            took.append(time.perf_counter() - started)
+            probe.enter(IDLE)
+            serving += server.cpu_s - served if server is not None else 0.0
+        probing.cancel()
+    for session in rng.sample(sessions, min(len(sessions), 100)):
+        stored = await store.get(session.session_id)
+        if stored.meter_wh != 2000 + flushes - 1:
+            raise RuntimeError(f"{kind}: {session.session_id} holds {stored.meter_wh} Wh")
+    return Spread.of(took), Spread.of(probe.during), Spread.of(probe.idle), serving
+
+
+@contextlib.asynccontextmanager
+async def sqlite_fleet(
+    folder: Path, stored: int, active: int
+) -> AsyncIterator[tuple[Path, list[ChargingSession]]]:
+    """A SQLite file with `stored` stopped sessions and `active` charging ones."""
+    path = folder / f"flush-{active}.db"
+    store = SqliteStore(path)
+    await store.ensure_indexes()
+    await store.close()
+    ids = tuple(f"CP{k}" for k in range(CHARGERS))
+    now = datetime.now(UTC)
+    into_sqlite(path, stopped_sessions(ids, stored, now))
+    sessions = fleet(active, now)
+    into_sqlite(path, iter(sessions))
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the seed's log, as a daemon finds it
+    heap.settle()  # as the daemon does once started
+    yield path, sessions
+
+
+async def run_sqlite(args: argparse.Namespace, folder: Path, active: int) -> list[Row]:
+    rows = []
+    async with sqlite_fleet(folder, args.stored, active) as (path, sessions):
+        for size in args.slices:
+            holds = Holds()
+            store = TimedSqliteStore(path, flush_slice=size or active, holds=holds)
+            await store.ensure_indexes()
+            try:
+                flushes, waits, idle, _ = await measure(
+                    "sqlite", store, sessions, size=size, flushes=args.flushes, holds=holds
+                )
+            finally:
+                await store.close()
+            held = Spread.of(holds.held)
+            rows.append(Row("SQLite", active, size, held, flushes, waits, idle, None))
+    return rows
+
+
+async def run_mongo(args: argparse.Namespace, active: int) -> list[Row]:
+    rows = []
+    server = Server()
+    ids = tuple(f"CP{k}" for k in range(CHARGERS))
+    now = datetime.now(UTC)
+    into_mongo_double(server, stopped_sessions(ids, args.stored, now))
+    sessions = fleet(active, now)
+    into_mongo_double(server, iter(sessions))
+    heap.settle()  # as the daemon does once started: the double's documents are never scanned
+    for size in args.slices:
+        holds = Holds()
+        store = MongoStore(
+            RemoteDatabase(server, holds), close=lambda: None, flush_batch=size or active
+        )
+        flushes, waits, idle, serving = await measure(
+            "mongodb",
+            store,
+            sessions,
+            size=size,
+            flushes=args.flushes,
+            holds=holds,
+            server=server,
+        )
+        held = Spread.of(holds.held)
+        rows.append(
+            Row("MongoDB double", active, size, held, flushes, waits, idle, serving / held.count)
+        )
+    return rows
+
+
+def print_rows(rows: list[Row]) -> None:
+    print(
+        "| store | active | slice | one slice holds p50 / p99 / max | flush p50 / max"
+        " | a call during a flush: n, p50 / p99 / max | a call between flushes: p50 / p99 / max"
+        " | double's server per batch |"
+    )
+    print("|---|---:|---:|---|---|---|---|---|")
+    for row in rows:
+        server = ms(row.server_per_batch_s) if row.server_per_batch_s is not None else "-"
+        print(
+            f"| {row.store} | {row.active:,} | {row.size or 'all'} | {row.holds.ms()} |"
+            f" {ms(row.flushes.p50)} / {ms(row.flushes.max)} |"
+            f" {row.waits.count}, {row.waits.ms()} | {row.idle.ms()} | {server} |",
+            flush=True,
+        )
+
+
+async def main(args: argparse.Namespace) -> None:
+    if args.cpu_affinity is not None:
+        os.sched_setaffinity(0, {args.cpu_affinity})
+    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="evcsm-bench-flush-") as tmp:
+        for active in args.active:
+            if "sqlite" in args.store:
+                rows += await run_sqlite(args, Path(tmp), active)
+            if "mongodb-double" in args.store:
+                rows += await run_mongo(args, active)
+    print_rows(rows)
+    print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--store", nargs="+", default=["sqlite", "mongodb-double"])
+    parser.add_argument("--stored", type=int, default=100_000)
+    parser.add_argument("--active", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument(
+        "--slices", type=int, nargs="+", default=[0, 1000, 500, 250, 100, 50], help="0: all"
+    )
+    parser.add_argument("--flushes", type=int, default=10)
+    parser.add_argument("--cpu-affinity", type=int, default=None, help="pin to this CPU")
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse()))
