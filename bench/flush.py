@@ -267,6 +267,7 @@ async def run_mongo(args: argparse.Namespace, active: int) -> list[Row]:
         store = MongoStore(
             RemoteDatabase(server, holds), close=lambda: None, flush_batch=size or active
         )
+        await store.ensure_indexes()  # the double answers from the indexes the store makes
         flushes, waits, idle, serving = await measure(
             "mongodb",
             store,
