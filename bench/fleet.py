@@ -16,7 +16,8 @@ MongoDB store's code (`store/mongo.py`, PyMongo's request objects and BSON both 
 against an in-process driver double (tests/support/mongo_double.py), whose own CPU time is
 reported apart. `--stored N` seeds N stopped sessions first (bench/seed.py); `--active M` starts
 only the first M chargers; `--pages` times pages of 50 of the history over REST after the window.
-The churn times each stop and start over MQTT and then over REST. The daemon's RSS is sampled
+The churn times each stop and start over MQTT and then over REST, and the commands that met one
+of the daemon's flushes are shown apart from the others. The daemon's RSS is sampled
 every second of the window, and after it a bare aiomqtt publish loop, in the same process on the
 same CPU, publishes payloads of the size of a session update: the CPU per update of each.
 

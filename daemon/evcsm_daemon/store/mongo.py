@@ -51,8 +51,9 @@ INSERT_ATTEMPTS = 5
 """Inserts that lose to a session stopped before it could be read, before giving up."""
 FLUSH_BATCH = 250
 """Readings per bulk write. PyMongo builds and encodes a bulk write on the event loop, ~5 µs a
-request: 250 hold the loop ~1.3 ms, where 1,000 held it ~5 ms, and at 1,000 sessions charging
-a command that came during the flush waited for all of them (`bench.flush`)."""
+request (measured with its own bulk classes): 250 hold the loop ~1.3 ms, where 1,000 held it
+~5 ms, and with 1,000 sessions charging a command that came during a flush waited for the whole
+of it (`bench.flush` shows the waits on the driver double)."""
 
 _NEWEST_FIRST = [("startTime", DESCENDING), ("_id", DESCENDING)]
 HISTORY_INDEXES = {

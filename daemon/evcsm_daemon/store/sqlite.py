@@ -172,8 +172,8 @@ def transaction(conn: sqlite3.Connection, *, synced: bool = True) -> Iterator[No
 
 
 FLUSH_SLICE = 250
-"""Readings per slice of a flush: one slice holds the store's thread ~1.3 ms at the median,
-under 2 ms at p90, with 1,000 or 10,000 charging among 100,000 sessions (`bench.flush`)."""
+"""Readings per slice of a flush: one slice holds the store's thread ~1.3 ms at the median (p99
+2-5 ms) with 1,000 or 10,000 charging among 100,000 sessions (`bench.flush`)."""
 SAVE_READINGS = (
     "UPDATE sessions SET meter_wh = MAX(sessions.meter_wh, r.meter_wh),"
     " energy_consumed = MAX(sessions.energy_consumed, r.energy),"
