@@ -44,6 +44,8 @@ LINK_RESTART_S = 1.0
 READ_ONLY_REASON = "the broker does not let this login send commands"
 SCREENSHOT_DELAY_S = 0.1
 """Lets the command palette close before the screen is captured."""
+HISTORY = "history"
+"""The history screen's mode."""
 GC_THRESHOLD = 50_000
 """Net new objects between two young-generation collections (Python's default is 700).
 
@@ -60,7 +62,7 @@ class EvcsmApp(App[None]):
     CSS_PATH = "styles/app.tcss"
     MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {
         "dashboard": DashboardScreen,
-        "history": HistoryScreen,
+        HISTORY: HistoryScreen,
     }
     DEFAULT_MODE = "dashboard"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -95,6 +97,60 @@ class EvcsmApp(App[None]):
         """Start the link, and repaint at most every `refresh_interval` seconds."""
         self.set_interval(self._refresh_interval, self._publish)
         self._run_link()
+        self.call_after_refresh(self._prepare_history)
+
+    def _prepare_history(self) -> None:
+        """Once the dashboard is first drawn, prepare the history screen (not while closing)."""
+        if self.is_running:
+            self._history_screen()
+
+    def _history_screen(self) -> HistoryScreen:
+        """The history screen, composed and mounted off screen the first time, so that `h` only
+        switches to it.
+
+        A screen Textual builds on its first switch costs ~100 ms before it can be drawn: it
+        composes and mounts the screen and its footer, and re-parses and applies the whole
+        stylesheet twice. Prepared here, it is styled with the stylesheet of now, and marked
+        so: the switch re-parses only if the stylesheet changed since (a theme change). This
+        uses Textual's own preparation of a mode (`_init_mode`, private in the pinned Textual
+        8.2); tests/tui/test_history_open.py fails if it stops preparing the screen.
+        """
+        try:
+            [screen] = self.get_screen_stack(HISTORY)
+        except KeyError:
+            styled = self._css_update_count
+            self._init_mode(HISTORY)  # also posts a resume, which a screen off screen ignores
+            [screen] = self.get_screen_stack(HISTORY)
+            screen._css_update_count = styled
+        if not isinstance(screen, HistoryScreen):
+            raise TypeError(f"the {HISTORY} mode holds {screen!r}")
+        return screen
+
+    def delay_update(self, delay: float = 0.05) -> None:
+        """Hold the display only while a screen is still being built.
+
+        Textual holds the display for `delay` when it switches modes, to mask a screen it is
+        still building. The history is built before it is asked for (`_history_screen`), and
+        the hold only kept it, drawn already, off the terminal: for 50 ms, and on a busy loop
+        for up to ~110 ms, since the timer that ends the hold waits for the loop.
+        """
+        built = (screen.is_mounted for mode in self.MODES for screen in self._stack_of(mode))
+        if not all(built):
+            super().delay_update(delay)
+
+    def _stack_of(self, mode: str) -> list[Screen[Any]]:
+        try:
+            return self.get_screen_stack(mode)
+        except KeyError:
+            return []
+
+    def action_history(self) -> None:
+        """Show the session history: its fetch leaves first, then the screen (prepared) shows,
+        so the daemon answers while it is drawn."""
+        if self.current_mode == HISTORY:
+            return
+        self._history_screen().open()
+        self.switch_mode(HISTORY)
 
     def receive(self, event: Inbound) -> None:
         """Take one message from the link: folded with the others at the next repaint, so a
@@ -195,7 +251,7 @@ class EvcsmApp(App[None]):
                 )
             else:
                 yield command
-        yield SystemCommand("Session history", "Past sessions", self._show_history)
+        yield SystemCommand("Session history", "Past sessions", self.action_history)
         yield SystemCommand("Help", "Keys and meanings", self.action_help)
         if self.current().read_only:
             return
@@ -224,9 +280,6 @@ class EvcsmApp(App[None]):
             return
         log.info("screenshot saved to %s", target)
         self.notify(f"Saved to {target}", title="Screenshot")
-
-    def _show_history(self) -> None:
-        self.switch_mode("history")
 
 
 def build_app(options: Options, log_file: Path | None) -> EvcsmApp:

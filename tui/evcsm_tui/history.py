@@ -11,12 +11,16 @@ from datetime import datetime, tzinfo
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from evcsm_schema import ChargingSession, SessionQuery, SessionStatus
+from evcsm_schema import ChargingSession, SessionPage, SessionQuery, SessionStatus
 
 from evcsm_tui import fmt
 
 QUERY_LIMIT = 1000
-"""Sessions fetched at once: the daemon's maximum page."""
+"""Sessions the history holds: the daemon's maximum page."""
+FIRST_PAGE = 100
+"""Sessions asked for first: more than a screenful on any terminal, and a tenth of the reply to
+wait for. The history shows them at once, then asks for all `QUERY_LIMIT` again (one snapshot,
+as a single request gave) and shows those."""
 
 T = TypeVar("T")
 
@@ -44,9 +48,9 @@ class HistoryView:
     total: int = 0
     """How many sessions match the filters on the daemon (may exceed those fetched)."""
 
-    def query(self) -> SessionQuery:
-        """The request that fetches this view's sessions."""
-        return SessionQuery(charger_id=self.charger, status=self.status, limit=QUERY_LIMIT)
+    def query(self, limit: int = QUERY_LIMIT) -> SessionQuery:
+        """The request that fetches this view's newest `limit` sessions."""
+        return SessionQuery(charger_id=self.charger, status=self.status, limit=limit)
 
     def rows(self, now: datetime) -> list[ChargingSession]:
         """The fetched sessions in the chosen order."""
@@ -146,11 +150,18 @@ def describe(view: HistoryView) -> str:
     return f"charger: {charger}   status: {status}   sort: {view.sort.value} {order}"
 
 
-def totals_line(view: HistoryView, now: datetime) -> str:
-    """The totals under the table, saying when the daemon holds more than was fetched."""
+def has_more(first: SessionPage) -> bool:
+    """True when the first page is not all the history may hold: the rest is worth asking for."""
+    return len(first.items) < min(first.total, QUERY_LIMIT)
+
+
+def totals_line(view: HistoryView, now: datetime, *, fetching_more: bool = False) -> str:
+    """The totals under the table, saying when the daemon holds more than was fetched, and
+    when more are on their way."""
     sums = totals(view.sessions, now)
     more = f" (of {view.total})" if view.total > sums.count else ""
+    coming = f"   fetching up to {QUERY_LIMIT}…" if fetching_more else ""
     return (
         f"{sums.count} sessions{more}   {fmt.kwh(sums.energy_kwh)} kWh   "
-        f"{fmt.duration(sums.duration_s)} charging"
+        f"{fmt.duration(sums.duration_s)} charging{coming}"
     )

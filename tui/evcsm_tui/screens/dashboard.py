@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.reactive import reactive
-from textual.widgets import Footer, Input, Label
+from textual.widgets import Input, Label
 
 from evcsm_tui.filters import ChargerFilter, StatusFilter
 from evcsm_tui.history import cycle
@@ -16,6 +16,7 @@ from evcsm_tui.screens.base import EvcsmScreen
 from evcsm_tui.state import DashboardState
 from evcsm_tui.widgets.charger_detail import ChargerDetail
 from evcsm_tui.widgets.charger_table import ChargerTable
+from evcsm_tui.widgets.footer import KeysFooter
 from evcsm_tui.widgets.status_bar import StatusBar
 
 SELECT = Binding.Group("Select")
@@ -60,7 +61,7 @@ class DashboardScreen(EvcsmScreen):
         ),
         # Named on the filter line, which shows while a filter is on.
         Binding("escape", "clear_filter", "All", show=False, tooltip="Show every charger again"),
-        Binding("h", "app.switch_mode('history')", "History", tooltip="Session history (and back)"),
+        Binding("h", "app.history", "History", tooltip="Session history (and back)"),
     ]
 
     charger_filter: reactive[ChargerFilter] = reactive(ChargerFilter, always_update=True)
@@ -75,7 +76,7 @@ class DashboardScreen(EvcsmScreen):
         yield Label(id="filter-line")
         yield ChargerTable(id="chargers")
         yield ChargerDetail(id="detail")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         """Follow the app's state, and move the clocks every second."""

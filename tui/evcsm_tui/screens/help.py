@@ -9,10 +9,11 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.keys import format_key
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Markdown
+from textual.widgets import Markdown
 
 from evcsm_tui.screens.dashboard import DashboardScreen
 from evcsm_tui.screens.history import HistoryScreen
+from evcsm_tui.widgets.footer import KeysFooter
 from evcsm_tui.widgets.line_table import LineTable
 
 COMMANDS = """\
@@ -95,4 +96,4 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll(id="help-box"):
             text = help_text(self._read_only_reason, self.app.BINDINGS)
             yield Markdown(f"{text}\nThe log goes to {where}.\n")
-        yield Footer()
+        yield KeysFooter()

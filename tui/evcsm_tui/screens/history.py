@@ -4,18 +4,19 @@ import asyncio
 from dataclasses import replace
 from typing import ClassVar
 
-from evcsm_schema import SessionStatus
+from evcsm_schema import SessionPage, SessionStatus
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.reactive import reactive
-from textual.widgets import Footer, Label
+from textual.widgets import Label
 
 from evcsm_tui import history
 from evcsm_tui.errors import RequestError
 from evcsm_tui.history import HistoryView, SortKey
 from evcsm_tui.screens.base import EvcsmScreen
+from evcsm_tui.widgets.footer import KeysFooter
 from evcsm_tui.widgets.session_table import SessionTable
 from evcsm_tui.widgets.status_bar import StatusBar
 
@@ -39,6 +40,11 @@ class HistoryScreen(EvcsmScreen):
 
     view: reactive[HistoryView] = reactive(HistoryView, always_update=True)
     loading_sessions: reactive[bool] = reactive(default=False)
+    """No page yet from the fetch that runs: the rows fetched before stay."""
+    fetching_more: reactive[bool] = reactive(default=False)
+    """The first page is shown and all `QUERY_LIMIT` are on their way."""
+    _opening = False
+    """Set by `open`: the fetch has left already when the screen is shown."""
 
     def compose(self) -> ComposeResult:
         """Header, filters, table, totals, footer."""
@@ -46,28 +52,50 @@ class HistoryScreen(EvcsmScreen):
         yield Label(id="filters")
         yield SessionTable(id="sessions")
         yield Label(id="totals")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         """Follow the connection state in the header."""
         self.watch(self.host_node, "state", self.query_one(StatusBar).show)
 
+    def open(self) -> None:
+        """Fetch the sessions now, before the screen is shown: the daemon's answer is on its way
+        while the screen is drawn (the app calls this, then switches to the screen)."""
+        self._opening = True
+        self.action_reload()
+
     def on_screen_resume(self) -> None:
-        """Fetch the sessions each time the screen is shown."""
+        """Fetch the sessions each time the screen is shown, unless `open` did (a screen
+        prepared off screen fetches nothing)."""
+        if not self.is_current:
+            return
+        if self._opening:
+            self._opening = False
+            return
         self.action_reload()
 
     def watch_view(self, view: HistoryView) -> None:
         """Show the view."""
-        now = self.evcsm.now()
         self.query_one("#filters", Label).update(Content(history.describe(view)))
-        self.query_one(SessionTable).show(view, now, self.evcsm.tz)
-        self.query_one("#totals", Label).update(Content(history.totals_line(view, now)))
+        self.query_one(SessionTable).show(view, self.evcsm.now(), self.evcsm.tz)
+        self._show_totals()
 
-    def watch_loading_sessions(self, loading: bool) -> None:  # noqa: FBT001 - Textual's watcher
-        """Say on the totals line that a fetch is running (the rows fetched before stay)."""
-        line = "fetching sessions from the daemon…" if loading else None
-        totals = line or history.totals_line(self.view, self.evcsm.now())
-        self.query_one("#totals", Label).update(Content(totals))
+    def watch_loading_sessions(self) -> None:
+        """Say on the totals line that a fetch is running."""
+        self._show_totals()
+
+    def watch_fetching_more(self) -> None:
+        """Say on the totals line that more sessions are coming."""
+        self._show_totals()
+
+    def _show_totals(self) -> None:
+        if self.loading_sessions:
+            line = "fetching sessions from the daemon…"
+        else:
+            line = history.totals_line(
+                self.view, self.evcsm.now(), fetching_more=self.fetching_more
+            )
+        self.query_one("#totals", Label).update(Content(line))
 
     def action_filter_charger(self) -> None:
         """Cycle the charger filter through every known charger."""
@@ -99,22 +127,44 @@ class HistoryScreen(EvcsmScreen):
 
     @work(exclusive=True, group="history-fetch", exit_on_error=False)
     async def _fetch(self) -> None:
+        """A first page at once, then all `QUERY_LIMIT` when the daemon holds more."""
         asked = self.view
         self.loading_sessions = True
         try:
-            reply = await self.evcsm.link.query_sessions(asked.query())
-        except RequestError as exc:
-            self.notify(str(exc), title="History unavailable", severity="error")
-            return
+            first = await self._page(asked, history.FIRST_PAGE)
+            self.loading_sessions = False
+            more = first is not None and history.has_more(first)
+            if first is None or not self._show_page(asked, first, more=more) or not more:
+                return
+            rest = await self._page(asked, history.QUERY_LIMIT)
+            if rest is not None:
+                self._show_page(asked, rest, more=False)
         finally:
             self.loading_sessions = False
+            self.fetching_more = False
+
+    async def _page(self, asked: HistoryView, limit: int) -> SessionPage | None:
+        """The daemon's page of `limit` for the view's filters; None, and a notification,
+        when there is none."""
+        try:
+            reply = await self.evcsm.link.query_sessions(asked.query(limit))
+        except RequestError as exc:
+            self.notify(str(exc), title="History unavailable", severity="error")
+            return None
         if not reply.ok or reply.page is None:
             message = reply.error.message if reply.error else "no page in the reply"
             self.notify(message, title="History refused", severity="error")
-            return
-        if (self.view.charger, self.view.status) == (asked.charger, asked.status):
-            page = reply.page
-            self.view = replace(self.view, sessions=tuple(page.items), total=page.total)
+            return None
+        return reply.page
+
+    def _show_page(self, asked: HistoryView, page: SessionPage, *, more: bool) -> bool:
+        """Show `page`, unless the filters changed since it was asked for; `more`: all
+        `QUERY_LIMIT` are asked for next."""
+        if (self.view.charger, self.view.status) != (asked.charger, asked.status):
+            return False
+        self.fetching_more = more
+        self.view = replace(self.view, sessions=tuple(page.items), total=page.total)
+        return True
 
     @work(group="history-export", exit_on_error=False)
     async def _export(self) -> None:
