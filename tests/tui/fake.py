@@ -13,7 +13,7 @@ from evcsm_schema import (
     SessionQuery,
     SessionQueryReply,
 )
-from evcsm_tui.client import Accepted, Sink
+from evcsm_tui.client import Accepted, Sent, Sink
 from evcsm_tui.state import Inbound, LinkChange, LinkStatus
 
 from tests.tui.data import CP1_TICKS, FLEET, HISTORY
@@ -50,7 +50,11 @@ class FixedLink:
             error=ErrorInfo(code=ErrorCode.UNAVAILABLE, message="fixed data: no daemon"),
         )
 
-    async def query_sessions(self, query: SessionQuery) -> SessionQueryReply:
+    async def query_sessions(
+        self, query: SessionQuery, sent: Sent | None = None
+    ) -> SessionQueryReply:
+        if sent is not None:
+            sent()
         items = [
             s
             for s in HISTORY

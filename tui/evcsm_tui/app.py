@@ -1,6 +1,7 @@
 """The dashboard app: wires the MQTT link to the state, the screens and the keys."""
 
 import asyncio
+import contextlib
 import gc
 import logging
 import sys
@@ -46,6 +47,9 @@ SCREENSHOT_DELAY_S = 0.1
 """Lets the command palette close before the screen is captured."""
 HISTORY = "history"
 """The history screen's mode."""
+SEND_WAIT_S = 0.2
+"""How long `h` waits for the history's request to leave before showing the screen anyway: the
+broker acknowledges it in a millisecond or two."""
 GC_THRESHOLD = 50_000
 """Net new objects between two young-generation collections (Python's default is 700).
 
@@ -144,12 +148,17 @@ class EvcsmApp(App[None]):
         except KeyError:
             return []
 
-    def action_history(self) -> None:
-        """Show the session history: its fetch leaves first, then the screen (prepared) shows,
-        so the daemon answers while it is drawn."""
+    async def action_history(self) -> None:
+        """Show the session history: its request leaves first, then the screen (prepared) is
+        drawn while the daemon answers (drawing holds the loop ~50 ms, and a request sent
+        after it would wait for that too)."""
         if self.current_mode == HISTORY:
             return
-        self._history_screen().open()
+        sent = asyncio.Event()
+        self._history_screen().open(sent.set)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(SEND_WAIT_S):
+                await sent.wait()
         self.switch_mode(HISTORY)
 
     def receive(self, event: Inbound) -> None:

@@ -51,6 +51,8 @@ log = logging.getLogger(__name__)
 Sink = Callable[[Inbound], None]
 Accepted = Callable[[CommandReply], None]
 """Told of a command's first reply when it is `pending`: the charger accepted, acts later."""
+Sent = Callable[[], None]
+"""Told that the broker has a request (its PUBACK came): the daemon is answering."""
 RECONNECT = Backoff(first=0.5, cap=15.0)
 """Waits between connection attempts: shorter than the daemon's, a person is watching."""
 STOP_REASON = DefaultStopReason.DASHBOARD
@@ -79,8 +81,10 @@ class Link(Protocol):
         hears of a "pending" first reply (an OCPP charger accepted, and acts later)."""
         ...
 
-    async def query_sessions(self, query: SessionQuery) -> SessionQueryReply:
-        """Ask the daemon for stored sessions."""
+    async def query_sessions(
+        self, query: SessionQuery, sent: Sent | None = None
+    ) -> SessionQueryReply:
+        """Ask the daemon for stored sessions; `sent` hears when the broker has the request."""
         ...
 
 
@@ -180,11 +184,13 @@ class MqttLink:
                     f"{FINAL_WAIT_S:g} s"
                 ) from exc
 
-    async def query_sessions(self, query: SessionQuery) -> SessionQueryReply:
-        """Fetch stored sessions from the daemon."""
+    async def query_sessions(
+        self, query: SessionQuery, sent: Sent | None = None
+    ) -> SessionQueryReply:
+        """Fetch stored sessions from the daemon; `sent` hears when the broker has the request."""
         payload = query.model_dump_json(by_alias=True, exclude_none=True).encode()
         async with AsyncExitStack() as request:
-            raw, _ = await self._ask(request, topics.SESSION_QUERY, payload, "sessions")
+            raw, _ = await self._ask(request, topics.SESSION_QUERY, payload, "sessions", sent)
             return _read(raw, SessionQueryReply)
 
     def _dispatch(self, message: Message, sink: Sink) -> None:
@@ -195,21 +201,29 @@ class MqttLink:
             sink(event)
 
     async def _ask(
-        self, request: AsyncExitStack, topic: str, payload: bytes, kind: str
+        self,
+        request: AsyncExitStack,
+        topic: str,
+        payload: bytes,
+        kind: str,
+        sent: Sent | None = None,
     ) -> tuple[bytes, Waiting]:
         """Send a request and wait for its first reply, within the request timeout; the later
-        replies are collected until `request` closes. RequestError when none usable comes."""
+        replies are collected until `request` closes; `sent` hears when the broker accepted the
+        request. RequestError when no usable reply comes."""
         client = self._client
         if client is None:
             raise NotConnected("not connected to the broker")
         try:
             async with asyncio.timeout(self.request_timeout):
-                sent = await request.enter_async_context(
+                sent_request = await request.enter_async_context(
                     self._requests.request(client, topic, payload, kind)
                 )
-                if (refusal := self._refusal(topic, sent.ack)) is not None:
+                if (refusal := self._refusal(topic, sent_request.ack)) is not None:
                     raise refusal
-                return await sent.replies.next(), sent.replies
+                if sent is not None:
+                    sent()
+                return await sent_request.replies.next(), sent_request.replies
         except TimeoutError as exc:
             raise RequestTimeout(
                 f"no answer from the daemon within {self.request_timeout:g} s"

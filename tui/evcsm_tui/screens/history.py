@@ -13,6 +13,7 @@ from textual.reactive import reactive
 from textual.widgets import Label
 
 from evcsm_tui import history
+from evcsm_tui.client import Sent
 from evcsm_tui.errors import RequestError
 from evcsm_tui.history import HistoryView, SortKey
 from evcsm_tui.screens.base import EvcsmScreen
@@ -58,11 +59,12 @@ class HistoryScreen(EvcsmScreen):
         """Follow the connection state in the header."""
         self.watch(self.host_node, "state", self.query_one(StatusBar).show)
 
-    def open(self) -> None:
-        """Fetch the sessions now, before the screen is shown: the daemon's answer is on its way
-        while the screen is drawn (the app calls this, then switches to the screen)."""
+    def open(self, sent: Sent) -> None:
+        """Fetch the sessions now, before the screen is shown, so that the daemon answers while
+        the screen is drawn; `sent` hears when the request has left, or that none will (the
+        app calls this, waits for `sent`, then switches to the screen)."""
         self._opening = True
-        self.action_reload()
+        self._fetch(sent)
 
     def on_screen_resume(self) -> None:
         """Fetch the sessions each time the screen is shown, unless `open` did (a screen
@@ -126,12 +128,13 @@ class HistoryScreen(EvcsmScreen):
         self._export()
 
     @work(exclusive=True, group="history-fetch", exit_on_error=False)
-    async def _fetch(self) -> None:
-        """A first page at once, then all `QUERY_LIMIT` when the daemon holds more."""
+    async def _fetch(self, sent: Sent | None = None) -> None:
+        """A first page at once, then all `QUERY_LIMIT` when the daemon holds more; `sent`
+        hears when the first request has left, or that it will not."""
         asked = self.view
         self.loading_sessions = True
         try:
-            first = await self._page(asked, history.FIRST_PAGE)
+            first = await self._page(asked, history.FIRST_PAGE, sent)
             self.loading_sessions = False
             more = first is not None and history.has_more(first)
             if first is None or not self._show_page(asked, first, more=more) or not more:
@@ -142,12 +145,16 @@ class HistoryScreen(EvcsmScreen):
         finally:
             self.loading_sessions = False
             self.fetching_more = False
+            if sent is not None:
+                sent()
 
-    async def _page(self, asked: HistoryView, limit: int) -> SessionPage | None:
+    async def _page(
+        self, asked: HistoryView, limit: int, sent: Sent | None = None
+    ) -> SessionPage | None:
         """The daemon's page of `limit` for the view's filters; None, and a notification,
         when there is none."""
         try:
-            reply = await self.evcsm.link.query_sessions(asked.query(limit))
+            reply = await self.evcsm.link.query_sessions(asked.query(limit), sent)
         except RequestError as exc:
             self.notify(str(exc), title="History unavailable", severity="error")
             return None
