@@ -9,6 +9,9 @@ from typing import Any
 
 import pytest
 from evcsm_daemon.runtime import Daemon
+from evcsm_schema import SessionQuery
+from evcsm_tui.client import MqttLink
+from evcsm_tui.errors import NobodyListens
 from evcsm_tui.screens.dashboard import DashboardScreen
 from evcsm_tui.screens.help import HelpScreen
 from evcsm_tui.widgets.line_table import LineTable
@@ -152,6 +155,32 @@ async def test_history_lists_the_session(broker: Mosquitto, daemon: Daemon, tmp_
 
         await pilot.press("escape")
         await wait_until(pilot, "back on the dashboard", lambda: bool(row(app, "CP1")))
+
+
+async def test_a_session_query_says_when_the_broker_has_it(
+    broker: Mosquitto, daemon: Daemon, tmp_path: Path
+) -> None:
+    app = mqtt_app(broker.url, tmp_path)
+    told: list[str] = []
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot, app, "CP1")
+        reply = await app.link.query_sessions(SessionQuery(limit=1), lambda: told.append("sent"))
+        assert reply.ok
+        assert told == ["sent"]
+
+
+async def test_a_session_query_nobody_takes_is_never_said_to_have_left(
+    broker: Mosquitto, tmp_path: Path
+) -> None:
+    app = mqtt_app(broker.url, tmp_path)
+    told: list[str] = []
+    async with app.run_test(size=(100, 30)) as pilot:
+        link = app.link
+        assert isinstance(link, MqttLink)
+        await wait_until(pilot, "connected", lambda: link.connected)
+        with pytest.raises(NobodyListens):
+            await link.query_sessions(SessionQuery(limit=1), lambda: told.append("sent"))
+        assert told == []
 
 
 async def test_the_command_palette_starts_a_charger_by_name(
