@@ -46,7 +46,9 @@ def double_process() -> Iterator[DoubleProcess]:
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     """Each store backend in turn (tests/support/stores.py)."""
-    double = request.getfixturevalue("double_process") if request.param == "mongodb-double" else None
+    double = (
+        request.getfixturevalue("double_process") if request.param == "mongodb-double" else None
+    )
     return make_backend(request.param, tmp_path, double)
 
 

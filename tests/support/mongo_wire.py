@@ -15,7 +15,7 @@ naming the socket and what happened.
 import asyncio
 import contextlib
 import struct
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
@@ -74,15 +74,13 @@ class _Connection:
 
 class Remote:
     """The link to a server process on a Unix socket: each command an exchange on a pooled
-    connection. `sent` and `received` are called around the wait for each reply (no-ops here;
-    a benchmark times what the event loop did between them)."""
+    connection. `sent` and `received` are called around the wait for each reply (no-ops here:
+    a benchmark overrides them to time what the event loop did between them)."""
 
     def __init__(self, path: str) -> None:
         self.path = path
         self._idle: list[_Connection] = []
         self._slots: asyncio.Semaphore | None = None
-        self.sent: Callable[[Mapping[str, Any]], None] = _nothing
-        self.received: Callable[[Mapping[str, Any]], None] = _nothing
 
     async def command(self, db: str, command: Mapping[str, Any]) -> dict[str, Any]:
         """Send `command` for database `db`; the reply, decoded."""
@@ -105,6 +103,12 @@ class Remote:
             self._idle.append(conn)
         self.received(command)
         return bson.decode(raw, codec_options=OPTIONS)
+
+    def sent(self, command: Mapping[str, Any]) -> None:
+        """`command` is on its way; its reply is awaited next."""
+
+    def received(self, command: Mapping[str, Any]) -> None:
+        """The reply to `command` came (the caller resumes next)."""
 
     async def _exchange(
         self, conn: _Connection, payload: bytes, command: Mapping[str, Any]
@@ -134,7 +138,3 @@ class Remote:
         for conn in idle:
             with contextlib.suppress(OSError):  # already gone with the server
                 await conn.writer.wait_closed()
-
-
-def _nothing(_command: Mapping[str, Any]) -> None:
-    pass
