@@ -128,15 +128,17 @@ def store_uri(kind: str, folder: Path, double: DoubleProcess | None) -> Iterator
             yield double.uri()
 
 
-async def double_cpu(double: DoubleProcess | None) -> float:
-    """CPU seconds the driver double's server process has spent so far (0 without one)."""
+async def double_status(double: DoubleProcess | None) -> tuple[float, int]:
+    """CPU seconds the driver double's server process has spent so far, and its RSS in bytes
+    (zeros without one)."""
     if double is None:
-        return 0.0
+        return 0.0, 0
     database = double.database()
     try:
-        return (await database.status()).process_s
+        status = await database.status()
     finally:
         await database.close()
+    return status.process_s, status.rss_bytes
 
 
 async def seed(
@@ -322,7 +324,7 @@ async def _measure(
                 window_opened = await expect(
                     ours, "warm-up", plan.warmup + plan.settle_timeout + SLACK_S
                 )
-                server_cpu = await double_cpu(double)
+                server_cpu, _ = await double_status(double)
                 opened = Snapshot.of(daemon)
                 progress(f"window open for {plan.seconds:.0f} s")
                 sampling = asyncio.create_task(sample_rss(rss), name="bench-rss")
@@ -335,7 +337,8 @@ async def _measure(
                     sampling.cancel()
                     probing.cancel()
                 closed = Snapshot.of(daemon)
-                server_cpu = await double_cpu(double) - server_cpu
+                server_cpu_closed, server_rss = await double_status(double)
+                server_cpu = server_cpu_closed - server_cpu
                 payload = update_payload(daemon)
             finally:
                 clients.join(timeout=10)
@@ -369,6 +372,7 @@ async def _measure(
                 rss=rss,
                 loop_lates=lates,
                 store_server_cpu=server_cpu,
+                store_server_rss=server_rss,
                 session_updates=options.session_updates,
                 flushes=list(flushes),
             )

@@ -128,6 +128,8 @@ class FleetResult:
     store_server_cpu: float = 0.0
     """CPU seconds the driver double's server process spent in the window (a process of its
     own: not in the daemon's CPU)."""
+    store_server_rss: int = 0
+    """The driver double's server process's RSS at the window's end, in bytes."""
     baseline: Baseline | None = None
     session_updates: str = "all"
     """The daemon's `EVCSM_SESSION_UPDATES`."""
@@ -309,7 +311,10 @@ def _store_server(result: FleetResult, window: float) -> list[tuple[str, str]]:
     if result.store != "mongodb-double":
         return []
     share = result.store_server_cpu / window
-    return [("CPU: the driver double's server process", f"{share:.0%} of one core")]
+    rss = result.store_server_rss / 2**20
+    return [
+        ("the driver double's server process", f"CPU {share:.0%} of one core, RSS {rss:,.0f} MiB")
+    ]
 
 
 def _cost(result: FleetResult) -> list[tuple[str, str]]:

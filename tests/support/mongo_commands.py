@@ -10,11 +10,13 @@ what PyMongo raises. What the double does not implement answers with code 238
 (`NotImplemented`, as a server names it), raised on the client's side as `NotImplementedError`.
 
 `doubleStatus` is the double's own: its server's counters (`Stats`, calls, the CPU time spent
-serving) and the CPU time of the process it runs in, for the benchmarks.
+serving) and the CPU time and RSS of the process it runs in, for the benchmarks.
 """
 
+import re
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from pymongo.errors import OperationFailure
@@ -72,7 +74,18 @@ def _status(server: Server, _command: Mapping[str, Any]) -> Reply:
         "calls": server.calls,
         "servingSeconds": server.cpu_s,
         "processSeconds": time.process_time(),
+        "rssBytes": _rss_bytes(),
     }
+
+
+def _rss_bytes() -> int:
+    """This process's resident set size (0 where /proc has none)."""
+    try:
+        status = Path("/proc/self/status").read_text(encoding="ascii")
+    except OSError:
+        return 0
+    found = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
+    return int(found.group(1)) * 1024 if found else 0
 
 
 def _find(server: Server, command: Mapping[str, Any]) -> Reply:

@@ -81,7 +81,7 @@ class Local:
 
 
 class Status:
-    """The double's server counters and its process's CPU time (`doubleStatus`)."""
+    """The double's server counters, its process's CPU time and RSS (`doubleStatus`)."""
 
     def __init__(self, reply: Mapping[str, Any]) -> None:
         self.stats = Stats(int(reply["fetched"]), int(reply["sorted"]), int(reply["scans"]))
@@ -90,6 +90,8 @@ class Status:
         """CPU time spent running commands."""
         self.process_s = float(reply["processSeconds"])
         """CPU time of the server's whole process (reading, decoding, encoding included)."""
+        self.rss_bytes = int(reply["rssBytes"])
+        """The server process's resident set size."""
 
 
 def checked(reply: dict[str, Any], *, write: bool = False) -> dict[str, Any]:
