@@ -149,11 +149,11 @@ class TimedLink(Remote):
         self.holds = holds
 
     def sent(self, command: Mapping[str, Any]) -> None:
-        if "update" in command:
+        if next(iter(command)) == "update":  # a bulk write's
             self.holds.suspend()
 
     def received(self, command: Mapping[str, Any]) -> None:
-        if "update" in command:
+        if next(iter(command)) == "update":
             self.holds.resume()
 
 

@@ -223,3 +223,33 @@ def running(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError):
         return False
     return state != "Z"
+
+
+async def test_a_large_bulk_write_lets_other_commands_through(database: Database) -> None:
+    """The server runs a bulk write's statements in turns: a read sent after it is answered
+    before it is done, and its refusals keep their places in the whole batch."""
+    sessions = database["sessions"]
+    await sessions.create_index([("chargerId", 1)], name="charger", unique=True)
+    await sessions.insert_many([{"_id": k, "chargerId": f"CP{k}"} for k in range(2000)])
+    answered: list[str] = []
+
+    async def flush() -> None:
+        requests = [UpdateOne({"_id": k}, {"$set": {"meterWh": k}}) for k in range(2000)]
+        requests[1500] = UpdateOne({"_id": 1500}, {"$set": {"chargerId": "CP0"}})
+        with pytest.raises(BulkWriteError) as refused:
+            await sessions.bulk_write(requests, ordered=False)
+        assert [e["index"] for e in refused.value.details["writeErrors"]] == [1500]
+        assert refused.value.details["nMatched"] == 1999
+        answered.append("bulk write")
+
+    async def read() -> None:
+        assert await sessions.find_one({"_id": 7}) is not None
+        answered.append("read")
+
+    async with asyncio.TaskGroup() as group:
+        group.create_task(flush(), name="big-bulk-write")
+        await asyncio.sleep(0)  # its request is on the wire first
+        group.create_task(read(), name="read-meanwhile")
+    assert answered == ["read", "bulk write"]
+    assert (await database.status()).calls == 4  # the bulk write counted once
+    assert await sessions.count_documents({"meterWh": {"$gte": 0}}) == 1999

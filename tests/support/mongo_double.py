@@ -40,7 +40,7 @@ from pymongo import IndexModel, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, WriteError
 
 from tests.support.mongo_commands import NOT_IMPLEMENTED, execute
-from tests.support.mongo_server import Server, Stats
+from tests.support.mongo_server import Documents, Server, Stats
 
 __all__ = ["Collection", "Database", "Local", "Server", "Status", "wire"]
 
@@ -147,7 +147,7 @@ class Collection:
         return self.database.server
 
     @property
-    def documents(self) -> Any:
+    def documents(self) -> Documents:
         """This collection on the server, when it runs in this process."""
         return self.server.collection(self.name)
 

@@ -28,16 +28,21 @@ import time
 from collections import defaultdict
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import bson
 
-from tests.support.mongo_commands import INTERNAL_ERROR, execute, refused
+from tests.support.mongo_commands import INTERNAL_ERROR, Reply, execute, refused
 from tests.support.mongo_double import OPTIONS, Database
 from tests.support.mongo_server import Server
 from tests.support.mongo_wire import MessageTooLarge, Remote, read_message, socket_uri
 
 REPO = Path(__file__).resolve().parents[2]
 READY = b"ready\n"
+STATEMENTS_AT_ONCE = 25
+"""Statements of an `update` run before the commands of other connections get a turn: a server
+runs each statement of a bulk write on its own, so a read that comes meanwhile does not wait for
+the whole batch."""
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 
@@ -49,13 +54,15 @@ class Servers:
         self.by_database: defaultdict[str, Server] = defaultdict(Server)
         self.connections = 0
 
-    def reply(self, message: bytes) -> bytes:
+    async def reply(self, message: bytes) -> bytes:
         """The reply to one command message; a malformed one, or a fault of the double, is
         answered with a refusal (and the fault logged), never by dropping the connection."""
         try:
             command = bson.decode(message, codec_options=OPTIONS)
-            database = str(command.pop("$db"))
-            return bson.encode(execute(self.by_database[database], command))
+            server = self.by_database[str(command.pop("$db"))]
+            if next(iter(command), "") == "update" and len(command["updates"]) > STATEMENTS_AT_ONCE:
+                return bson.encode(await in_turns(server, command))
+            return bson.encode(execute(server, command))
         except (bson.errors.BSONError, KeyError) as exc:
             return bson.encode(refused(INTERNAL_ERROR, f"malformed command: {exc!r}"))
         except Exception as exc:  # noqa: BLE001 - a fault of the double: answered, and logged
@@ -67,12 +74,39 @@ class Servers:
         self.connections += 1
         try:
             while (message := await read_message(reader)) is not None:
-                writer.write(self.reply(message))
+                writer.write(await self.reply(message))
                 await writer.drain()
         except (OSError, asyncio.IncompleteReadError, MessageTooLarge):
             pass  # the client went away mid-message: nothing to answer
         finally:
             writer.close()
+
+
+async def in_turns(server: Server, command: dict[str, Any]) -> Reply:
+    """An `update` of many statements run STATEMENTS_AT_ONCE at a time, the event loop turning
+    between two (other connections' commands run then); one reply, as the whole command's."""
+    statements, ordered = command["updates"], command.get("ordered", True)
+    merged: Reply = {"ok": 1, "n": 0, "nModified": 0}
+    errors: list[dict[str, Any]] = []
+    turns = 0
+    for start in range(0, len(statements), STATEMENTS_AT_ONCE):
+        if turns:
+            await asyncio.sleep(0)
+        turns += 1
+        part = execute(
+            server, {**command, "updates": statements[start : start + STATEMENTS_AT_ONCE]}
+        )
+        if not part["ok"]:
+            return part
+        merged["n"] += part["n"]
+        merged["nModified"] += part["nModified"]
+        errors += [{**e, "index": e["index"] + start} for e in part.get("writeErrors", ())]
+        if ordered and errors:
+            break
+    server.calls -= turns - 1  # one command
+    if errors:
+        merged["writeErrors"] = errors
+    return merged
 
 
 async def serve(path: str) -> Servers:
