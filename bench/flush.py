@@ -250,7 +250,7 @@ async def run_mongo(args: argparse.Namespace, active: int) -> list[Row]:
     ids = tuple(f"CP{k}" for k in range(CHARGERS))
     now = datetime.now(UTC)
     sessions = fleet(active, now)
-    with DoubleProcess() as double:
+    with DoubleProcess(cpus=args.server_cpus) as double:
         seeding = double.database()
         try:
             await into_mongo_double(seeding, stopped_sessions(ids, args.stored, now))
@@ -305,6 +305,8 @@ def print_row(row: Row) -> None:
 
 async def main(args: argparse.Namespace) -> None:
     if args.cpu_affinity is not None:
+        everywhere = os.sched_getaffinity(0)
+        args.server_cpus = frozenset(everywhere - {args.cpu_affinity} or everywhere)
         os.sched_setaffinity(0, {args.cpu_affinity})
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print_header()
@@ -329,8 +331,15 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         "--slices", type=int, nargs="+", default=[0, 1000, 500, 250, 100, 50], help="0: all"
     )
     parser.add_argument("--flushes", type=int, default=10)
-    parser.add_argument("--cpu-affinity", type=int, default=None, help="pin to this CPU")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--cpu-affinity",
+        type=int,
+        default=None,
+        help="pin to this CPU (the double's server process to the others)",
+    )
+    options = parser.parse_args(argv)
+    options.server_cpus = None
+    return options
 
 
 if __name__ == "__main__":

@@ -162,7 +162,9 @@ class DoubleProcess:
     """A driver double's server process on a socket in a folder of its own, from `start()` (or
     `with`) until `stop()`."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, cpus: frozenset[int] | None = None) -> None:
+        self.cpus = cpus
+        """The CPUs the server may run on (by default those of the process starting it)."""
         self.folder = Path(tempfile.mkdtemp(prefix="evcsm-double-"))
         self.path = str(self.folder / "mongodb.sock")
         self.log = self.folder / "server.log"
@@ -194,6 +196,8 @@ class DoubleProcess:
                 cwd=REPO,
                 start_new_session=True,
             )
+        if self.cpus:
+            os.sched_setaffinity(self.proc.pid, self.cpus)
         if not self._ready():
             self.stop()
             raise RuntimeError(f"the driver double's server did not start: {self.logged()}")
