@@ -13,17 +13,18 @@ tick statistics (lag, duration, the store's share) are taken over the same windo
 
 `--store` picks the daemon's store: `memory`, a fresh `sqlite` file, or `mongodb-double`, the
 MongoDB store's code (`store/mongo.py`, PyMongo's request objects and BSON both ways) driven
-against the driver double (tests/support/mongo_double.py), whose server runs in a process of its
-own on a Unix socket (`bench.double`), started beside the broker and reported apart. `--stored N` seeds N stopped sessions first (bench/seed.py); `--active M` starts
-only the first M chargers; `--pages` times pages of 50 of the history over REST after the window.
-The churn times each stop and start over MQTT and then over REST, and the commands that met one
-of the daemon's flushes are shown apart from the others. The daemon's RSS is sampled
-every second of the window, and after it a bare aiomqtt publish loop, in the same process on the
-same CPU, publishes payloads of the size of a session update: the CPU per update of each.
+against the driver double (tests/support/mongo_double.py), whose server runs in a process of
+its own on a Unix socket (`bench.double`), started beside the broker and reported apart.
+`--stored N` seeds N stopped sessions first (bench/seed.py); `--active M` starts only the first
+M chargers; `--pages` times pages of 50 of the history over REST after the window. The churn
+times each stop and start over MQTT and then over REST, and the commands that met one of the
+daemon's flushes are shown apart from the others. The daemon's RSS is sampled every second of
+the window, and after it a bare aiomqtt publish loop, in the same process on the same CPU,
+publishes payloads of the size of a session update: the CPU per update of each.
 
 `--cpu-affinity CPU` pins the daemon's process to that CPU and the broker, the clients and the
-double's server to the others, so "the daemon on one core" is what is measured. Only loopback traffic; the run is
-bounded by its timeouts and stops by itself.
+double's server process to the others, so "the daemon on one core" is what is measured. Only
+loopback traffic; the run is bounded by its timeouts and stops by itself.
 """
 
 import argparse
@@ -464,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
         with Mosquitto() as broker, contextlib.ExitStack() as stack:
             double = None
             if options.store == "mongodb-double":  # beside the broker, off the daemon's CPU
-                double = stack.enter_context(DoubleProcess())
+                double = stack.enter_context(DoubleProcess(cpus=others))
             if options.cpu_affinity is not None:
                 os.sched_setaffinity(0, {options.cpu_affinity})
             result = asyncio.run(measure(options, broker, others, double))
