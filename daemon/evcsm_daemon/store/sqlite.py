@@ -41,6 +41,7 @@ from evcsm_schema.session import MAX_TRANSACTION_ID
 
 from evcsm_daemon.errors import SessionNotFound, StoreUnavailable, WriteNotConfirmed
 from evcsm_daemon.store import rows
+from evcsm_daemon.store.checkpoint import Checkpointer
 from evcsm_daemon.store.documents import with_id
 from evcsm_daemon.store.group import GroupCommit
 from evcsm_daemon.store.rows import CHARGING, COLUMNS, from_row, ms, to_row
@@ -209,13 +210,20 @@ class SqliteStore:
     durable = True
 
     def __init__(
-        self, path: Path, *, timeout_ms: int = 5000, flush_slice: int = FLUSH_SLICE
+        self,
+        path: Path,
+        *,
+        timeout_ms: int = 5000,
+        flush_slice: int = FLUSH_SLICE,
+        checkpoints: Checkpointer | None = None,
     ) -> None:
         self.path = path
         self._timeout_s = timeout_ms / 1000
         self._flush_slice = flush_slice
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evcsm-sqlite")
         self._conn: sqlite3.Connection | None = None
+        self.checkpoints = checkpoints or Checkpointer(path)
+        """Runs the log's checkpoints: the store's connection never does (`store.checkpoint`)."""
         self._starts = GroupCommit(self._insert_batch, "sqlite-starts")
 
     async def _run(self, job: Callable[[sqlite3.Connection], T]) -> T:
@@ -234,11 +242,17 @@ class SqliteStore:
             try:
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = FULL")
+                conn.execute("PRAGMA wal_autocheckpoint = 0")  # the checkpointer's work
             except sqlite3.Error:
                 conn.close()
                 raise
             self._conn = conn
-        return job(self._conn)
+        written = self._conn.total_changes
+        try:
+            return job(self._conn)
+        finally:
+            if self._conn.total_changes != written:
+                self.checkpoints.poke()
 
     async def ensure_indexes(self) -> None:
         """Open the file, create the table and its indexes if missing."""
@@ -260,12 +274,17 @@ class SqliteStore:
         await self._run(create)
 
     async def close(self) -> None:
-        """Close the connection on its thread, then the thread."""
+        """Stop the checkpoints, copy the whole log into the database file and empty it, close
+        the connection on its thread, then the thread."""
         await self._starts.close()
 
         def close(conn: sqlite3.Connection | None) -> None:
+            self.checkpoints.close()
             if conn is not None:
-                conn.close()
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                finally:
+                    conn.close()
 
         loop = asyncio.get_running_loop()
         with contextlib.suppress(sqlite3.Error, RuntimeError):
