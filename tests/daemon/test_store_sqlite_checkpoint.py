@@ -222,3 +222,26 @@ async def test_closing_puts_the_whole_log_in_the_database_file(tmp_path: Path) -
         assert (await reopened.get(active.session_id)).meter_wh == 2000
     finally:
         await reopened.close()
+
+
+async def test_a_flush_checkpoints_at_once_a_start_or_a_stop_at_most_once_in_every_s(
+    tmp_path: Path,
+) -> None:
+    """After a flush the checkpoint runs at once (the store's thread is then free); after a
+    start or a stop only when none ran for `every_s`."""
+    path = tmp_path / "paced.db"
+    paced = SqliteStore(path, checkpoints=Checkpointer(path, every_s=3600))
+    try:
+        await paced.ensure_indexes()
+        await settled(paced)
+        assert paced.checkpoints.runs == 1  # the first write: none ran before
+        active = await churn(paced, 5)
+        await settled(paced)
+        assert paced.checkpoints.runs == 1
+        await paced.save_readings([observe(active, MeterReading(2000, 7.0), LATER)])
+        await settled(paced)
+        assert paced.checkpoints.runs == 2
+        assert paced.checkpoints.last is not None
+        assert paced.checkpoints.last[1] == paced.checkpoints.last[2] > 0
+    finally:
+        await paced.close()

@@ -10,9 +10,12 @@ call queued behind it waits too. So the store's connection never checkpoints
 thread goes on writing:
 
 - **PASSIVE**: it copies what is in the log when it starts, never takes the write lock and never
-  waits for a reader; a write meanwhile appends after it. It runs after a write (`poke`), at
-  most once every `every_s`, so the log holds about that long's writes (~130 pages a second with
-  1,000 charging, ~500 with 10,000).
+  waits for a reader; a write meanwhile appends after it, and then the log cannot start over
+  until a later checkpoint has copied that too. So it runs when the store's thread has just
+  finished writing: after each flush (`poke(now=True)`: once a tick, in the pause before the
+  next, so the log holds about one tick's writes, ~130 pages with 1,000 charging, ~500 with
+  10,000), and after a start or a stop if none ran for `every_s` (`poke()`: with nothing
+  charging there are no flushes).
 - **The bound**: a log that keeps going on without ever being started over (a write always
   landing during the checkpoint, or a reader that keeps an old snapshot) would grow without
   limit. When a PASSIVE checkpoint leaves more than `limit_pages` in the log, a RESTART follows:
@@ -36,7 +39,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 EVERY_S = 1.0
-"""At most one checkpoint a second."""
+"""After a start or a stop, a checkpoint if none ran for this long."""
 LIMIT_PAGES = 4096
 """A log of more pages (16 MiB of 4 KiB pages) after a PASSIVE checkpoint is restarted."""
 RESTART_WAIT_MS = 20
@@ -72,12 +75,14 @@ class Checkpointer:
         self.last: tuple[int, int, int] | None = None
         """The last checkpoint's (busy, pages in the log, pages copied), as SQLite reports it."""
 
-    def poke(self) -> None:
-        """Something was written: checkpoint soon (at once, or `every_s` after the last one).
+    def poke(self, *, now: bool = False) -> None:
+        """Something was written: checkpoint at once if `now` or if none ran for `every_s`.
         Cheap and safe from any thread; pokes while a checkpoint waits to run are one."""
         with self._lock:
             if self._queued or self._closing.is_set():
                 return
+            if not now and time.monotonic() - self._last < self._every_s:
+                return  # the next flush's checkpoint copies it
             self._queued = True
         with contextlib.suppress(RuntimeError):  # closed meanwhile: nothing more to do
             self._thread.submit(self._run)
@@ -93,10 +98,7 @@ class Checkpointer:
     def _run(self) -> None:
         with self._lock:
             self._queued = False  # a poke from now on asks for another round after this one
-        pause = self._last + self._every_s - time.monotonic()
-        if pause > 0 and self._closing.wait(pause):
-            return
-        self._last = time.monotonic()
+            self._last = time.monotonic()
         try:
             self._checkpoint()
         except sqlite3.Error as exc:

@@ -18,6 +18,12 @@ the call returns, and survives a kill -9 or a power cut. A readings flush is wri
 `FLUSH_SLICE`, each a transaction of its own; only the last one's commit syncs, which makes the
 earlier ones durable too, so a flush costs one sync however many sessions it carries.
 
+Checkpoints (copying the log back into the database file) never run on the store's connection,
+so no start, stop or slice waits for one: a `Checkpointer` (`store.checkpoint`) runs them from a
+connection and a thread of its own, after each flush and after a start or a stop when none ran
+for a second, and keeps the log under a bound; `close()` copies the whole log into the file and
+empties it.
+
 SQLite is synchronous, so every call runs on one dedicated thread that owns the connection; the
 event loop only waits for its answer. Calls queue for that thread in the order they come; a flush
 queues one slice at a time, so a call that comes during a flush waits for one slice, not for all.
@@ -232,6 +238,13 @@ class SqliteStore:
         with sqlite_errors():
             return await loop.run_in_executor(self._thread, self._with_connection, job)
 
+    async def _write(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `job`, a write, then tell the checkpointer (which runs at most once a second
+        for those)."""
+        done = await self._run(job)
+        self.checkpoints.poke()
+        return done
+
     def _with_connection(self, job: Callable[[sqlite3.Connection], T]) -> T:
         if self._conn is None:
             if not self.path.parent.is_dir():
@@ -247,12 +260,7 @@ class SqliteStore:
                 conn.close()
                 raise
             self._conn = conn
-        written = self._conn.total_changes
-        try:
-            return job(self._conn)
-        finally:
-            if self._conn.total_changes != written:
-                self.checkpoints.poke()
+        return job(self._conn)
 
     async def ensure_indexes(self) -> None:
         """Open the file, create the table and its indexes if missing."""
@@ -271,7 +279,7 @@ class SqliteStore:
                     if statement.strip():
                         conn.execute(statement)
 
-        await self._run(create)
+        await self._write(create)
 
     async def close(self) -> None:
         """Stop the checkpoints, copy the whole log into the database file and empty it, close
@@ -324,7 +332,7 @@ class SqliteStore:
                     conn.execute("RELEASE start")
             return outcomes
 
-        outcomes = await self._run(insert_all)
+        outcomes = await self._write(insert_all)
         return [_mapped(outcome) for outcome in outcomes]
 
     async def active(self, charger_id: str) -> ChargingSession | None:
@@ -368,7 +376,7 @@ class SqliteStore:
                 ).fetchone()
             return int(row[0])
 
-        value = await self._run(allocate)
+        value = await self._write(allocate)
         if value > MAX_TRANSACTION_ID:
             raise StoreUnavailable("transaction ids are exhausted")
         return value
@@ -428,6 +436,9 @@ class SqliteStore:
         Each slice goes in as one JSON array, so SQLite updates its rows in a single step:
         `executemany` would take Python's GIL back between rows, and with the event loop on the
         same core each of those hand-overs can stall the loop for a switch interval (5 ms).
+
+        Once the last slice is written the checkpointer copies the log into the database file,
+        on its own thread, while the store's thread is free for the next call.
         """
         ordered = sorted(sessions, key=_insertion_order)
         size = self._flush_slice
@@ -440,6 +451,7 @@ class SqliteStore:
             )
             synced = start + size >= len(ordered)
             await self._run(functools.partial(_save_readings, rows=rows, synced=synced))
+        self.checkpoints.poke(now=True)
 
     async def finish(self, stopped: ChargingSession) -> ChargingSession | None:
         """Store a stop; None when the session was no longer active."""
@@ -468,7 +480,7 @@ class SqliteStore:
                 row = conn.execute(f"{SELECT} WHERE session_id = ?", (stopped.session_id,))
                 return from_row(row.fetchone())
 
-        return await self._run(stop)
+        return await self._write(stop)
 
     async def _one(self, sql: str, *params: object) -> ChargingSession | None:
         row = await self._run(lambda conn: conn.execute(sql, params).fetchone())
