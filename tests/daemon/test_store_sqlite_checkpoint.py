@@ -163,28 +163,32 @@ async def test_a_log_past_the_bound_is_restarted(tmp_path: Path) -> None:
         await store.close()
 
 
-async def test_a_checkpoint_kept_from_the_log_by_a_reader_breaks_nothing(
+def failures(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "failed" in r.getMessage()]
+
+
+async def test_a_reader_with_an_old_snapshot_holds_the_log_and_breaks_nothing(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A reader keeps a snapshot: checkpoints cannot copy past it nor start the log over, and
-    the RESTART past the bound gives up after its wait. Writes go on and are all kept; the
-    failure is logged once; once the reader is gone the next checkpoint copies the whole log."""
+    """A reader keeps a snapshot from before the writes: checkpoints cannot copy past it nor
+    start the log over, and no RESTART is tried (it could not succeed). Writes go on and are
+    all kept; the failure is logged once; once the reader is gone the next checkpoint copies
+    the whole log."""
     path = tmp_path / "sessions.db"
     store = SqliteStore(path, checkpoints=Checkpointer(path, every_s=0, limit_pages=20))
+    caplog.set_level(logging.INFO, logger="evcsm_daemon.store.checkpoint")
     try:
         await store.ensure_indexes()
         await store.insert_active(begin("CP0", 0, T0))
-        caplog.set_level(logging.INFO, logger="evcsm_daemon.store.checkpoint")
         with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as reader:
             reader.execute("BEGIN")
             assert reader.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 1
             for _ in range(3):
                 await churn(store, 20)
                 await settled(store)
-            assert store.checkpoints.restarts >= 1
-            failed = [r for r in caplog.records if "failed" in r.getMessage()]
-            assert len(failed) == 1
-            assert "kept it from starting over" in failed[0].getMessage()
+            assert store.checkpoints.restarts == 0
+            (failed,) = failures(caplog)
+            assert "behind a reader's snapshot" in failed
             assert reader.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 1
             reader.execute("COMMIT")
         active = await churn(store, 1)
@@ -193,10 +197,47 @@ async def test_a_checkpoint_kept_from_the_log_by_a_reader_breaks_nothing(
         assert store.checkpoints.last[0] == 0
         assert store.checkpoints.last[1] == store.checkpoints.last[2]
         assert any("works again" in r.getMessage() for r in caplog.records)
-        assert (
-            await store.query(SessionQuery())
-        ).total == 1 + 1 + 3 * 20 + 1  # CP0, CP1, 20 a round, one more
+        total = 1 + 1 + 3 * 20 + 1  # CP0; CP1's first; 20 more a round; one more
+        assert (await store.query(SessionQuery())).total == total
         assert await store.active("CP1") == active
+    finally:
+        await store.close()
+
+
+async def test_a_restart_kept_waiting_by_a_reader_gives_up_and_waits_for_the_log_to_double(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A reader at the end of a log past the bound: the PASSIVE checkpoint copies it all, the
+    RESTART waits for the reader, gives up, and is not tried again until the log has doubled
+    (each try holds the writes up to its wait). Every write lands meanwhile."""
+    path = tmp_path / "sessions.db"
+    store = SqliteStore(path, checkpoints=Checkpointer(path, every_s=0, limit_pages=50))
+    caplog.set_level(logging.INFO, logger="evcsm_daemon.store.checkpoint")
+    try:
+        await store.ensure_indexes()
+        with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as reader:
+            async with checkpoints_held(store):
+                await churn(store, 20)
+                reader.execute("BEGIN")
+                assert reader.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 21
+            await settled(store)
+            assert store.checkpoints.restarts == 1
+            (failed,) = failures(caplog)
+            assert "kept it from starting over within 20 ms" in failed
+            busy, pages, copied = store.checkpoints.last or (0, 0, 0)
+            assert (busy, copied) == (1, pages)
+            runs = store.checkpoints.runs
+            await store.save_readings([])  # a flush with nothing to write: a checkpoint
+            await settled(store)
+            assert store.checkpoints.runs == runs + 1
+            assert store.checkpoints.restarts == 1  # the log has not doubled: no RESTART
+            await churn(store, 2)  # past the reader's snapshot now: no RESTART could succeed
+            await settled(store)
+            assert store.checkpoints.restarts == 1
+            reader.execute("COMMIT")
+        await churn(store, 1)
+        await settled(store)
+        assert (await store.query(SessionQuery())).total == 21 + 2 + 1
     finally:
         await store.close()
 

@@ -18,9 +18,12 @@ thread goes on writing:
   charging there are no flushes).
 - **The bound**: a log that keeps going on without ever being started over (a write always
   landing during the checkpoint, or a reader that keeps an old snapshot) would grow without
-  limit. When a PASSIVE checkpoint leaves more than `limit_pages` in the log, a RESTART follows:
-  it copies the rest and has the next write start the log over; it holds the write lock while it
-  waits for readers, at most `restart_wait_ms`, then gives up and the next round tries again.
+  limit. When the log holds more than `limit_pages` and the PASSIVE checkpoint copied all of it,
+  a RESTART follows: it has the next write start the log over. It holds the write lock while it
+  waits for a write under way and for readers, at most `restart_wait_ms`; if it gives up, the next
+  RESTART waits until the log has doubled, so a long reader (a backup) costs the writes a few
+  waits, not one a tick. When the PASSIVE checkpoint could not copy it all, a reader holds an
+  old snapshot: no RESTART could succeed before it ends, and none is tried.
 - **Failures** change nothing that was committed: a checkpoint copies pages that are already
   durable in the log, and one cut off (busy, an I/O error, a kill) leaves them there for the
   next. It is logged once when it starts failing and once when it works again.
@@ -68,6 +71,7 @@ class Checkpointer:
         self._closing = threading.Event()
         self._last = -float("inf")
         self._failing = False
+        self._restart_above = limit_pages
         self.runs = 0
         """Checkpoints run (PASSIVE, each with its RESTART if any)."""
         self.restarts = 0
@@ -113,15 +117,25 @@ class Checkpointer:
     def _checkpoint(self) -> None:
         conn = self._connection()
         self.runs += 1
-        self.last = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        if self.last[1] > self._limit_pages:
-            self.restarts += 1
-            self.last = conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
-            if self.last[0]:
-                raise sqlite3.OperationalError(
-                    f"the log holds {self.last[1]} pages and a reader or a writer kept it"
-                    f" from starting over within {self._restart_wait_ms} ms"
-                )
+        self.last = _, pages, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        if pages <= self._limit_pages:
+            self._restart_above = self._limit_pages
+            return
+        if copied < pages:
+            raise sqlite3.OperationalError(
+                f"the log holds {pages} pages, {pages - copied} of them behind a reader's snapshot"
+            )
+        if pages <= self._restart_above:
+            return
+        self.restarts += 1
+        self.last = busy, pages, _ = conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+        if busy:
+            self._restart_above = 2 * pages
+            raise sqlite3.OperationalError(
+                f"the log holds {pages} pages and a reader or a writer kept it from starting"
+                f" over within {self._restart_wait_ms} ms"
+            )
+        self._restart_above = self._limit_pages
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
