@@ -192,7 +192,7 @@ class InlineCheckpoints(TimedCheckpointer):
     by default (`wal_autocheckpoint = 1000`, set by `TimedSqliteStore`); `took` times the
     jobs whose commit ran one."""
 
-    def poke(self, *, now: bool = False) -> None:
+    def poke(self) -> None:
         """Nothing to do: the commits checkpoint."""
 
 

@@ -11,11 +11,11 @@ thread goes on writing:
 
 - **PASSIVE**: it copies what is in the log when it starts, never takes the write lock and never
   waits for a reader; a write meanwhile appends after it, and then the log cannot start over
-  until a later checkpoint has copied that too. So it runs when the store's thread has just
-  finished writing: after each flush (`poke(now=True)`: once a tick, in the pause before the
-  next, so the log holds about one tick's writes, ~130 pages with 1,000 charging, ~500 with
-  10,000), and after a start or a stop if none ran for `every_s` (`poke()`: with nothing
-  charging there are no flushes).
+  until a later checkpoint has copied that too. So the store asks for one (`poke`) when its
+  thread has just finished writing, after a flush or after a start or a stop outside a flush,
+  and one runs if none ran for `every_s`: the log holds about that long's writes (~650 pages
+  with 1,000 charging, ~2,500 with 10,000, against SQLite's 1,000), and a page that every flush
+  rewrites is copied into the file once per checkpoint, not once per flush.
 - **The bound**: a log that keeps going on without ever being started over (a write always
   landing during the checkpoint, or a reader that keeps an old snapshot) would grow without
   limit. When the log holds more than `limit_pages` and the PASSIVE checkpoint copied all of it,
@@ -41,8 +41,8 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-EVERY_S = 1.0
-"""After a start or a stop, a checkpoint if none ran for this long."""
+EVERY_S = 5.0
+"""At most one checkpoint in this long."""
 LIMIT_PAGES = 4096
 """A log of more pages (16 MiB of 4 KiB pages) after a PASSIVE checkpoint is restarted."""
 RESTART_WAIT_MS = 20
@@ -79,14 +79,14 @@ class Checkpointer:
         self.last: tuple[int, int, int] | None = None
         """The last checkpoint's (busy, pages in the log, pages copied), as SQLite reports it."""
 
-    def poke(self, *, now: bool = False) -> None:
-        """Something was written: checkpoint at once if `now` or if none ran for `every_s`.
+    def poke(self) -> None:
+        """Something was written: checkpoint now, unless one ran less than `every_s` ago.
         Cheap and safe from any thread; pokes while a checkpoint waits to run are one."""
         with self._lock:
             if self._queued or self._closing.is_set():
                 return
-            if not now and time.monotonic() - self._last < self._every_s:
-                return  # the next flush's checkpoint copies it
+            if time.monotonic() - self._last < self._every_s:
+                return  # a later poke's checkpoint copies it
             self._queued = True
         with contextlib.suppress(RuntimeError):  # closed meanwhile: nothing more to do
             self._thread.submit(self._run)

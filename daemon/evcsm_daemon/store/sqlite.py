@@ -20,8 +20,8 @@ earlier ones durable too, so a flush costs one sync however many sessions it car
 
 Checkpoints (copying the log back into the database file) never run on the store's connection,
 so no start, stop or slice waits for one: a `Checkpointer` (`store.checkpoint`) runs them from a
-connection and a thread of its own, after each flush and after a start or a stop when none ran
-for a second, and keeps the log under a bound; `close()` copies the whole log into the file and
+connection and a thread of its own, after a flush or a start or a stop outside a flush, at most
+once in 5 s, and keeps the log under a bound; `close()` copies the whole log into the file and
 empties it.
 
 SQLite is synchronous, so every call runs on one dedicated thread that owns the connection; the
@@ -228,6 +228,7 @@ class SqliteStore:
         self._flush_slice = flush_slice
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evcsm-sqlite")
         self._conn: sqlite3.Connection | None = None
+        self._flushing = 0
         self.checkpoints = checkpoints or Checkpointer(path)
         """Runs the log's checkpoints: the store's connection never does (`store.checkpoint`)."""
         self._starts = GroupCommit(self._insert_batch, "sqlite-starts")
@@ -239,10 +240,12 @@ class SqliteStore:
             return await loop.run_in_executor(self._thread, self._with_connection, job)
 
     async def _write(self, job: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `job`, a write, then tell the checkpointer (which runs at most once a second
-        for those)."""
+        """Run `job`, a write, then tell the checkpointer, unless a flush is under way (it
+        tells it when it is done: a checkpoint that starts while slices are written cannot let
+        the log start over)."""
         done = await self._run(job)
-        self.checkpoints.poke()
+        if not self._flushing:
+            self.checkpoints.poke()
         return done
 
     def _with_connection(self, job: Callable[[sqlite3.Connection], T]) -> T:
@@ -437,21 +440,25 @@ class SqliteStore:
         `executemany` would take Python's GIL back between rows, and with the event loop on the
         same core each of those hand-overs can stall the loop for a switch interval (5 ms).
 
-        Once the last slice is written the checkpointer copies the log into the database file,
+        Once the last slice is written the checkpointer may copy the log into the database file,
         on its own thread, while the store's thread is free for the next call.
         """
         ordered = sorted(sessions, key=_insertion_order)
         size = self._flush_slice
-        for start in range(0, len(ordered), size):
-            rows = json.dumps(
-                [
-                    [s.meter_wh, s.energy_consumed, s.power_kw, ms(s.updated_at), s.session_id]
-                    for s in ordered[start : start + size]
-                ]
-            )
-            synced = start + size >= len(ordered)
-            await self._run(functools.partial(_save_readings, rows=rows, synced=synced))
-        self.checkpoints.poke(now=True)
+        self._flushing += 1
+        try:
+            for start in range(0, len(ordered), size):
+                rows = json.dumps(
+                    [
+                        [s.meter_wh, s.energy_consumed, s.power_kw, ms(s.updated_at), s.session_id]
+                        for s in ordered[start : start + size]
+                    ]
+                )
+                synced = start + size >= len(ordered)
+                await self._run(functools.partial(_save_readings, rows=rows, synced=synced))
+        finally:
+            self._flushing -= 1
+        self.checkpoints.poke()
 
     async def finish(self, stopped: ChargingSession) -> ChargingSession | None:
         """Store a stop; None when the session was no longer active."""
