@@ -7,8 +7,7 @@ import contextlib
 import logging
 import shutil
 import sqlite3
-import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from evcsm_daemon.store.sqlite import SqliteStore
 from evcsm_schema import ChargingSession, SessionQuery
 
 from tests.support.clock import T0
-from tests.support.process import eventually
+from tests.support.threads import held
 
 LATER = T0 + timedelta(minutes=5)
 AUTOCHECKPOINT_PAGES = 1000
@@ -44,29 +43,9 @@ def log_pages(path: Path) -> int:
     return int(pages)
 
 
-@contextlib.asynccontextmanager
-async def checkpoints_held(store: SqliteStore) -> AsyncIterator[None]:
+def checkpoints_held(store: SqliteStore) -> contextlib.AbstractAsyncContextManager[None]:
     """The checkpointer's thread busy until the block ends: no checkpoint runs meanwhile."""
-    running, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        running.set()
-        release.wait()
-
-    held = asyncio.get_running_loop().run_in_executor(store.checkpoints._thread, hold)
-    try:
-        await eventually("the checkpointer's thread held", _set(running))
-        yield
-    finally:
-        release.set()
-        await held
-
-
-def _set(event: threading.Event) -> Callable[[], Awaitable[bool]]:
-    async def is_set() -> bool:
-        return event.is_set()
-
-    return is_set
+    return held(store.checkpoints._thread, "the checkpointer's thread")
 
 
 async def churn(store: SqliteStore, pairs: int) -> ChargingSession:
