@@ -4,8 +4,8 @@ A write on a write-ahead log appends pages to the log; a checkpoint copies them 
 database file and syncs it, and once every page is copied the next write starts the log over.
 By default the connection that writes runs one inside whichever COMMIT takes the log past 1,000
 pages: a start, a stop or a slice of a flush that happens to be that commit holds the store's
-thread for the copy and the sync (3-8 ms, up to 25 ms measured with 100,000 sessions), and every
-call queued behind it waits too. So the store's connection never checkpoints
+thread for the copy and the sync (3-12 ms at the median, up to 37 ms on a busy machine, with
+100,000 sessions), and every call queued behind it waits too. So the store's connection never checkpoints
 (`PRAGMA wal_autocheckpoint = 0`), and this one does, on its own thread, while the store's
 thread goes on writing:
 

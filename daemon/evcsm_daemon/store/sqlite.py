@@ -204,6 +204,11 @@ def _save_readings(conn: sqlite3.Connection, *, rows: str, synced: bool) -> None
         conn.execute(SAVE_READINGS, (rows, CHARGING))
 
 
+CLOSE_WAIT_MS = 200
+"""How long closing waits for another connection (another daemon on the file) to let the log
+be emptied: a stop ends within 10 s whatever the file's other users do."""
+
+
 def _insertion_order(session: ChargingSession) -> str:
     """A session's place in the table: its `id`, an ObjectId, orders as the rows were made."""
     return session.id or ""
@@ -285,14 +290,16 @@ class SqliteStore:
         await self._write(create)
 
     async def close(self) -> None:
-        """Stop the checkpoints, copy the whole log into the database file and empty it, close
-        the connection on its thread, then the thread."""
+        """Stop the checkpoints, copy the whole log into the database file and empty it (unless
+        another connection keeps it for longer than CLOSE_WAIT_MS), close the connection on its
+        thread, then the thread."""
         await self._starts.close()
 
         def close(conn: sqlite3.Connection | None) -> None:
             self.checkpoints.close()
             if conn is not None:
                 try:
+                    conn.execute(f"PRAGMA busy_timeout = {CLOSE_WAIT_MS}")
                     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 finally:
                     conn.close()
