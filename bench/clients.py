@@ -1,10 +1,12 @@
-"""The fleet benchmark's client side, run in its own process so it takes no time from the daemon.
+"""The fleet benchmark's client side, run in processes of their own so they take no time from
+the daemon.
 
-Two MQTT 5 clients, as an operator's tools would use the daemon: a commander that makes
-request/response calls on `evcsm/chargers/{id}/cmd/{start|stop}` and times each round trip, and a
-listener on `session/updates` that counts what arrives, per second and per session. The process
-reports to the benchmark through a pipe: `Ramped` once every charger was asked to start, then
-`WindowOpened` and, `seconds` later, `ClientReport`.
+This process is the commander: an MQTT 5 client that makes request/response calls on
+`evcsm/chargers/{id}/cmd/{start|stop}` and times each round trip, as an operator's tool would,
+and REST calls when the daemon's port is known. It starts the listener (bench/listener.py), a
+process of its own that receives `session/updates` and `evcsm/fleet/updates`, and reports to the
+benchmark through a pipe: `Ramped` once every charger was asked to start, then `WindowOpened`
+and, `seconds` later, `ClientReport`, what both saw.
 """
 
 import asyncio
@@ -13,22 +15,34 @@ import dataclasses
 import functools
 import json
 import logging
+import multiprocessing
 import os
 import random
 import time
-import uuid
-from collections import defaultdict
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from multiprocessing.connection import Connection
+from typing import TypeVar
 
 import httpx
-from evcsm_link.client import MqttClient, MqttError, ProtocolVersion, connect
+from evcsm_link.client import MqttClient, MqttError
 from evcsm_link.requests import Requester
 from evcsm_schema import CommandAction, topics
-from evcsm_schema.broker import BrokerUrl
-from paho.mqtt.enums import MQTTErrorCode
+
+from bench.listener import (
+    Close,
+    Heard,
+    ListenerFailed,
+    ListenerPlan,
+    Open,
+    Settle,
+    Settled,
+    Subscribed,
+    bench_client,
+    run_listener,
+)
+from bench.pipes import next_message
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +76,8 @@ class Plan:
     session_updates: str = "all"
     """The daemon's `EVCSM_SESSION_UPDATES`: with `all` the window opens once `session/updates`
     arrive fresh, otherwise once `evcsm/fleet/updates` do."""
+    listener_nice: int = 0
+    """Niceness added to the listener process (bench/listener.py)."""
 
     @property
     def started(self) -> tuple[str, ...]:
@@ -103,6 +119,7 @@ class ClientReport:
     start_round_trips: list[float]
     churn_failed: int
     cpu_seconds: float
+    """Of the commanding and the listening process together."""
     rest_stop_round_trips: list[float] = field(default_factory=list)
     rest_start_round_trips: list[float] = field(default_factory=list)
     churn_sent: list[tuple[float, float]] = field(default_factory=list)
@@ -146,30 +163,58 @@ def run_clients(plan: Plan, conn: Connection) -> None:
 
 
 async def _drive(plan: Plan, conn: Connection) -> None:
-    async with (
-        _client(plan.port, "bench-listener", ProtocolVersion.V311) as listen_client,
-        _client(plan.port, "bench-commander") as command_client,
-    ):
-        read_all_ready(listen_client)
-        listener = Listener(fresh=plan.fresh, by_fleet=plan.session_updates != "all")
+    context = multiprocessing.get_context("spawn")
+    ours, theirs = context.Pipe()
+    listening = context.Process(
+        target=run_listener,
+        args=(
+            ListenerPlan(
+                port=plan.port,
+                fresh=plan.fresh,
+                by_fleet=plan.session_updates != "all",
+                cpus=plan.cpus,
+                nice=plan.listener_nice,
+            ),
+            theirs,
+        ),
+        name="bench-listener",
+    )
+    listening.start()
+    theirs.close()
+    try:
+        await _hear(ours, Subscribed, plan.ramp_timeout)
+        await _command(plan, conn, ours)
+    finally:
+        ours.close()
+        listening.join(timeout=10)
+        if listening.is_alive():
+            listening.terminate()
+            listening.join()
+
+
+async def _command(plan: Plan, conn: Connection, listener: Connection) -> None:
+    async with bench_client(plan.port, "bench-commander") as command_client:
         commander = Commander(command_client, plan.command_timeout)
-        await listen_client.subscribe(topics.SEED_SESSION, qos=0)
-        await listen_client.subscribe(topics.FLEET_UPDATES, qos=0)
         await commander.subscribe()
         async with asyncio.TaskGroup() as group:
-            listening = group.create_task(listener.consume(listen_client), name="bench-listener")
             replies = group.create_task(commander.consume(), name="bench-replies")
             conn.send(await _ramp(plan, commander))
             ramped = time.perf_counter()
             await asyncio.sleep(plan.warmup)
             settled = await _settle(plan, listener)
-            cpu = time.process_time()
-            listener.open_window()
-            conn.send(WindowOpened(waited=time.perf_counter() - ramped, settled=settled))
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{plan.http_port}") as http:
+                if plan.http_port:
+                    # The client's first request loads its transport and opens the
+                    # connection (~100 ms): made here, it is not counted as a command's.
+                    await http.get("/healthz")
+                cpu = time.process_time()
+                listener.send(Open())
+                conn.send(WindowOpened(waited=time.perf_counter() - ramped, settled=settled))
                 churn = await _churn(plan, commander, http)
-                report = listener.report(churn, cpu_seconds=time.process_time() - cpu)
-                listening.cancel()
+                commanding_cpu = time.process_time() - cpu
+                listener.send(Close())
+                heard = await _hear(listener, Heard, plan.settle_timeout + 60)
+                report = _report(heard, churn, commanding_cpu)
                 if plan.pages:
                     pages, totals = await _pages(plan, http)
                     report = dataclasses.replace(report, pages=pages, page_totals=totals)
@@ -177,42 +222,35 @@ async def _drive(plan: Plan, conn: Connection) -> None:
             replies.cancel()
 
 
-@contextlib.asynccontextmanager
-async def _client(
-    port: int, name: str, version: ProtocolVersion = ProtocolVersion.V5
-) -> AsyncIterator[MqttClient]:
-    """A client of the broker on `port`. The listener speaks MQTT 3.1.1: it needs no properties,
-    and paho decodes a 3.1.1 message in 42 us where an MQTT 5 one, with its properties, takes
-    108 us (30,000 updates measured alone), which would make the listener the bottleneck."""
-    identifier = f"{name}-{uuid.uuid4().hex[:6]}"
-    async with connect(BrokerUrl("127.0.0.1", port), identifier, version=version) as client:
-        yield client
+async def _hear(listener: Connection, kind: type[T], budget_s: float) -> T:
+    """The listener's next message, which must be a `kind` and come within `budget_s`."""
+    async with asyncio.timeout(budget_s):
+        message = await next_message(listener)
+    if isinstance(message, ListenerFailed):
+        raise OSError(f"the listener failed: {message.reason}")
+    if not isinstance(message, kind):
+        raise OSError(f"the listener sent {message!r}, not {kind.__name__}")
+    return message
 
 
-READ_BATCH = 200
-"""Packets the listener reads per readable event."""
-
-
-def read_all_ready(client: MqttClient) -> None:
-    """Make `client` read every packet the socket holds when it is readable, not one.
-
-    At most `READ_BATCH` at a time, so that a steady stream cannot hold the event loop. paho's
-    `loop_read` reads one packet per call unless QoS 1/2 messages are in flight, and
-    aiomqtt calls it once per readable event: a QoS 0 subscriber then pays an event-loop wake-up
-    per message and receives ~2,000 a second on a busy core, which measures the listener rather
-    than the daemon."""
-    paho = client._client
-
-    def loop_read(max_packets: int = 1) -> MQTTErrorCode:  # noqa: ARG001 - paho's signature
-        for _ in range(READ_BATCH):
-            code = paho._packet_read()
-            if code == MQTTErrorCode.MQTT_ERR_AGAIN:
-                return MQTTErrorCode.MQTT_ERR_SUCCESS
-            if code != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                return paho._loop_rc_handle(code)
-        return MQTTErrorCode.MQTT_ERR_SUCCESS
-
-    paho.loop_read = loop_read  # type: ignore[method-assign]
+def _report(heard: Heard, churn: "Churn", commanding_cpu: float) -> ClientReport:
+    return ClientReport(
+        seconds=heard.seconds,
+        updates=heard.updates,
+        per_second=heard.per_second,
+        gaps=heard.gaps,
+        latencies=heard.latencies,
+        stop_round_trips=churn.stops,
+        start_round_trips=churn.starts,
+        churn_failed=churn.failed,
+        cpu_seconds=commanding_cpu + heard.cpu_seconds,
+        rest_stop_round_trips=churn.rest_stops,
+        rest_start_round_trips=churn.rest_starts,
+        churn_sent=churn.sent,
+        fleet_messages=heard.fleet_messages,
+        fleet_latencies=heard.fleet_latencies,
+        fleet_ticks=heard.fleet_ticks,
+    )
 
 
 class Commander:
@@ -248,112 +286,6 @@ class Commander:
             self._requests.take(message)
 
 
-@dataclass
-class Listener:
-    """Counts `session/updates` and `evcsm/fleet/updates` arrivals once the window is open.
-
-    While the window is open an arrival only records its time and payload; the payloads are
-    decoded when the window closes, so that the listener keeps up with 10,000 updates a second
-    on a shared core. Before the window every 50th update is decoded, to tell when they arrive
-    fresh."""
-
-    fresh: float
-    """An update arriving within this many seconds of its reading is fresh."""
-    by_fleet: bool = False
-    """Tell freshness by the fleet messages (the per-session stream is limited or off)."""
-    caught_up: asyncio.Event = field(default_factory=asyncio.Event)
-    """Set once an update arrived fresh: nothing older is still queued ahead of it."""
-    opened: float | None = None
-    arrivals: list[tuple[float, float, bytes]] = field(default_factory=list)
-    """(perf_counter, wall clock, payload) of every update in the window."""
-    fleet: list[tuple[float, bytes]] = field(default_factory=list)
-    """(wall clock, payload) of every fleet message in the window."""
-    before: int = 0
-
-    def open_window(self) -> None:
-        """Start counting from now."""
-        self.opened = time.perf_counter()
-
-    async def consume(self, client: MqttClient) -> None:
-        """Record every update as it arrives."""
-        record = self.arrivals.append
-        async for message in client.messages:
-            payload = message.payload
-            if not isinstance(payload, bytes):
-                continue
-            if message.topic.value == topics.FLEET_UPDATES:
-                if self.opened is not None:
-                    self.fleet.append((time.time(), payload))
-                elif self.by_fleet and _age(payload, time.time()) <= self.fresh:
-                    self.caught_up.set()
-                continue
-            if self.opened is not None:
-                record((time.perf_counter(), time.time(), payload))
-                continue
-            self.before += 1
-            if self.before % 50 == 0 and _age(payload, time.time()) <= self.fresh:
-                self.caught_up.set()
-
-    def report(self, churn: "Churn", *, cpu_seconds: float) -> ClientReport:
-        """What was seen since the window opened."""
-        assert self.opened is not None  # noqa: S101 - report() follows open_window()
-        elapsed = time.perf_counter() - self.opened
-        per_second: defaultdict[int, int] = defaultdict(int)
-        last_seen: dict[str, float] = {}
-        gaps: list[float] = []
-        latencies: list[float] = []
-        for arrived, wall, payload in self.arrivals:
-            update = json.loads(payload)
-            latencies.append(wall - datetime.fromisoformat(update["timestamp"]).timestamp())
-            per_second[int(arrived - self.opened)] += 1
-            session = update["sessionId"]
-            if (previous := last_seen.get(session)) is not None:
-                gaps.append(arrived - previous)
-            last_seen[session] = arrived
-        latencies_fleet, ticks = _fleet(self.fleet)
-        return ClientReport(
-            seconds=elapsed,
-            updates=len(self.arrivals),
-            per_second=[per_second[second] for second in range(int(elapsed))],
-            gaps=gaps,
-            latencies=latencies,
-            stop_round_trips=churn.stops,
-            start_round_trips=churn.starts,
-            churn_failed=churn.failed,
-            cpu_seconds=cpu_seconds,
-            rest_stop_round_trips=churn.rest_stops,
-            rest_start_round_trips=churn.rest_starts,
-            churn_sent=churn.sent,
-            fleet_messages=len(self.fleet),
-            fleet_latencies=latencies_fleet,
-            fleet_ticks=ticks,
-        )
-
-
-def _fleet(arrivals: list[tuple[float, bytes]]) -> tuple[list[float], list[int]]:
-    """Per reading, from its timestamp (the message's unless it gives its own) to its arrival;
-    the readings of each tick received whole."""
-    latencies: list[float] = []
-    parts: defaultdict[str, list[int]] = defaultdict(list)
-    expected: dict[str, int] = {}
-    for wall, payload in arrivals:
-        update = json.loads(payload)
-        tick = datetime.fromisoformat(update["timestamp"]).timestamp()
-        for reading in update["readings"]:
-            own = reading.get("timestamp")
-            taken = datetime.fromisoformat(own).timestamp() if own else tick
-            latencies.append(wall - taken)
-        parts[update["timestamp"]].append(len(update["readings"]))
-        expected[update["timestamp"]] = update["parts"]
-    whole = [sum(parts[tick]) for tick in parts if len(parts[tick]) == expected[tick]]
-    return latencies, whole
-
-
-def _age(payload: bytes, wall: float) -> float:
-    """Seconds from the update's reading to `wall`."""
-    return wall - datetime.fromisoformat(json.loads(payload)["timestamp"]).timestamp()
-
-
 async def _ramp(plan: Plan, commander: Commander) -> Ramped:
     """Start every charger, at most `plan.in_flight` commands outstanding."""
     gate = asyncio.Semaphore(plan.in_flight)
@@ -373,12 +305,11 @@ async def _ramp(plan: Plan, commander: Commander) -> Ramped:
     return Ramped(trips, failed=len(plan.started) - len(trips), seconds=took)
 
 
-async def _settle(plan: Plan, listener: Listener) -> bool:
+async def _settle(plan: Plan, listener: Connection) -> bool:
     """Wait (at most `settle_timeout`) until updates arrive fresh: what the ramp queued is out."""
-    listener.caught_up.clear()
+    listener.send(Settle())
     try:
-        async with asyncio.timeout(plan.settle_timeout):
-            await listener.caught_up.wait()
+        await _hear(listener, Settled, plan.settle_timeout)
     except TimeoutError:
         return False
     return True

@@ -59,6 +59,7 @@ from bench.clients import (
 )
 from bench.double import on_double
 from bench.machine import Machine
+from bench.pipes import next_message
 from bench.report import Baseline, FleetResult, Late, Snapshot, render, rss_bytes, thread_times
 from bench.seed import AGE, into_memory, into_mongo_double, into_sqlite, stopped_sessions
 from tests.support.broker import Mosquitto
@@ -87,20 +88,14 @@ def charger_ids(count: int) -> tuple[str, ...]:
 
 async def receive(conn: Connection) -> Message:
     """The next message from the client process, without blocking the event loop."""
-    loop = asyncio.get_running_loop()
-    readable = asyncio.Event()
-    loop.add_reader(conn.fileno(), readable.set)
     try:
-        while not conn.poll():
-            readable.clear()
-            await readable.wait()
-        message: Message = conn.recv()
+        message = await next_message(conn)
     except EOFError:
         raise BenchFailed("the client process exited early") from None
-    finally:
-        loop.remove_reader(conn.fileno())
     if isinstance(message, ClientFailed):
         raise BenchFailed(f"the clients failed: {message.reason}")
+    if not isinstance(message, Ramped | WindowOpened | ClientReport):
+        raise BenchFailed(f"the client process sent {message!r}")
     return message
 
 
@@ -280,6 +275,7 @@ async def _measure(
         active=options.active,
         pages=history_pages(ids, first, options.stored) if options.pages else (),
         session_updates=options.session_updates,
+        listener_nice=options.listener_nice,
     )
     context = multiprocessing.get_context("spawn")
     ours, theirs = context.Pipe()
@@ -348,6 +344,7 @@ async def _measure(
                 loop_lates=lates,
                 store_server_cpu=server_cpu,
                 session_updates=options.session_updates,
+                listener_nice=options.listener_nice,
                 flushes=list(flushes),
             )
             progress("window closed; stopping the daemon")
@@ -401,6 +398,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         choices=("all", "default", "off"),
         default="all",
         help="the daemon's EVCSM_SESSION_UPDATES",
+    )
+    parser.add_argument(
+        "--listener-nice",
+        type=int,
+        default=0,
+        choices=range(20),
+        metavar="N",
+        help="niceness of the listener process (0-19): 19 yields the broker's core to the broker",
     )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here")
     options = parser.parse_args(argv)

@@ -130,6 +130,8 @@ class FleetResult:
     baseline: Baseline | None = None
     session_updates: str = "all"
     """The daemon's `EVCSM_SESSION_UPDATES`."""
+    listener_nice: int = 0
+    """Niceness of the benchmark's listener process."""
     flushes: list[tuple[float, float]] = field(default_factory=list)
     """When each flush started and ended, on the clock of `ClientReport.churn_sent`."""
 
@@ -218,6 +220,8 @@ def render(result: FleetResult) -> str:
         if result.pinned_cpu is not None
         else "nothing pinned"
     )
+    if result.listener_nice:
+        pinning += f"; the listener at nice {result.listener_nice}"
     ramp = result.ramp
     rows = [
         ("machine", result.machine.describe()),
@@ -272,7 +276,10 @@ def render(result: FleetResult) -> str:
         *_store_server(result, window),
         *_cost(result),
         *_rss(result.rss),
-        ("CPU: client process", f"{clients.cpu_seconds / clients.seconds:.0%} of one core"),
+        (
+            "CPU: client processes (commander, listener)",
+            f"{clients.cpu_seconds / clients.seconds:.0%} of one core",
+        ),
         (
             f"ticks on schedule, lag p99 < {AIM_LAG_P99_S * 1000:.0f} ms",
             _verdict(result.shortfalls()),
