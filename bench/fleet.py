@@ -13,17 +13,18 @@ tick statistics (lag, duration, the store's share) are taken over the same windo
 
 `--store` picks the daemon's store: `memory`, a fresh `sqlite` file, or `mongodb-double`, the
 MongoDB store's code (`store/mongo.py`, PyMongo's request objects and BSON both ways) driven
-against an in-process driver double (tests/support/mongo_double.py), whose own CPU time is
-reported apart. `--stored N` seeds N stopped sessions first (bench/seed.py); `--active M` starts
-only the first M chargers; `--pages` times pages of 50 of the history over REST after the window.
-The churn times each stop and start over MQTT and then over REST, and the commands that met one
-of the daemon's flushes are shown apart from the others. The daemon's RSS is sampled
-every second of the window, and after it a bare aiomqtt publish loop, in the same process on the
-same CPU, publishes payloads of the size of a session update: the CPU per update of each.
+against the driver double (tests/support/mongo_double.py), whose server runs in a process of
+its own on a Unix socket (`bench.double`), started beside the broker and reported apart.
+`--stored N` seeds N stopped sessions first (bench/seed.py); `--active M` starts only the first
+M chargers; `--pages` times pages of 50 of the history over REST after the window. The churn
+times each stop and start over MQTT and then over REST, and the commands that met one of the
+daemon's flushes are shown apart from the others. The daemon's RSS is sampled every second of
+the window, and after it a bare aiomqtt publish loop, in the same process on the same CPU,
+publishes payloads of the size of a session update: the CPU per update of each.
 
-`--cpu-affinity CPU` pins the daemon's process to that CPU and the broker and the clients to
-the others, so "the daemon on one core" is what is measured. Only loopback traffic; the run is
-bounded by its timeouts and stops by itself.
+`--cpu-affinity CPU` pins the daemon's process to that CPU and the broker, the clients and the
+double's server process to the others, so "the daemon on one core" is what is measured. Only
+loopback traffic; the run is bounded by its timeouts and stops by itself.
 """
 
 import argparse
@@ -64,7 +65,7 @@ from bench.report import Baseline, FleetResult, Late, Snapshot, render, rss_byte
 from bench.seed import AGE, into_memory, into_mongo_double, into_sqlite, stopped_sessions
 from tests.support.broker import Mosquitto
 from tests.support.daemon import daemon_settings, running_daemon
-from tests.support.mongo_double import Server
+from tests.support.mongo_process import DoubleProcess
 
 STORES = ("memory", "sqlite", "mongodb-double")
 PAGE = "50"
@@ -109,18 +110,36 @@ async def expect(conn: Connection, phase: str, budget_s: float) -> Message:
 
 
 @contextlib.contextmanager
-def store_uri(kind: str, folder: Path, server: Server) -> Iterator[str]:
-    """The URI the daemon opens for `kind`; `mongodb://` opens the driver double on `server`."""
+def store_uri(kind: str, folder: Path, double: DoubleProcess | None) -> Iterator[str]:
+    """The URI the daemon opens for `kind`; for `mongodb-double` the URI of the driver double's
+    server process `double`, which `mongodb://` opens meanwhile."""
     if kind == "memory":
         yield "memory"
     elif kind == "sqlite":
         yield f"sqlite:{folder / 'sessions.db'}"
+    elif double is None:
+        raise BenchFailed("no driver double's server process was started")
     else:
-        with on_double(server) as uri:
-            yield uri
+        with on_double():
+            yield double.uri()
 
 
-async def seed(kind: str, uri: str, server: Server, ids: tuple[str, ...], count: int) -> datetime:
+async def double_status(double: DoubleProcess | None) -> tuple[float, int]:
+    """CPU seconds the driver double's server process has spent so far, and its RSS in bytes
+    (zeros without one)."""
+    if double is None:
+        return 0.0, 0
+    database = double.database()
+    try:
+        status = await database.status()
+    finally:
+        await database.close()
+    return status.process_s, status.rss_bytes
+
+
+async def seed(
+    kind: str, uri: str, double: DoubleProcess | None, ids: tuple[str, ...], count: int
+) -> datetime:
     """Store `count` stopped sessions on `ids` before the daemon starts; the first one's start."""
     now = datetime.now(UTC)
     per_charger = -(-count // len(ids))
@@ -137,8 +156,12 @@ async def seed(kind: str, uri: str, server: Server, ids: tuple[str, ...], count:
         await store.ensure_indexes()
         await store.close()
         into_sqlite(Path(uri.removeprefix("sqlite:")), sessions)
-    else:
-        into_mongo_double(server, sessions)
+    elif double is not None:
+        database = double.database()
+        try:
+            await into_mongo_double(database, sessions)
+        finally:
+            await database.close()
     progress(f"seeded {count:,} stopped sessions in {time.perf_counter() - began:.1f} s")
     return first
 
@@ -231,16 +254,18 @@ def update_payload(daemon: Daemon) -> bytes:
 
 
 async def measure(
-    options: argparse.Namespace, broker: Mosquitto, cpus: frozenset[int] | None
+    options: argparse.Namespace,
+    broker: Mosquitto,
+    cpus: frozenset[int] | None,
+    double: DoubleProcess | None = None,
 ) -> FleetResult:
     """Seed the store, run the daemon with the fleet, drive it from the client process, collect
     the figures."""
-    server = Server()
     with (
         tempfile.TemporaryDirectory(prefix="evcsm-fleet-") as folder,
-        store_uri(options.store, Path(folder), server) as uri,
+        store_uri(options.store, Path(folder), double) as uri,
     ):
-        return await _measure(options, broker, cpus, uri, server)
+        return await _measure(options, broker, cpus, uri, double)
 
 
 async def _measure(
@@ -248,10 +273,10 @@ async def _measure(
     broker: Mosquitto,
     cpus: frozenset[int] | None,
     uri: str,
-    server: Server,
+    double: DoubleProcess | None,
 ) -> FleetResult:
     ids = charger_ids(options.chargers)
-    first = await seed(options.store, uri, server, ids, options.stored)
+    first = await seed(options.store, uri, double, ids, options.stored)
     settings = daemon_settings(
         broker.url,
         mongodb_uri=uri,
@@ -296,8 +321,8 @@ async def _measure(
                 window_opened = await expect(
                     ours, "warm-up", plan.warmup + plan.settle_timeout + SLACK_S
                 )
+                server_cpu, _ = await double_status(double)
                 opened = Snapshot.of(daemon)
-                server_cpu = server.cpu_s
                 progress(f"window open for {plan.seconds:.0f} s")
                 sampling = asyncio.create_task(sample_rss(rss), name="bench-rss")
                 probing = asyncio.create_task(probe_loop(lates), name="bench-loop-probe")
@@ -309,7 +334,8 @@ async def _measure(
                     sampling.cancel()
                     probing.cancel()
                 closed = Snapshot.of(daemon)
-                server_cpu = server.cpu_s - server_cpu
+                server_cpu_closed, server_rss = await double_status(double)
+                server_cpu = server_cpu_closed - server_cpu
                 payload = update_payload(daemon)
             finally:
                 clients.join(timeout=10)
@@ -343,6 +369,7 @@ async def _measure(
                 rss=rss,
                 loop_lates=lates,
                 store_server_cpu=server_cpu,
+                store_server_rss=server_rss,
                 session_updates=options.session_updates,
                 listener_nice=options.listener_nice,
                 flushes=list(flushes),
@@ -435,10 +462,13 @@ def main(argv: list[str] | None = None) -> int:
         os.sched_setaffinity(0, others)  # the broker inherits this
     progress(f"fleet of {options.chargers}: starting broker and daemon")
     try:
-        with Mosquitto() as broker:
+        with Mosquitto() as broker, contextlib.ExitStack() as stack:
+            double = None
+            if options.store == "mongodb-double":  # beside the broker, off the daemon's CPU
+                double = stack.enter_context(DoubleProcess(cpus=others))
             if options.cpu_affinity is not None:
                 os.sched_setaffinity(0, {options.cpu_affinity})
-            result = asyncio.run(measure(options, broker, others))
+            result = asyncio.run(measure(options, broker, others, double))
     except BenchFailed as exc:
         progress(f"benchmark failed: {exc}")
         return 1

@@ -11,15 +11,15 @@ comes meanwhile waits for what holds the store: the thread running a slice, or t
 building a batch. `--slices 0` is the whole flush at once.
 
 Per store (a SQLite file; the MongoDB store's code on the driver double of
-tests/support/mongo_double.py, each bulk write's reply ROUND_TRIP_S away), `--stored` stopped
+tests/support/mongo_double.py, its server a process of its own on a Unix socket), `--stored` stopped
 sessions and `--active` charging ones on 10,000 chargers, then for each slice size `--flushes`
 flushes of a new reading of every active session, in a shuffled order (the fleet's after a day
 of starts and stops). For each it prints:
 
 - how long one slice holds the store: the slice's job on SQLite's thread, from its first
   statement to its COMMIT's return; on MongoDB the event loop from the flush's (or the last
-  reply's) resumption until the batch is sent, the double's serving included (printed apart:
-  a real server's would not run on the loop);
+  reply's) resumption until the batch is sent (the double's server process's CPU over the
+  flushes is printed apart, per batch);
 - the flush's duration;
 - a probe that, every half millisecond, asks the store for a charger's active session (the read
   a stop begins with), timed from when it was due until its answer: the calls that met a flush,
@@ -47,11 +47,11 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from evcsm_daemon import heap
 from evcsm_daemon.core.sessions import MeterReading, begin, finish, observe
@@ -61,11 +61,12 @@ from evcsm_daemon.store.documents import with_id
 from evcsm_daemon.store.mongo import MongoStore
 from evcsm_daemon.store.sqlite import SqliteStore
 from evcsm_schema import ChargingSession
-from pymongo import UpdateOne
 
 from bench.seed import into_mongo_double, into_sqlite, stopped_sessions
 from bench.stats import Spread, ms
-from tests.support.mongo_double import Collection, Database, Server
+from tests.support.mongo_double import Database
+from tests.support.mongo_process import DoubleProcess
+from tests.support.mongo_wire import Remote
 
 T = TypeVar("T")
 CHARGERS = 10_000
@@ -74,8 +75,6 @@ PAUSE_S = 0.05
 """Between two flushes: the probe's calls then measure the floor."""
 IDLE, PREPARING, FLUSHING = "idle", "preparing", "flushing"
 """What the benchmark is doing: nothing, making a flush's readings, or flushing them."""
-ROUND_TRIP_S = 0.0002
-"""A bulk write's reply comes back this long after the double served it, as over a network."""
 COMMAND_GAP_S = 0.01
 """Between two commands of the command probe."""
 INLINE, THREAD = "inline", "thread"
@@ -251,30 +250,21 @@ class TimedSqliteStore(SqliteStore):
         return f"{took.count} {where}, {ms(took.p50)} / {ms(took.max)}"
 
 
-class RemoteCollection(Collection):
-    """The double's collection, a bulk write's reply a round trip away: the event loop runs
-    other work meanwhile, as it would while the driver waits for a server."""
+class TimedLink(Remote):
+    """The link to the double's server: a bulk write's request sent lets go of the event loop
+    until its reply comes, as a driver waits for a server."""
 
-    def __init__(self, server: Server, name: str, holds: Holds) -> None:
-        super().__init__(server, name)
+    def __init__(self, path: str, holds: Holds) -> None:
+        super().__init__(path)
         self.holds = holds
 
-    async def bulk_write(self, requests: Sequence[UpdateOne], *, ordered: bool = True) -> None:
-        await super().bulk_write(requests, ordered=ordered)
-        self.holds.suspend()
-        await asyncio.sleep(ROUND_TRIP_S)
-        self.holds.resume()
+    def sent(self, command: Mapping[str, Any]) -> None:
+        if next(iter(command)) == "update":  # a bulk write's
+            self.holds.suspend()
 
-
-class RemoteDatabase(Database):
-    """The double's database, its collections `RemoteCollection`s."""
-
-    def __init__(self, server: Server, holds: Holds) -> None:
-        super().__init__(server)
-        self.holds = holds
-
-    def __getitem__(self, name: str) -> Collection:
-        return RemoteCollection(self.server, name, self.holds)
+    def received(self, command: Mapping[str, Any]) -> None:
+        if next(iter(command)) == "update":
+            self.holds.resume()
 
 
 def fleet(active: int, now: datetime) -> list[ChargingSession]:
@@ -302,11 +292,11 @@ async def measure(
     size: int,
     flushes: int,
     holds: Holds,
-    server: Server | None = None,
+    double: Database | None = None,
 ) -> Probes:
     """Flushes of `sessions` with both probes running: flush durations, the reads and the
-    commands (each: during a flush, idle), and the double's server CPU during the flushes (the
-    probes' calls included)."""
+    commands (each: during a flush, idle), and the CPU of the double's server process during the
+    flushes (the probes' calls included)."""
     ids = [f"CP{k}" for k in range(CHARGERS)]
     phases = Phases()
     probe = Probe(phases, reads(store, ids), PROBE_GAP_S)
@@ -326,13 +316,14 @@ async def measure(
             phases.enter(IDLE)
             await asyncio.sleep(PAUSE_S)
             phases.enter(FLUSHING)
-            served = server.cpu_s if server is not None else 0.0
+            served = (await double.status()).process_s if double is not None else 0.0
             started = time.perf_counter()
             holds.resume()
             await store.save_readings(readings)
             took.append(time.perf_counter() - started)
             phases.enter(IDLE)
-            serving += server.cpu_s - served if server is not None else 0.0
+            if double is not None:
+                serving += (await double.status()).process_s - served
         probing.cancel()
         commanding_task.cancel()
     for session in rng.sample(sessions, min(len(sessions), 100)):
@@ -405,43 +396,49 @@ async def run_sqlite(args: argparse.Namespace, folder: Path, active: int) -> lis
 
 async def run_mongo(args: argparse.Namespace, active: int) -> list[Row]:
     rows = []
-    server = Server()
     ids = tuple(f"CP{k}" for k in range(CHARGERS))
     now = datetime.now(UTC)
-    into_mongo_double(server, stopped_sessions(ids, args.stored, now))
     sessions = fleet(active, now)
-    into_mongo_double(server, iter(sessions))
-    heap.settle()  # as the daemon does once started: the double's documents are never scanned
-    for size in args.slices:
-        holds = Holds()
-        store = MongoStore(
-            RemoteDatabase(server, holds), close=lambda: None, flush_batch=size or active
-        )
-        await store.ensure_indexes()  # the double answers from the indexes the store makes
-        found = await measure(
-            "mongodb",
-            store,
-            sessions,
-            size=size,
-            flushes=args.flushes,
-            holds=holds,
-            server=server,
-        )
-        held = Spread.of(holds.held)
-        rows.append(
-            Row(
-                "MongoDB double",
-                active,
-                size,
-                held,
-                found.flushes,
-                found.reads,
-                found.reads_idle,
-                found.commands,
-                found.commands_idle,
-                found.serving_s / held.count,
+    with DoubleProcess(cpus=args.server_cpus) as double:
+        seeding = double.database()
+        try:
+            await into_mongo_double(seeding, stopped_sessions(ids, args.stored, now))
+            await into_mongo_double(seeding, iter(sessions))
+        finally:
+            await seeding.close()
+        heap.settle()  # as the daemon does once started
+        for size in args.slices:
+            holds = Holds()
+            database = Database(link=TimedLink(double.path, holds))
+            store = MongoStore(database, close=database.close, flush_batch=size or active)
+            await store.ensure_indexes()  # the double answers from the indexes the store makes
+            try:
+                found = await measure(
+                    "mongodb",
+                    store,
+                    sessions,
+                    size=size,
+                    flushes=args.flushes,
+                    holds=holds,
+                    double=database,
+                )
+            finally:
+                await store.close()
+            held = Spread.of(holds.held)
+            rows.append(
+                Row(
+                    "MongoDB double",
+                    active,
+                    size,
+                    held,
+                    found.flushes,
+                    found.reads,
+                    found.reads_idle,
+                    found.commands,
+                    found.commands_idle,
+                    found.serving_s / held.count,
+                )
             )
-        )
     return rows
 
 
@@ -469,6 +466,8 @@ def print_row(row: Row) -> None:
 
 async def main(args: argparse.Namespace) -> None:
     if args.cpu_affinity is not None:
+        everywhere = os.sched_getaffinity(0)
+        args.server_cpus = frozenset(everywhere - {args.cpu_affinity} or everywhere)
         os.sched_setaffinity(0, {args.cpu_affinity})
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print_header()
@@ -500,8 +499,15 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         default=[THREAD],
         help="SQLite: who checkpoints the log (inline: inside the commits, as before)",
     )
-    parser.add_argument("--cpu-affinity", type=int, default=None, help="pin to this CPU")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--cpu-affinity",
+        type=int,
+        default=None,
+        help="pin to this CPU (the double's server process to the others)",
+    )
+    options = parser.parse_args(argv)
+    options.server_cpus = None
+    return options
 
 
 if __name__ == "__main__":

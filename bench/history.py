@@ -6,7 +6,9 @@ End to end, as an operator sees it: a SQLite file with `--sessions` sessions on 
 (`bench.store`'s history: one a minute per charger, each charger's newest still charging), the
 real daemon on it (`evcsm-daemon`, in its own process), a real Mosquitto, and the real
 `evcsm-tui` in tmux at 120x40. With `--store mongodb-double` the daemon's process runs its
-MongoDB store on the driver double instead, seeded with the same sessions (`bench.double`). Each run starts a fresh dashboard, waits for the daemon to show
+MongoDB store on the driver double instead (`bench.double`), whose server, a process of its own
+on a Unix socket, is seeded with the same sessions before the daemon starts and stopped after
+it. Each run starts a fresh dashboard, waits for the daemon to show
 online, presses `h` and polls `tmux capture-pane` until the totals line names the stored total
 (`1000 sessions (of 100000)`): the dashboard has asked the daemon, decoded its page of 1,000,
 sorted it and drawn the table. The daemon's share alone, a page among 100,000 from the store, is
@@ -17,6 +19,7 @@ in `bench.store` (0.1-25 ms).
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -29,7 +32,7 @@ from pathlib import Path
 from evcsm_daemon.store.sqlite import SqliteStore
 
 from bench.dashboard import EVCSM_TUI, BenchFailed, Pane, wait_for
-from bench.double import URI
+from bench.double import seeded
 from bench.machine import Machine
 from bench.stats import Spread
 from bench.store import CHARGERS, fill, history, opened
@@ -39,7 +42,7 @@ EVCSM_DAEMON = Path(sys.executable).parent / "evcsm-daemon"
 ONLINE = re.compile(r"daemon online")
 OPEN_TIMEOUT_S = 30.0
 START_TIMEOUT_S = 180.0
-"""Until the daemon listens: the double is seeded in the daemon's process first."""
+"""Until the daemon listens."""
 
 
 def sqlite_file(folder: Path, count: int) -> Path:
@@ -70,15 +73,33 @@ def start_daemon(
     }
     with log.open("ab") as out:
         daemon = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-    wait_for_port(port, timeout=START_TIMEOUT_S)
+    try:
+        wait_for_port(port, timeout=START_TIMEOUT_S)
+    except BaseException:
+        stop(daemon)
+        raise
     return daemon
 
 
-def daemon_on(store: str, work: Path, sessions: int) -> tuple[list[str], str]:
-    """The daemon's command and store URI for `store`, holding `sessions` sessions."""
+def stop(daemon: subprocess.Popen[bytes]) -> None:
+    """Stop the daemon (SIGTERM, then SIGKILL if it lingers)."""
+    daemon.terminate()
+    try:
+        daemon.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        daemon.kill()
+        daemon.wait()
+
+
+def daemon_on(
+    store: str, work: Path, sessions: int, stack: contextlib.ExitStack
+) -> tuple[list[str], str]:
+    """The daemon's command and store URI for `store`, holding `sessions` sessions (the
+    double's server process is stopped when `stack` closes)."""
     if store == "sqlite":
         return [str(EVCSM_DAEMON)], f"sqlite:{sqlite_file(work, sessions)}"
-    return [sys.executable, "-m", "bench.double", "--sessions", str(sessions)], URI
+    server = stack.enter_context(seeded(sessions))
+    return [sys.executable, "-m", "bench.double"], server.uri()
 
 
 def time_open(command: str, total: int) -> float:
@@ -110,8 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="evcsm-bench-history-"))
     broker = Mosquitto()
     daemon: subprocess.Popen[bytes] | None = None
+    stack = contextlib.ExitStack()
     try:
-        daemon_command, uri = daemon_on(options.store, work, options.sessions)
+        daemon_command, uri = daemon_on(options.store, work, options.sessions, stack)
         broker.start()
         daemon = start_daemon(daemon_command, uri, broker, work / "daemon.log")
         env = f"PYTHONPATH={options.tui_pythonpath} " if options.tui_pythonpath else ""
@@ -121,10 +143,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"failed: {exc}", file=sys.stderr)
         return 1
     finally:
-        if daemon is not None:
-            daemon.terminate()
-            daemon.wait(timeout=15)
-        broker.stop()
+        try:
+            if daemon is not None:
+                stop(daemon)
+        finally:
+            stack.close()  # the double's server, after the daemon
+            broker.stop()
         shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(broker.dir, ignore_errors=True)
     spread = Spread.of(timings)

@@ -126,7 +126,10 @@ class FleetResult:
     loop_lates: list[Late] = field(default_factory=list)
     """How late the daemon's event loop woke a probe sleeping 5 ms, over the window."""
     store_server_cpu: float = 0.0
-    """CPU seconds the MongoDB double's in-process "server" spent in the window."""
+    """CPU seconds the driver double's server process spent in the window (a process of its
+    own: not in the daemon's CPU)."""
+    store_server_rss: int = 0
+    """The driver double's server process's RSS at the window's end, in bytes."""
     baseline: Baseline | None = None
     session_updates: str = "all"
     """The daemon's `EVCSM_SESSION_UPDATES`."""
@@ -142,8 +145,8 @@ class FleetResult:
 
     def cpu_per_update(self) -> float:
         """The daemon's CPU seconds per session update delivered in the window (per fleet
-        reading when the per-session stream is limited), less the driver double's server."""
-        cpu = self.closed.cpu - self.opened.cpu - self.store_server_cpu
+        reading when the per-session stream is limited)."""
+        cpu = self.closed.cpu - self.opened.cpu
         delivered = (
             self.clients.updates
             if self.session_updates == "all"
@@ -315,7 +318,10 @@ def _store_server(result: FleetResult, window: float) -> list[tuple[str, str]]:
     if result.store != "mongodb-double":
         return []
     share = result.store_server_cpu / window
-    return [("  of which the driver double's server", f"{share:.0%} (subtracted below)")]
+    rss = result.store_server_rss / 2**20
+    return [
+        ("the driver double's server process", f"CPU {share:.0%} of one core, RSS {rss:,.0f} MiB")
+    ]
 
 
 def _cost(result: FleetResult) -> list[tuple[str, str]]:

@@ -3,11 +3,12 @@
 `count` stopped sessions, spread evenly over the charger ids, one a minute per charger, the newest
 ending a day before now, so that the daemon starts with a history of that size and every charger
 idle. The memory store is filled through its API; the MongoDB double's server with the
-documents the store would have written; a SQLite file with one bulk INSERT (`bench.store` does
-the same: the store's own commits fsync each).
+documents the store would have written, inserted in batches as a restore would; a SQLite file
+with one bulk INSERT (`bench.store` does the same: the store's own commits fsync each).
 """
 
 import contextlib
+import itertools
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
@@ -20,10 +21,12 @@ from evcsm_daemon.store.mongo import COLLECTION
 from evcsm_daemon.store.rows import INSERT, to_row
 from evcsm_schema import ChargingSession, SessionStatus
 
-from tests.support.mongo_double import Server, wire
+from tests.support.mongo_double import Database
 
 AGE = timedelta(days=1)
 """How long before now the newest stored session ended."""
+DOUBLE_BATCH = 1000
+"""Documents per insert into the double."""
 
 
 def stopped_sessions(
@@ -62,11 +65,12 @@ def into_sqlite(path: Path, sessions: Iterator[ChargingSession]) -> int:
     return len(rows)
 
 
-def into_mongo_double(server: Server, sessions: Iterable[ChargingSession]) -> int:
-    """Store `sessions` as documents in the MongoDB double's server."""
+async def into_mongo_double(database: Database, sessions: Iterable[ChargingSession]) -> int:
+    """Store `sessions` as the store's documents in the MongoDB double's `database`, in
+    inserts of DOUBLE_BATCH; how many."""
     count = 0
-    documents = server.collection(COLLECTION)
-    for session in sessions:
-        documents.insert(wire(to_document(session)))
-        count += 1
+    collection = database[COLLECTION]
+    documents = (to_document(session) for session in sessions)
+    while batch := list(itertools.islice(documents, DOUBLE_BATCH)):
+        count += await collection.insert_many(batch)
     return count

@@ -8,7 +8,7 @@ a time, as N start commands would do; the total and the time per start show whet
 sessions already stored. The former in-process store (mongomock-motor through the MongoDB code)
 is measured too, at smaller N, for comparison, and the MongoDB store on the driver double
 (tests/support/mongo_double.py: PyMongo's requests, BSON both ways, a server with the store's
-indexes in this process).
+indexes in a process of its own, a fresh one for each store, reached over a Unix socket).
 
 Pages: `--stored` sessions on 100 chargers, one a minute per charger, every charger's newest
 still charging; then each query of the table, a page of 50, `--repeat` times (the median and the
@@ -27,7 +27,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -42,7 +42,7 @@ from evcsm_schema import ChargingSession, SessionQuery, SessionStatus
 
 from bench.seed import into_mongo_double
 from tests.support.mongo import mongo_store, mongomock_database
-from tests.support.mongo_double import Database, Server
+from tests.support.mongo_process import DoubleProcess
 from tests.support.mongo_server import Stats
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
@@ -52,11 +52,18 @@ DOUBLE = "mongodb-double"
 
 
 class DoubleStore(MongoStore):
-    """The MongoDB store on the driver double, whose server `fill` stores documents in."""
+    """The MongoDB store on the driver double, on a server process of its own (stopped by
+    `close`) that `fill` stores documents in."""
 
     def __init__(self) -> None:
-        self.server = Server()
-        super().__init__(Database(self.server), close=lambda: None)
+        self.process = DoubleProcess()
+        self.process.start()
+        self.database = self.process.database()
+        super().__init__(self.database, close=self._stop)
+
+    async def _stop(self) -> None:
+        await self.database.close()
+        self.process.close()
 
 
 @contextlib.asynccontextmanager
@@ -129,7 +136,9 @@ async def fill(
             conn.executemany(INSERT, [to_row(stopped or started) for started, stopped in sessions])
         return
     if isinstance(store, DoubleStore):
-        into_mongo_double(store.server, (stopped or started for started, stopped in sessions))
+        await into_mongo_double(
+            store.database, (stopped or started for started, stopped in sessions)
+        )
         return
     for started, stopped in sessions:
         _, created = await store.insert_active(started)
@@ -179,19 +188,19 @@ async def time_pages(kind: str, stored: int, repeat: int, folder: Path) -> dict[
     results: dict[str, Pages] = {}
     async with opened(kind, folder) as store:
         await fill(store, history(stored))
-        server = store.server if isinstance(store, DoubleStore) else None
+        double = store.database if isinstance(store, DoubleStore) else None
         for name, query in queries(stored):
             took: list[float] = []
             total = 0
             reads = None
             for _ in range(repeat):
-                before = replace(server.stats) if server is not None else None
+                before = (await double.status()).stats if double is not None else None
                 started = time.perf_counter()
                 page = await store.query(query)
                 took.append(time.perf_counter() - started)
                 total = page.total
-                if server is not None and before is not None:
-                    reads = server.stats.since(before)
+                if double is not None and before is not None:
+                    reads = (await double.status()).stats.since(before)
             results[name] = Pages(statistics.median(took), max(took), total, reads)
     return results
 

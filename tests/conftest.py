@@ -8,6 +8,7 @@ from evcsm_daemon.store import SessionStore
 from evcsm_daemon.store.memory import reset_memory
 
 from tests.support.broker import Mosquitto
+from tests.support.mongo_process import DoubleProcess
 from tests.support.stores import BACKENDS, Backend
 from tests.support.stores import backend as make_backend
 
@@ -35,10 +36,20 @@ def _state_home_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
         yield
 
 
+@pytest.fixture(scope="session")
+def double_process() -> Iterator[DoubleProcess]:
+    """The driver double's server process, one for the test session (a database per test)."""
+    with DoubleProcess() as running:
+        yield running
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     """Each store backend in turn (tests/support/stores.py)."""
-    return make_backend(request.param, tmp_path)
+    double = (
+        request.getfixturevalue("double_process") if request.param == "mongodb-double" else None
+    )
+    return make_backend(request.param, tmp_path, double)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ Each `Backend` holds one database for one test and opens stores on it: two store
 the same backend see the same sessions, as two daemons on one database do.
 """
 
+import uuid
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -13,7 +14,7 @@ from evcsm_daemon.store.mongo import MongoStore
 from evcsm_daemon.store.sqlite import SqliteStore
 
 from tests.support.mongo import DriverFaults, mongo_store, mongomock_database
-from tests.support.mongo_double import Database
+from tests.support.mongo_process import DoubleProcess
 
 
 class Backend(Protocol):
@@ -39,16 +40,20 @@ class MongoBackend:
 
 
 class MongoDoubleBackend:
-    """MongoStore on the benchmark's driver double (tests/support/mongo_double.py): the conformance
-    suite checks that the double answers as a server would."""
+    """MongoStore on the benchmarks' driver double (tests/support/mongo_double.py), its server a
+    process of its own reached over a Unix socket, as the benchmarks run it: the conformance
+    suite checks that the double answers as a server would. Each backend is a database of its
+    own on the test session's one server process; each store has its own connections."""
 
     name = "mongodb-double"
 
-    def __init__(self) -> None:
-        self.database = Database()
+    def __init__(self, server: DoubleProcess) -> None:
+        self.server = server
+        self.name_of_database = f"test-{uuid.uuid4().hex}"
 
     def open(self) -> SessionStore:
-        return MongoStore(self.database, close=lambda: None)
+        database = self.server.database(self.name_of_database)
+        return MongoStore(database, close=database.close)
 
 
 class MemoryBackend:
@@ -76,12 +81,15 @@ class SqliteBackend:
 BACKENDS = ("mongodb", "mongodb-double", "memory", "sqlite")
 
 
-def backend(name: str, folder: Path) -> Backend:
-    """The backend called `name`, with any file it keeps in `folder`."""
+def backend(name: str, folder: Path, double: DoubleProcess | None = None) -> Backend:
+    """The backend called `name`, with any file it keeps in `folder`, and for `mongodb-double`
+    the driver double's server process `double`."""
     if name == "mongodb":
         return MongoBackend()
     if name == "mongodb-double":
-        return MongoDoubleBackend()
+        if double is None:
+            raise ValueError("mongodb-double needs the driver double's server process")
+        return MongoDoubleBackend(double)
     if name == "memory":
         return MemoryBackend()
     if name == "sqlite":
