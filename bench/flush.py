@@ -2,6 +2,7 @@
 
     uv run python -m bench.flush --cpu-affinity 0
     uv run python -m bench.flush --store sqlite --active 1000 --slices 0 500 250 --flushes 20
+    uv run python -m bench.flush --store sqlite --slices 250 --checkpoints inline thread
 
 A flush writes one reading of every active session in slices: on SQLite `flush_slice` readings
 per statement and transaction, each a job of its own on the store's one thread; on MongoDB
@@ -23,7 +24,15 @@ of starts and stops). For each it prints:
 - a probe that, every half millisecond, asks the store for a charger's active session (the read
   a stop begins with), timed from when it was due until its answer: the calls that met a flush,
   and those that met none (the floor: the event loop's timer granularity). Calls that met the
-  benchmark making the next flush's readings are left out.
+  benchmark making the next flush's readings are left out;
+- a second probe that, every COMMAND_GAP_S, starts or stops a session on a charger of its own
+  (each a durable commit, as a command's), timed and split in the same way.
+
+`--checkpoints` picks who checkpoints SQLite's write-ahead log: `thread`, the store's own
+checkpointer (`store.checkpoint`), or `inline`, SQLite's automatic checkpoint inside whichever
+commit passes 1,000 pages, a slice's or a command's (the store before the checkpointer). Each
+row prints the checkpoints run by the checkpointer, or by the commits (counted from the
+write-ahead log's index: the pages copied into the database file went up during the commit).
 
 SQLite files go in a temporary folder; nothing else is touched.
 """
@@ -31,20 +40,23 @@ SQLite files go in a temporary folder; nothing else is touched.
 import argparse
 import asyncio
 import contextlib
+import functools
 import os
 import random
 import sqlite3
+import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 from evcsm_daemon import heap
-from evcsm_daemon.core.sessions import MeterReading, begin, observe
+from evcsm_daemon.core.sessions import MeterReading, begin, finish, observe
 from evcsm_daemon.store import SessionStore
+from evcsm_daemon.store.checkpoint import Checkpointer
 from evcsm_daemon.store.documents import with_id
 from evcsm_daemon.store.mongo import MongoStore
 from evcsm_daemon.store.sqlite import SqliteStore
@@ -63,6 +75,10 @@ PAUSE_S = 0.05
 """Between two flushes: the probe's calls then measure the floor."""
 IDLE, PREPARING, FLUSHING = "idle", "preparing", "flushing"
 """What the benchmark is doing: nothing, making a flush's readings, or flushing them."""
+COMMAND_GAP_S = 0.01
+"""Between two commands of the command probe."""
+INLINE, THREAD = "inline", "thread"
+"""Who checkpoints a SQLite file: its writing connection inside its commits, or the checkpointer."""
 
 
 @dataclass(frozen=True)
@@ -76,36 +92,67 @@ class Row:
     flushes: Spread
     waits: Spread
     idle: Spread
+    commands: Spread
+    commands_idle: Spread
     server_per_batch_s: float | None
+    checkpoints: str = "-"
 
 
-class Probe:
-    """Calls the store every PROBE_GAP_S and times each call from when it was due until its
-    answer: apart those that met a flush, and those that met nothing (the floor). Calls that
-    met the benchmark's own work (making the next flush's readings) are left out."""
+class Phases:
+    """What the benchmark has done so far, in order (IDLE, PREPARING, FLUSHING)."""
 
-    def __init__(self, store: SessionStore, charger_ids: Sequence[str]) -> None:
-        self.store = store
-        self.charger_ids = charger_ids
-        self.phases = [IDLE]
-        self.during: list[float] = []
-        self.idle: list[float] = []
+    def __init__(self) -> None:
+        self.seen = [IDLE]
 
     def enter(self, phase: str) -> None:
         """The benchmark moves on to `phase`."""
-        self.phases.append(phase)
+        self.seen.append(phase)
+
+
+class Probe:
+    """Makes a call every `gap_s` and times each from when it was due until its answer: apart
+    those that met a flush, and those that met nothing (the floor). Calls that met the
+    benchmark's own work (making the next flush's readings) are left out."""
+
+    def __init__(self, phases: Phases, call: Callable[[], Awaitable[object]], gap_s: float) -> None:
+        self.phases = phases
+        self.call = call
+        self.gap_s = gap_s
+        self.during: list[float] = []
+        self.idle: list[float] = []
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
-        rng = random.Random(1)
         while True:
-            due, first = loop.time() + PROBE_GAP_S, len(self.phases) - 1
-            await asyncio.sleep(PROBE_GAP_S)
-            await self.store.active(rng.choice(self.charger_ids))
+            due, first = loop.time() + self.gap_s, len(self.phases.seen) - 1
+            await asyncio.sleep(self.gap_s)
+            await self.call()
             took = loop.time() - due
-            met = set(self.phases[first:])
+            met = set(self.phases.seen[first:])
             if PREPARING not in met:
                 (self.during if FLUSHING in met else self.idle).append(took)
+
+
+def reads(store: SessionStore, charger_ids: Sequence[str]) -> Callable[[], Awaitable[object]]:
+    """A charger's active session, a random one each call: the read a stop begins with."""
+    rng = random.Random(1)
+    return lambda: store.active(rng.choice(charger_ids))
+
+
+def commands(store: SessionStore, charger_id: str) -> Callable[[], Awaitable[object]]:
+    """A start of a session on `charger_id`, then its stop, and so on: one commit each."""
+    session: ChargingSession | None = None
+
+    async def command() -> None:
+        nonlocal session
+        now = datetime.now(UTC)
+        if session is None:
+            session, _ = await store.insert_active(begin(charger_id, 0, now))
+        else:
+            await store.finish(finish(session, MeterReading(session.meter_wh + 10, 0), now, None))
+            session = None
+
+    return command
 
 
 class Holds:
@@ -124,20 +171,83 @@ class Holds:
         self.held.append(time.perf_counter() - self.resumed)
 
 
-class TimedSqliteStore(SqliteStore):
-    """The SQLite store, each slice's job on its thread timed."""
+class TimedCheckpointer(Checkpointer):
+    """The store's checkpointer, each checkpoint timed."""
 
-    def __init__(self, path: Path, *, flush_slice: int, holds: Holds) -> None:
-        super().__init__(path, flush_slice=flush_slice)
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.took: list[float] = []
+
+    def _checkpoint(self) -> None:
+        started = time.perf_counter()
+        try:
+            super()._checkpoint()
+        finally:
+            self.took.append(time.perf_counter() - started)
+
+
+class InlineCheckpoints(TimedCheckpointer):
+    """No checkpointer: the store's connection checkpoints inside its commits, as SQLite does
+    by default (`wal_autocheckpoint = 1000`, set by `TimedSqliteStore`); `took` times the
+    jobs whose commit ran one."""
+
+    def poke(self) -> None:
+        """Nothing to do: the commits checkpoint."""
+
+
+def copied_pages(conn: sqlite3.Connection) -> int:
+    """The write-ahead log's pages copied into the database file so far (`nBackfill` of the
+    log's index, the `-shm` file: sqlite.org/walformat.html); it goes up only in a checkpoint
+    and back to 0 when the log starts over."""
+    shm = Path(conn.execute("PRAGMA database_list").fetchone()[2] + "-shm")
+    with shm.open("rb") as index:
+        return int.from_bytes(index.read(100)[96:100], sys.byteorder)
+
+
+class TimedSqliteStore(SqliteStore):
+    """The SQLite store, each slice's job on its thread timed; with `inline` checkpoints the
+    store's connection runs them inside its commits, each counted."""
+
+    def __init__(self, path: Path, *, flush_slice: int, holds: Holds, checkpoints: str) -> None:
+        inline = checkpoints == INLINE
+        super().__init__(
+            path,
+            flush_slice=flush_slice,
+            checkpoints=InlineCheckpoints(path) if inline else TimedCheckpointer(path),
+        )
+        self.timed: TimedCheckpointer = self.checkpoints  # type: ignore[assignment]
         self.holds = holds
+        self.inline = inline
+        self.autocheckpoint = False
 
     def _with_connection(self, job: Callable[[sqlite3.Connection], T]) -> T:
         started = time.perf_counter()
         try:
-            return super()._with_connection(job)
+            return super()._with_connection(functools.partial(self._counted, job))
         finally:
             if getattr(getattr(job, "func", None), "__name__", "") == "_save_readings":
                 self.holds.held.append(time.perf_counter() - started)
+
+    def _counted(self, job: Callable[[sqlite3.Connection], T], conn: sqlite3.Connection) -> T:
+        """`job`, and whether the pages copied went up meanwhile: read either way, so that both
+        cost the same; only `inline` counts them (the checkpointer's thread copies pages while
+        the store's thread runs its jobs)."""
+        if self.inline and not self.autocheckpoint:
+            conn.execute("PRAGMA wal_autocheckpoint = 1000")
+            self.autocheckpoint = True
+        before, started = copied_pages(conn), time.perf_counter()
+        try:
+            return job(conn)
+        finally:
+            if copied_pages(conn) > before and self.inline:
+                self.timed.took.append(time.perf_counter() - started)
+
+    def checkpoints_run(self) -> str:
+        """How many checkpoints ran, where, and how long each took (inline: the whole job
+        whose commit ran it)."""
+        took = Spread.of(self.timed.took)
+        where = "in commits" if self.inline else "on its thread"
+        return f"{took.count} {where}, {ms(took.p50)} / {ms(took.max)}"
 
 
 class TimedLink(Remote):
@@ -162,6 +272,18 @@ def fleet(active: int, now: datetime) -> list[ChargingSession]:
     return [with_id(begin(f"CP{k}", 1000, now)) for k in range(active)]
 
 
+@dataclass(frozen=True)
+class Probes:
+    """What `measure` found."""
+
+    flushes: Spread
+    reads: Spread
+    reads_idle: Spread
+    commands: Spread
+    commands_idle: Spread
+    serving_s: float
+
+
 async def measure(
     kind: str,
     store: SessionStore,
@@ -171,40 +293,51 @@ async def measure(
     flushes: int,
     holds: Holds,
     double: Database | None = None,
-) -> tuple[Spread, Spread, Spread, float]:
-    """Flushes of `sessions` with a probe running: flush durations, waits during, waits idle,
-    and the CPU of the double's server process during the flushes (the probe's reads
-    included)."""
+) -> Probes:
+    """Flushes of `sessions` with both probes running: flush durations, the reads and the
+    commands (each: during a flush, idle), and the CPU of the double's server process during the
+    flushes (the probes' calls included)."""
     ids = [f"CP{k}" for k in range(CHARGERS)]
-    probe = Probe(store, ids)
+    phases = Phases()
+    probe = Probe(phases, reads(store, ids), PROBE_GAP_S)
+    commanding = Probe(phases, commands(store, "CP-probe"), COMMAND_GAP_S)
     took: list[float] = []
     serving = 0.0
     rng = random.Random(size)
     async with asyncio.TaskGroup() as group:
         probing = group.create_task(probe.run(), name=f"probe-{kind}-{size}")
+        commanding_task = group.create_task(commanding.run(), name=f"commands-{kind}-{size}")
         await asyncio.sleep(PAUSE_S)
         for k in range(flushes):
-            probe.enter(PREPARING)
+            phases.enter(PREPARING)
             at = sessions[0].start_time + timedelta(seconds=k + 1)
             readings = [observe(s, MeterReading(2000 + k, 7.4), at) for s in sessions]
             rng.shuffle(readings)
-            probe.enter(IDLE)
+            phases.enter(IDLE)
             await asyncio.sleep(PAUSE_S)
-            probe.enter(FLUSHING)
+            phases.enter(FLUSHING)
             served = (await double.status()).process_s if double is not None else 0.0
             started = time.perf_counter()
             holds.resume()
             await store.save_readings(readings)
             took.append(time.perf_counter() - started)
-            probe.enter(IDLE)
+            phases.enter(IDLE)
             if double is not None:
                 serving += (await double.status()).process_s - served
         probing.cancel()
+        commanding_task.cancel()
     for session in rng.sample(sessions, min(len(sessions), 100)):
         stored = await store.get(session.session_id)
         if stored.meter_wh != 2000 + flushes - 1:
             raise RuntimeError(f"{kind}: {session.session_id} holds {stored.meter_wh} Wh")
-    return Spread.of(took), Spread.of(probe.during), Spread.of(probe.idle), serving
+    return Probes(
+        Spread.of(took),
+        Spread.of(probe.during),
+        Spread.of(probe.idle),
+        Spread.of(commanding.during),
+        Spread.of(commanding.idle),
+        serving,
+    )
 
 
 @contextlib.asynccontextmanager
@@ -231,17 +364,33 @@ async def run_sqlite(args: argparse.Namespace, folder: Path, active: int) -> lis
     rows = []
     async with sqlite_fleet(folder, args.stored, active) as (path, sessions):
         for size in args.slices:
-            holds = Holds()
-            store = TimedSqliteStore(path, flush_slice=size or active, holds=holds)
-            await store.ensure_indexes()
-            try:
-                flushes, waits, idle, _ = await measure(
-                    "sqlite", store, sessions, size=size, flushes=args.flushes, holds=holds
+            for checkpoints in args.checkpoints:
+                holds = Holds()
+                store = TimedSqliteStore(
+                    path, flush_slice=size or active, holds=holds, checkpoints=checkpoints
                 )
-            finally:
-                await store.close()
-            held = Spread.of(holds.held)
-            rows.append(Row("SQLite", active, size, held, flushes, waits, idle, None))
+                await store.ensure_indexes()
+                try:
+                    found = await measure(
+                        "sqlite", store, sessions, size=size, flushes=args.flushes, holds=holds
+                    )
+                finally:
+                    await store.close()
+                rows.append(
+                    Row(
+                        f"SQLite, checkpoints {checkpoints}",
+                        active,
+                        size,
+                        Spread.of(holds.held),
+                        found.flushes,
+                        found.reads,
+                        found.reads_idle,
+                        found.commands,
+                        found.commands_idle,
+                        None,
+                        store.checkpoints_run(),
+                    )
+                )
     return rows
 
 
@@ -264,7 +413,7 @@ async def run_mongo(args: argparse.Namespace, active: int) -> list[Row]:
             store = MongoStore(database, close=database.close, flush_batch=size or active)
             await store.ensure_indexes()  # the double answers from the indexes the store makes
             try:
-                flushes, waits, idle, serving = await measure(
+                found = await measure(
                     "mongodb",
                     store,
                     sessions,
@@ -278,7 +427,16 @@ async def run_mongo(args: argparse.Namespace, active: int) -> list[Row]:
             held = Spread.of(holds.held)
             rows.append(
                 Row(
-                    "MongoDB double", active, size, held, flushes, waits, idle, serving / held.count
+                    "MongoDB double",
+                    active,
+                    size,
+                    held,
+                    found.flushes,
+                    found.reads,
+                    found.reads_idle,
+                    found.commands,
+                    found.commands_idle,
+                    found.serving_s / held.count,
                 )
             )
     return rows
@@ -288,9 +446,10 @@ def print_header() -> None:
     print(
         "| store | active | slice | one slice holds p50 / p99 / max | flush p50 / max"
         " | a call during a flush: n, p50 / p99 / max | a call between flushes: p50 / p99 / max"
-        " | double's server per batch |"
+        " | a command during a flush: n, p50 / p99 / max | a command between flushes: n, p50 /"
+        " p99 / max | checkpoints | double's server per batch |"
     )
-    print("|---|---:|---:|---|---|---|---|---|", flush=True)
+    print("|---|---:|---:|---|---|---|---|---|---|---|---|", flush=True)
 
 
 def print_row(row: Row) -> None:
@@ -298,7 +457,9 @@ def print_row(row: Row) -> None:
     print(
         f"| {row.store} | {row.active:,} | {row.size or 'all'} | {row.holds.ms()} |"
         f" {ms(row.flushes.p50)} / {ms(row.flushes.max)} |"
-        f" {row.waits.count}, {row.waits.ms()} | {row.idle.ms()} | {server} |",
+        f" {row.waits.count}, {row.waits.ms()} | {row.idle.ms()} |"
+        f" {row.commands.count}, {row.commands.ms()} |"
+        f" {row.commands_idle.count}, {row.commands_idle.ms()} | {row.checkpoints} | {server} |",
         flush=True,
     )
 
@@ -331,6 +492,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         "--slices", type=int, nargs="+", default=[0, 1000, 500, 250, 100, 50], help="0: all"
     )
     parser.add_argument("--flushes", type=int, default=10)
+    parser.add_argument(
+        "--checkpoints",
+        nargs="+",
+        choices=[INLINE, THREAD],
+        default=[THREAD],
+        help="SQLite: who checkpoints the log (inline: inside the commits, as before)",
+    )
     parser.add_argument(
         "--cpu-affinity",
         type=int,

@@ -22,6 +22,16 @@ async def test_a_sqlite_flush_is_timed_slice_by_slice(tmp_path: Path) -> None:
     whole, sliced = await run_sqlite(parse(ARGS), tmp_path, ACTIVE)
     assert (whole.size, whole.holds.count, whole.flushes.count) == (0, 2, 2)
     assert (sliced.size, sliced.holds.count, sliced.flushes.count) == (4, 2 * 3, 2)
+    assert sliced.commands.count + sliced.commands_idle.count > 0
+    assert "on its thread" in sliced.checkpoints
+
+
+async def test_sqlite_checkpoints_inside_the_commits_are_counted(tmp_path: Path) -> None:
+    """`--checkpoints inline`: SQLite's own, inside whichever commit passes 1,000 pages."""
+    args = parse([*ARGS, "--slices", "4", "--flushes", "4", "--checkpoints", "inline"])
+    (row,) = await run_sqlite(args, tmp_path, 3000)
+    assert row.store == "SQLite, checkpoints inline"
+    assert int(row.checkpoints.split()[0]) >= 1
 
 
 async def test_a_mongodb_flush_is_timed_batch_by_batch() -> None:

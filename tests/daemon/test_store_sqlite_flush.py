@@ -6,8 +6,7 @@ ones before it, and writing them all again is harmless."""
 import asyncio
 import contextlib
 import sqlite3
-import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from evcsm_daemon.errors import StoreUnavailable
 from evcsm_daemon.store.sqlite import SqliteStore
 from evcsm_schema import ChargingSession, SessionQuery, SessionStatus
 
+from tests.support import threads
 from tests.support.clock import T0
 from tests.support.process import eventually
 
@@ -58,29 +58,9 @@ def kinds(statements: list[str]) -> list[str]:
     return found
 
 
-@contextlib.asynccontextmanager
-async def held(store: SqliteStore) -> AsyncIterator[None]:
+def held(store: SqliteStore) -> contextlib.AbstractAsyncContextManager[None]:
     """The store's thread busy, as with a slice running, until the block ends."""
-    running, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        running.set()
-        release.wait()
-
-    blocked = asyncio.get_running_loop().run_in_executor(store._thread, hold)
-    try:
-        await eventually("the store's thread held", _set(running))
-        yield
-    finally:
-        release.set()
-        await blocked
-
-
-def _set(event: threading.Event) -> Callable[[], Awaitable[bool]]:
-    async def is_set() -> bool:
-        return event.is_set()
-
-    return is_set
+    return threads.held(store._thread, "the store's thread")
 
 
 async def queued(store: SqliteStore, count: int) -> None:

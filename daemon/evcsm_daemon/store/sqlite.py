@@ -18,6 +18,12 @@ the call returns, and survives a kill -9 or a power cut. A readings flush is wri
 `FLUSH_SLICE`, each a transaction of its own; only the last one's commit syncs, which makes the
 earlier ones durable too, so a flush costs one sync however many sessions it carries.
 
+Checkpoints (copying the log back into the database file) never run on the store's connection,
+so no start, stop or slice waits for one: a `Checkpointer` (`store.checkpoint`) runs them from a
+connection and a thread of its own, after a flush or a start or a stop outside a flush, at most
+once in 5 s, and keeps the log under a bound; `close()` copies the whole log into the file and
+empties it.
+
 SQLite is synchronous, so every call runs on one dedicated thread that owns the connection; the
 event loop only waits for its answer. Calls queue for that thread in the order they come; a flush
 queues one slice at a time, so a call that comes during a flush waits for one slice, not for all.
@@ -41,6 +47,7 @@ from evcsm_schema.session import MAX_TRANSACTION_ID
 
 from evcsm_daemon.errors import SessionNotFound, StoreUnavailable, WriteNotConfirmed
 from evcsm_daemon.store import rows
+from evcsm_daemon.store.checkpoint import Checkpointer
 from evcsm_daemon.store.documents import with_id
 from evcsm_daemon.store.group import GroupCommit
 from evcsm_daemon.store.rows import CHARGING, COLUMNS, from_row, ms, to_row
@@ -197,6 +204,11 @@ def _save_readings(conn: sqlite3.Connection, *, rows: str, synced: bool) -> None
         conn.execute(SAVE_READINGS, (rows, CHARGING))
 
 
+CLOSE_WAIT_MS = 200
+"""How long closing waits for another connection (another daemon on the file) to let the log
+be emptied: a stop ends within 10 s whatever the file's other users do."""
+
+
 def _insertion_order(session: ChargingSession) -> str:
     """A session's place in the table: its `id`, an ObjectId, orders as the rows were made."""
     return session.id or ""
@@ -209,13 +221,21 @@ class SqliteStore:
     durable = True
 
     def __init__(
-        self, path: Path, *, timeout_ms: int = 5000, flush_slice: int = FLUSH_SLICE
+        self,
+        path: Path,
+        *,
+        timeout_ms: int = 5000,
+        flush_slice: int = FLUSH_SLICE,
+        checkpoints: Checkpointer | None = None,
     ) -> None:
         self.path = path
         self._timeout_s = timeout_ms / 1000
         self._flush_slice = flush_slice
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evcsm-sqlite")
         self._conn: sqlite3.Connection | None = None
+        self._flushing = 0
+        self.checkpoints = checkpoints or Checkpointer(path)
+        """Runs the log's checkpoints: the store's connection never does (`store.checkpoint`)."""
         self._starts = GroupCommit(self._insert_batch, "sqlite-starts")
 
     async def _run(self, job: Callable[[sqlite3.Connection], T]) -> T:
@@ -223,6 +243,15 @@ class SqliteStore:
         loop = asyncio.get_running_loop()
         with sqlite_errors():
             return await loop.run_in_executor(self._thread, self._with_connection, job)
+
+    async def _write(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `job`, a write, then tell the checkpointer, unless a flush is under way (it
+        tells it when it is done: a checkpoint that starts while slices are written cannot let
+        the log start over)."""
+        done = await self._run(job)
+        if not self._flushing:
+            self.checkpoints.poke()
+        return done
 
     def _with_connection(self, job: Callable[[sqlite3.Connection], T]) -> T:
         if self._conn is None:
@@ -234,6 +263,7 @@ class SqliteStore:
             try:
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = FULL")
+                conn.execute("PRAGMA wal_autocheckpoint = 0")  # the checkpointer's work
             except sqlite3.Error:
                 conn.close()
                 raise
@@ -257,15 +287,22 @@ class SqliteStore:
                     if statement.strip():
                         conn.execute(statement)
 
-        await self._run(create)
+        await self._write(create)
 
     async def close(self) -> None:
-        """Close the connection on its thread, then the thread."""
+        """Stop the checkpoints, copy the whole log into the database file and empty it (unless
+        another connection keeps it for longer than CLOSE_WAIT_MS), close the connection on its
+        thread, then the thread."""
         await self._starts.close()
 
         def close(conn: sqlite3.Connection | None) -> None:
+            self.checkpoints.close()
             if conn is not None:
-                conn.close()
+                try:
+                    conn.execute(f"PRAGMA busy_timeout = {CLOSE_WAIT_MS}")
+                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                finally:
+                    conn.close()
 
         loop = asyncio.get_running_loop()
         with contextlib.suppress(sqlite3.Error, RuntimeError):
@@ -305,7 +342,7 @@ class SqliteStore:
                     conn.execute("RELEASE start")
             return outcomes
 
-        outcomes = await self._run(insert_all)
+        outcomes = await self._write(insert_all)
         return [_mapped(outcome) for outcome in outcomes]
 
     async def active(self, charger_id: str) -> ChargingSession | None:
@@ -349,7 +386,7 @@ class SqliteStore:
                 ).fetchone()
             return int(row[0])
 
-        value = await self._run(allocate)
+        value = await self._write(allocate)
         if value > MAX_TRANSACTION_ID:
             raise StoreUnavailable("transaction ids are exhausted")
         return value
@@ -409,18 +446,26 @@ class SqliteStore:
         Each slice goes in as one JSON array, so SQLite updates its rows in a single step:
         `executemany` would take Python's GIL back between rows, and with the event loop on the
         same core each of those hand-overs can stall the loop for a switch interval (5 ms).
+
+        Once the last slice is written the checkpointer may copy the log into the database file,
+        on its own thread, while the store's thread is free for the next call.
         """
         ordered = sorted(sessions, key=_insertion_order)
         size = self._flush_slice
-        for start in range(0, len(ordered), size):
-            rows = json.dumps(
-                [
-                    [s.meter_wh, s.energy_consumed, s.power_kw, ms(s.updated_at), s.session_id]
-                    for s in ordered[start : start + size]
-                ]
-            )
-            synced = start + size >= len(ordered)
-            await self._run(functools.partial(_save_readings, rows=rows, synced=synced))
+        self._flushing += 1
+        try:
+            for start in range(0, len(ordered), size):
+                rows = json.dumps(
+                    [
+                        [s.meter_wh, s.energy_consumed, s.power_kw, ms(s.updated_at), s.session_id]
+                        for s in ordered[start : start + size]
+                    ]
+                )
+                synced = start + size >= len(ordered)
+                await self._run(functools.partial(_save_readings, rows=rows, synced=synced))
+        finally:
+            self._flushing -= 1
+        self.checkpoints.poke()
 
     async def finish(self, stopped: ChargingSession) -> ChargingSession | None:
         """Store a stop; None when the session was no longer active."""
@@ -449,7 +494,7 @@ class SqliteStore:
                 row = conn.execute(f"{SELECT} WHERE session_id = ?", (stopped.session_id,))
                 return from_row(row.fetchone())
 
-        return await self._run(stop)
+        return await self._write(stop)
 
     async def _one(self, sql: str, *params: object) -> ChargingSession | None:
         row = await self._run(lambda conn: conn.execute(sql, params).fetchone())
