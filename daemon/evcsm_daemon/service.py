@@ -350,8 +350,8 @@ class ChargingService:
             await self._settle_charger(charger_id)
             if (active := fleet.active.get(charger_id)) is not None:
                 return self._started(active, created=False)
-            if (elsewhere := await self._store.active(charger_id)) is not None:
-                return self._started(elsewhere, created=False)
+            # One write, no read first: `insert_active` answers with the session another
+            # daemon sharing the store has active on the charger, if any, and stores nothing.
             begun = begin(charger_id, event.meter_start_wh, event.at)
             try:
                 stored, created = await confirmed(lambda: self._store.insert_active(begun))

@@ -9,6 +9,7 @@ from evcsm_daemon.core.profile import ChargeProfile
 from evcsm_daemon.errors import NoActiveSession, SessionNotFound, StoreUnavailable, UnknownCharger
 from evcsm_daemon.service import TICK_SLICE, ChargingService
 from evcsm_daemon.store import open_store
+from evcsm_daemon.store.memory import MemoryStore
 from evcsm_schema import ChargerStatus, ChargingSession, SessionQuery, SessionStatus
 from evcsm_schema.session import DefaultStopReason
 
@@ -58,6 +59,40 @@ async def test_concurrent_starts_make_one_session() -> None:
     results = await asyncio.gather(*(service.start("CP2") for _ in range(20)))
     assert len({s.session_id for s, _ in results}) == 1
     assert sum(created for _, created in results) == 1
+
+
+class CountingStore(MemoryStore):
+    """The in-process store, counting the calls a command makes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    async def active(self, charger_id: str) -> ChargingSession | None:
+        self.calls.append("active")
+        return await super().active(charger_id)
+
+    async def insert_active(self, session: ChargingSession) -> tuple[ChargingSession, bool]:
+        self.calls.append("insert_active")
+        return await super().insert_active(session)
+
+
+async def test_a_start_is_one_store_call_and_finds_a_session_active_elsewhere() -> None:
+    """A start writes without reading first (each call is a round trip to the database); the
+    write answers with another daemon's active session, which the start then reports."""
+    clock = FakeClock()
+    store = CountingStore()
+    first = await make_service(clock, store)
+    second = await make_service(clock, store)
+    store.calls.clear()
+    mine, created = await first.start("CP1")
+    assert created
+    assert store.calls == ["insert_active"]
+    store.calls.clear()
+    theirs, created = await second.start("CP1")
+    assert (theirs.session_id, created) == (mine.session_id, False)
+    assert store.calls == ["insert_active"]
+    assert second.state("CP1").status is ChargerStatus.CHARGING
 
 
 async def test_two_daemons_on_one_database_never_make_two_sessions() -> None:
