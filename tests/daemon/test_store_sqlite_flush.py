@@ -122,11 +122,10 @@ async def test_the_slices_follow_the_table_and_only_the_last_one_syncs(
     ids = [s.session_id for s in sessions]
     assert [[i for i in ids if i in slice_] for slice_ in slices] == [ids[0:2], ids[2:4], ids[4:6]]
     writes = [s for s in statements if s.startswith(("PRAGMA synchronous", "UPDATE", "COMMIT"))]
-    assert writes == [
+    assert writes == [  # the level is set when it changes, and holds until it is set again
         "PRAGMA synchronous = NORMAL",
         slices[0],
         "COMMIT",
-        "PRAGMA synchronous = NORMAL",
         slices[1],
         "COMMIT",
         "PRAGMA synchronous = FULL",
@@ -134,6 +133,32 @@ async def test_the_slices_follow_the_table_and_only_the_last_one_syncs(
         "COMMIT",
     ]
     assert await meters(store, sessions) == [1000] * 6
+
+
+async def test_a_stop_and_a_start_are_one_transaction_of_few_statements(store: SqliteStore) -> None:
+    """Each statement on the store's thread is a hand-off of the GIL with the event loop, which
+    a command waits for while the loop runs a tick: a stop is its UPDATE answering with the
+    row, a start its INSERT after the two reads that make it idempotent, each in a transaction
+    that sets its level only when it changes."""
+    (session,) = await charging(store, 1)
+    statements = traced(store)
+    stopped = await store.finish(finish(session, MeterReading(500, 0), LATER, "Local"))
+    assert stopped is not None
+    assert stopped.status is SessionStatus.STOPPED
+    assert stopped.meter_wh == 500
+    assert [s.split(" ")[0] for s in statements] == ["BEGIN", "UPDATE", "COMMIT"]
+    assert await store.finish(finish(session, MeterReading(600, 0), LATER, "Local")) is None
+    statements.clear()
+    started, created = await store.insert_active(begin("CP9", 0, LATER))
+    assert created
+    assert [s.split(" ")[0] for s in statements] == [
+        "BEGIN",
+        "SELECT",
+        "SELECT",
+        "INSERT",
+        "COMMIT",
+    ]
+    assert await store.active("CP9") == started
 
 
 async def test_a_slice_that_fails_leaves_the_ones_before_it_and_writing_all_again_is_harmless(

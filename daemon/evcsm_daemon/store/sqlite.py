@@ -91,6 +91,13 @@ CREATE UNIQUE INDEX IF NOT EXISTS transaction_id ON sessions (transaction_id)
 PRAGMA user_version = {SCHEMA_VERSION};
 """
 SELECT = f"SELECT {', '.join(COLUMNS)} FROM sessions"  # noqa: S608 - constant column names
+STOP = (
+    "UPDATE sessions SET status = ?, end_ms = ?, power_kw = 0.0, stop_reason = ?,"  # noqa: S608 - constant column names
+    " updated_ms = MAX(updated_ms, ?), meter_wh = MAX(meter_wh, ?),"
+    " energy_consumed = MAX(energy_consumed, ?) WHERE session_id = ? AND status = ?"
+    " RETURNING " + ", ".join(COLUMNS)
+)
+"""A stop, answering with the stopped row (none when the session was no longer active)."""
 NEWEST_FIRST = "ORDER BY start_ms DESC, id DESC"
 
 
@@ -154,15 +161,27 @@ def sqlite_errors() -> Iterator[None]:
         raise StoreUnavailable(f"database unavailable: {exc}") from exc
 
 
+class Connection(sqlite3.Connection):
+    """The store's connection, remembering its `synchronous` level."""
+
+    synchronous: str | None = None
+
+
 @contextlib.contextmanager
 def transaction(conn: sqlite3.Connection, *, synced: bool = True) -> Iterator[None]:
     """One write transaction, taking the write lock up front; rolled back on any error.
 
     Its COMMIT waits for the disk (`synchronous = FULL`) unless `synced` is False (`NORMAL`:
     the log is written but not synced; the next synced commit syncs it, being one file). Every
-    transaction sets its own level, so none inherits another's.
+    transaction has its own level, so none inherits another's; on the store's connection
+    (`Connection`) the level is set only when it changes, since every statement is a hand-off
+    of the GIL between the store's thread and the event loop.
     """
-    conn.execute(f"PRAGMA synchronous = {'FULL' if synced else 'NORMAL'}")
+    level = "FULL" if synced else "NORMAL"
+    if not isinstance(conn, Connection) or conn.synchronous != level:
+        conn.execute(f"PRAGMA synchronous = {level}")
+        if isinstance(conn, Connection):
+            conn.synchronous = level
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield
@@ -258,11 +277,16 @@ class SqliteStore:
             if not self.path.parent.is_dir():
                 raise sqlite3.OperationalError(f"no folder {self.path.parent} for {self.path}")
             conn = sqlite3.connect(
-                self.path, timeout=self._timeout_s, isolation_level=None, check_same_thread=False
+                self.path,
+                timeout=self._timeout_s,
+                isolation_level=None,
+                check_same_thread=False,
+                factory=Connection,
             )
             try:
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = FULL")
+                conn.synchronous = "FULL"
                 conn.execute("PRAGMA wal_autocheckpoint = 0")  # the checkpointer's work
             except sqlite3.Error:
                 conn.close()
@@ -331,6 +355,13 @@ class SqliteStore:
 
         def insert_all(conn: sqlite3.Connection) -> list[tuple[ChargingSession, bool] | Exception]:
             outcomes: list[tuple[ChargingSession, bool] | Exception] = []
+            if len(sessions) == 1:  # its transaction is its savepoint: two statements fewer
+                try:
+                    with transaction(conn):
+                        outcomes.append(_insert(conn, sessions[0]))
+                except sqlite3.Error as exc:  # rolled back: nothing changed
+                    outcomes.append(exc)
+                return outcomes
             with transaction(conn):
                 for session in sessions:
                     conn.execute("SAVEPOINT start")
@@ -473,11 +504,8 @@ class SqliteStore:
 
         def stop(conn: sqlite3.Connection) -> ChargingSession | None:
             with transaction(conn):
-                changed = conn.execute(
-                    "UPDATE sessions SET status = ?, end_ms = ?, power_kw = 0.0,"
-                    " stop_reason = ?, updated_ms = MAX(updated_ms, ?), meter_wh = MAX(meter_wh, ?),"
-                    " energy_consumed = MAX(energy_consumed, ?)"
-                    " WHERE session_id = ? AND status = ?",
+                row = conn.execute(
+                    STOP,
                     (
                         stopped.status.value,
                         end,
@@ -488,11 +516,8 @@ class SqliteStore:
                         stopped.session_id,
                         CHARGING,
                     ),
-                ).rowcount
-                if not changed:
-                    return None
-                row = conn.execute(f"{SELECT} WHERE session_id = ?", (stopped.session_id,))
-                return from_row(row.fetchone())
+                ).fetchone()
+                return None if row is None else from_row(row)
 
         return await self._write(stop)
 
