@@ -8,6 +8,8 @@ from collections.abc import MutableMapping
 from http import HTTPStatus
 from typing import Any
 
+import anyio
+import anyio.lowlevel
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
@@ -80,10 +82,12 @@ async def warm_up(app: FastAPI) -> None:
     """Answer one request (`GET /healthz`) in-process, before the first client's.
 
     FastAPI prepares the routes of an included router the first time a request is routed
-    through it, and Starlette imports anyio's asyncio backend on its first request: 60-100 ms of
-    CPU that the first client would otherwise wait for, with the event loop held meanwhile. The
-    health router is included last, so routing to it prepares every router before it.
+    through it, and anyio imports its asyncio backend the first time it is used (Starlette
+    uses it for some requests): 60-100 ms of CPU that the first client would otherwise wait
+    for, with the event loop held meanwhile. The health router is included last, so routing to
+    it prepares every router before it; the backend is loaded here.
     """
+    await anyio.lowlevel.checkpoint()  # loads anyio's asyncio backend
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},

@@ -12,17 +12,21 @@ from evcsm_daemon.service import ChargingService
 _bearer = HTTPBearer(auto_error=False, description="EVCSM_API_TOKEN, when the daemon sets one.")
 
 
-def get_service(request: Request) -> ChargingService:
-    """The service, once the daemon has reached its database; 503 before that."""
+async def get_service(request: Request) -> ChargingService:
+    """The service, once the daemon has reached its database; 503 before that.
+
+    `async`, as every dependency here: FastAPI runs a plain function in a worker thread, and a
+    request would then wait for that thread to take the GIL from the event loop (a tick's
+    slice at a time) and for the loop to hear back."""
     service: ChargingService | None = request.app.state.service
     if service is None:
         raise StoreUnavailable("the database has not been reached yet; try again shortly")
     return service
 
 
-def get_operations(request: Request) -> StationOperations:
+async def get_operations(request: Request) -> StationOperations:
     """The station commands, once the daemon has reached its database; 503 before that."""
-    get_service(request)
+    await get_service(request)
     operations: StationOperations = request.app.state.operations
     return operations
 
