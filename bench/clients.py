@@ -19,14 +19,16 @@ import multiprocessing
 import os
 import random
 import time
+import uuid
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import TypeVar
 
 import httpx
-from evcsm_link.client import MqttClient, MqttError
+from evcsm_link.client import MqttClient, MqttError, ProtocolVersion, connect
 from evcsm_link.requests import Requester
 from evcsm_schema import CommandAction, topics
+from evcsm_schema.broker import BrokerUrl
 
 from bench.listener import (
     Close,
@@ -37,7 +39,6 @@ from bench.listener import (
     Settle,
     Settled,
     Subscribed,
-    bench_client,
     run_listener,
 )
 from bench.pipes import next_message
@@ -193,7 +194,9 @@ async def _drive(plan: Plan, conn: Connection) -> None:
 
 
 async def _command(plan: Plan, conn: Connection, listener: Connection) -> None:
-    async with bench_client(plan.port, "bench-commander") as command_client:
+    identifier = f"bench-commander-{uuid.uuid4().hex[:6]}"
+    address = BrokerUrl("127.0.0.1", plan.port)
+    async with connect(address, identifier, version=ProtocolVersion.V5) as command_client:
         commander = Commander(command_client, plan.command_timeout)
         await commander.subscribe()
         async with asyncio.TaskGroup() as group:

@@ -1,7 +1,8 @@
 """The fleet benchmark's listener: a process of its own that receives the daemon's streams.
 
 It subscribes to `session/updates` and `evcsm/fleet/updates`, as an integrator consuming the
-whole stream would, and tells the commanding process (bench/clients.py) when updates arrive
+whole stream would (through `bench/subscriber.py`, a QoS 0 subscriber that cuts messages out of
+the socket's bytes rather than decoding each through paho), and tells the commanding process (bench/clients.py) when updates arrive
 fresh; once the window is open it records every arrival, and when it closes it reports what it
 saw (`Heard`). It runs apart from the commanding process so that a command's reply is never
 queued behind the stream in one event loop: at 1,000 charging a tick's 1,000 updates took that
@@ -27,12 +28,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing.connection import Connection
 
-from evcsm_link.client import MqttClient, MqttError, ProtocolVersion, connect
 from evcsm_schema import topics
-from evcsm_schema.broker import BrokerUrl
-from paho.mqtt.enums import MQTTErrorCode
 
 from bench.pipes import next_message
+from bench.subscriber import Chunk, SubscriberError, subscribed
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,44 +98,6 @@ class ListenerFailed:
     reason: str
 
 
-READ_BATCH = 200
-"""Packets the listener reads per readable event."""
-
-
-def read_all_ready(client: MqttClient) -> None:
-    """Make `client` read every packet the socket holds when it is readable, not one.
-
-    At most `READ_BATCH` at a time, so that a steady stream cannot hold the event loop. paho's
-    `loop_read` reads one packet per call unless QoS 1/2 messages are in flight, and
-    aiomqtt calls it once per readable event: a QoS 0 subscriber then pays an event-loop wake-up
-    per message and receives ~2,000 a second on a busy core, which measures the listener rather
-    than the daemon."""
-    paho = client._client
-
-    def loop_read(max_packets: int = 1) -> MQTTErrorCode:  # noqa: ARG001 - paho's signature
-        for _ in range(READ_BATCH):
-            code = paho._packet_read()
-            if code == MQTTErrorCode.MQTT_ERR_AGAIN:
-                return MQTTErrorCode.MQTT_ERR_SUCCESS
-            if code != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                return paho._loop_rc_handle(code)
-        return MQTTErrorCode.MQTT_ERR_SUCCESS
-
-    paho.loop_read = loop_read  # type: ignore[method-assign]
-
-
-@contextlib.asynccontextmanager
-async def bench_client(
-    port: int, name: str, version: ProtocolVersion = ProtocolVersion.V5
-) -> AsyncIterator[MqttClient]:
-    """A client of the broker on `port`. The listener speaks MQTT 3.1.1: it needs no properties,
-    and paho decodes a 3.1.1 message in 42 us where an MQTT 5 one, with its properties, takes
-    108 us (30,000 updates measured alone), which would make the listener the bottleneck."""
-    identifier = f"{name}-{uuid.uuid4().hex[:6]}"
-    async with connect(BrokerUrl("127.0.0.1", port), identifier, version=version) as client:
-        yield client
-
-
 @dataclass
 class Listener:
     """Records `session/updates` and `evcsm/fleet/updates` arrivals once the window is open.
@@ -162,27 +123,25 @@ class Listener:
         """Start counting from now."""
         self.opened = time.perf_counter()
 
-    async def consume(self, client: MqttClient) -> None:
+    async def consume(self, chunks: AsyncIterator[Chunk]) -> None:
         """Record every update as it arrives, until the window closes."""
         record = self.arrivals.append
-        async for message in client.messages:
-            payload = message.payload
+        async for chunk in chunks:
             if self.closed:
                 return
-            if not isinstance(payload, bytes):
-                continue
-            if message.topic.value == topics.FLEET_UPDATES:
+            for topic, payload in chunk.messages:
+                if topic == topics.FLEET_UPDATES:
+                    if self.opened is not None:
+                        self.fleet.append((chunk.wall, payload))
+                    elif self.by_fleet and _age(payload, chunk.wall) <= self.fresh:
+                        self.caught_up.set()
+                    continue
                 if self.opened is not None:
-                    self.fleet.append((time.time(), payload))
-                elif self.by_fleet and _age(payload, time.time()) <= self.fresh:
+                    record((chunk.arrived, chunk.wall, payload))
+                    continue
+                self.before += 1
+                if self.before % 50 == 0 and _age(payload, chunk.wall) <= self.fresh:
                     self.caught_up.set()
-                continue
-            if self.opened is not None:
-                record((time.perf_counter(), time.time(), payload))
-                continue
-            self.before += 1
-            if self.before % 50 == 0 and _age(payload, time.time()) <= self.fresh:
-                self.caught_up.set()
 
     def heard(self, *, cpu_seconds: float) -> Heard:
         """What arrived since the window opened."""
@@ -248,7 +207,7 @@ def run_listener(plan: ListenerPlan, conn: Connection) -> None:
     logging.getLogger("mqtt").setLevel(logging.ERROR)
     try:
         asyncio.run(_listen(plan, conn))
-    except* (MqttError, OSError, EOFError) as group:
+    except* (SubscriberError, OSError, EOFError) as group:
         first: BaseException = group
         while isinstance(first, BaseExceptionGroup):
             first = first.exceptions[0]
@@ -259,14 +218,13 @@ def run_listener(plan: ListenerPlan, conn: Connection) -> None:
 
 
 async def _listen(plan: ListenerPlan, conn: Connection) -> None:
-    async with bench_client(plan.port, "bench-listener", ProtocolVersion.V311) as client:
-        read_all_ready(client)
+    filters = (topics.SEED_SESSION, topics.FLEET_UPDATES)
+    identifier = f"bench-listener-{uuid.uuid4().hex[:6]}"
+    async with subscribed(plan.port, identifier, filters) as chunks:
         listener = Listener(fresh=plan.fresh, by_fleet=plan.by_fleet)
-        await client.subscribe(topics.SEED_SESSION, qos=0)
-        await client.subscribe(topics.FLEET_UPDATES, qos=0)
         conn.send(Subscribed())
         async with asyncio.TaskGroup() as group:
-            consuming = group.create_task(listener.consume(client), name="bench-listener")
+            consuming = group.create_task(listener.consume(chunks), name="bench-listener")
             settling: asyncio.Task[None] | None = None
             cpu = time.process_time()
             async for order in _orders(conn):
