@@ -40,7 +40,8 @@ class Chunk:
     """(topic, payload), in the order received."""
 
 
-def _remaining_length(value: int) -> bytes:
+def remaining_length(value: int) -> bytes:
+    """MQTT's variable-length encoding of a packet's remaining length."""
     out = bytearray()
     while True:
         digit, value = value % 128, value // 128
@@ -49,21 +50,32 @@ def _remaining_length(value: int) -> bytes:
             return bytes(out)
 
 
-def _string(text: str) -> bytes:
+def mqtt_string(text: str) -> bytes:
+    """An MQTT UTF-8 string: its length in two bytes, then its bytes."""
     data = text.encode()
     return len(data).to_bytes(2, "big") + data
 
 
+def packet(first: int, body: bytes) -> bytes:
+    """A control packet: its first byte, its remaining length, its body."""
+    return bytes([first]) + remaining_length(len(body)) + body
+
+
 def connect_packet(client_id: str) -> bytes:
     """CONNECT, MQTT 3.1.1, clean session, no credentials."""
-    body = _string("MQTT") + bytes([4, 0x02]) + KEEPALIVE_S.to_bytes(2, "big") + _string(client_id)
-    return bytes([0x10]) + _remaining_length(len(body)) + body
+    body = (
+        mqtt_string("MQTT")
+        + bytes([4, 0x02])
+        + KEEPALIVE_S.to_bytes(2, "big")
+        + mqtt_string(client_id)
+    )
+    return packet(0x10, body)
 
 
 def subscribe_packet(packet_id: int, filters: Sequence[str]) -> bytes:
     """SUBSCRIBE to `filters` at QoS 0."""
-    body = packet_id.to_bytes(2, "big") + b"".join(_string(f) + b"\x00" for f in filters)
-    return bytes([0x82]) + _remaining_length(len(body)) + body
+    body = packet_id.to_bytes(2, "big") + b"".join(mqtt_string(f) + b"\x00" for f in filters)
+    return packet(0x82, body)
 
 
 def cut(buffer: bytearray) -> tuple[list[tuple[int, bytes]], int]:

@@ -30,6 +30,7 @@ from evcsm_schema import topics
 from bench.flood import BROKER_CONF
 from bench.proc import Sample, rss_mib
 from bench.scenarios.rig import Outcome, broker_losses, client, running, scratch
+from bench.subscriber import mqtt_string, packet
 from tests.support.broker import Mosquitto
 from tests.support.mqtt import Probe
 
@@ -62,20 +63,6 @@ async def start_all(http: httpx.AsyncClient, size: int) -> int:
     return sum(await asyncio.gather(*(start(n) for n in range(1, size + 1))))
 
 
-def _varint(length: int) -> bytes:
-    out = bytearray()
-    while True:
-        length, digit = divmod(length, 128)
-        out.append(digit | (0x80 if length else 0))
-        if not length:
-            return bytes(out)
-
-
-def _text(value: str) -> bytes:
-    data = value.encode()
-    return len(data).to_bytes(2, "big") + data
-
-
 @contextlib.contextmanager
 def never_reading(port: int) -> Iterator[socket.socket]:
     """An MQTT 3.1.1 client subscribed to `#` at QoS 1 that never reads a byte (keep-alive off,
@@ -84,10 +71,10 @@ def never_reading(port: int) -> Iterator[socket.socket]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     try:
         sock.connect(("127.0.0.1", port))
-        connect = _text("MQTT") + b"\x04\x02\x00\x00" + _text("faults-never-reads")
-        subscribe = b"\x00\x01" + _text("#") + b"\x01"
-        sock.sendall(b"\x10" + _varint(len(connect)) + connect)
-        sock.sendall(b"\x82" + _varint(len(subscribe)) + subscribe)
+        connect = mqtt_string("MQTT") + b"\x04\x02\x00\x00" + mqtt_string("faults-never-reads")
+        subscribe = b"\x00\x01" + mqtt_string("#") + b"\x01"
+        sock.sendall(packet(0x10, connect))
+        sock.sendall(packet(0x82, subscribe))
         yield sock
     finally:
         sock.close()

@@ -10,6 +10,8 @@ from bench.subscriber import (
     Chunk,
     SubscriberError,
     cut,
+    mqtt_string,
+    packet,
     publish_message,
     subscribe_packet,
     subscribed,
@@ -19,14 +21,7 @@ from tests.support.broker import Mosquitto
 
 def publish_packet(topic: str, payload: bytes) -> bytes:
     """A QoS 0 PUBLISH as a broker sends it (remaining length up to 4 bytes)."""
-    body = len(topic).to_bytes(2, "big") + topic.encode() + payload
-    length, encoded = len(body), bytearray()
-    while True:
-        digit, length = length % 128, length // 128
-        encoded.append(digit | (0x80 if length else 0))
-        if not length:
-            break
-    return b"\x30" + bytes(encoded) + body
+    return packet(0x30, mqtt_string(topic) + payload)
 
 
 def test_packets_cut_across_reads_come_out_whole_and_in_order() -> None:
