@@ -117,18 +117,15 @@ class Listener:
     fleet: list[tuple[float, bytes]] = field(default_factory=list)
     """(wall clock, payload) of every fleet message in the window."""
     before: int = 0
-    closed: bool = False
 
     def open_window(self) -> None:
         """Start counting from now."""
         self.opened = time.perf_counter()
 
     async def consume(self, chunks: AsyncIterator[Chunk]) -> None:
-        """Record every update as it arrives, until the window closes."""
+        """Record every update as it arrives (the window's end cancels it)."""
         record = self.arrivals.append
         async for chunk in chunks:
-            if self.closed:
-                return
             for topic, payload in chunk.messages:
                 if topic == topics.FLEET_UPDATES:
                     if self.opened is not None:
@@ -146,7 +143,6 @@ class Listener:
     def heard(self, *, cpu_seconds: float) -> Heard:
         """What arrived since the window opened."""
         assert self.opened is not None  # noqa: S101 - heard() follows open_window()
-        self.closed = True
         elapsed = time.perf_counter() - self.opened
         per_second: defaultdict[int, int] = defaultdict(int)
         last_seen: dict[str, float] = {}
