@@ -8,7 +8,6 @@ from collections.abc import MutableMapping
 from http import HTTPStatus
 from typing import Any
 
-import anyio
 import anyio.lowlevel
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
